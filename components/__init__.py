@@ -1,0 +1,1 @@
+"""ComponentResources of kanna-infra: one per file, each given its dependencies explicitly."""

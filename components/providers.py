@@ -1,0 +1,40 @@
+"""The explicit cloud providers. Every resource gets one of these through its component's `providers`.
+
+Default providers are disabled in the stack files, so a resource that forgot its provider fails
+instead of using whatever region and credentials the shell happens to have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from settings import PROJECT, Settings
+
+
+@dataclass(frozen=True)
+class AwsProviders:
+    regional: aws.Provider  # ap-northeast-1: everything but what AWS only serves from us-east-1
+    global_: aws.Provider  # us-east-1: CloudFront certificates and the CLOUDFRONT-scope WAF
+
+
+def default_tags(settings: Settings, stack: str) -> dict[str, str]:
+    """The one place tags come from: every AWS resource carries these through the provider."""
+    return {**settings.tags, "Project": PROJECT, "Stack": stack, "Tier": settings.tier, "ManagedBy": "pulumi"}
+
+
+def aws_providers(settings: Settings) -> AwsProviders:
+    stack = pulumi.get_stack()
+
+    def provider(name: str, region: str) -> aws.Provider:
+        return aws.Provider(
+            name,
+            region=region,
+            # A stack can only ever touch its own account: prod credentials can't modify dev, and back.
+            allowed_account_ids=[settings.aws_account_id],
+            default_tags=aws.ProviderDefaultTagsArgs(tags=default_tags(settings, stack)),
+        )
+
+    return AwsProviders(regional=provider(f"{stack}-aws", settings.region), global_=provider(f"{stack}-aws-us-east-1", "us-east-1"))

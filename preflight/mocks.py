@@ -1,0 +1,78 @@
+"""What the engine answers the program, offline.
+
+`update` mode plays a stack whose resources exist: deterministic ids, ARNs and the computed outputs the
+program reads. `first` mode plays the first preview: the engine returns the inputs and nothing else, so
+every id, ARN and computed output stays unknown, exactly what a policy sees before the first `up`.
+Outputs the table below does not list stay unknown in both modes, rather than being invented as None.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pulumi
+
+ACCOUNT_FALLBACK = "111111111111"
+
+# Computed outputs (beyond id and arn) that the program reads from other resources, per type.
+COMPUTED: dict[str, dict[str, str]] = {
+    "aws:kms/key:Key": {"keyId": "{hash}"},
+    "aws:ecr/repository:Repository": {"repositoryUrl": "{account}.dkr.ecr.{region}.amazonaws.com/{name}"},
+    "aws:lb/loadBalancer:LoadBalancer": {"dnsName": "{name}-{hash}.{region}.elb.amazonaws.com", "zoneId": "Z14GRHDCWA56QT", "arnSuffix": "app/{name}/{hash}"},
+    "aws:lb/targetGroup:TargetGroup": {"arnSuffix": "targetgroup/{name}/{hash}"},
+    "aws:lb/listener:Listener": {},
+    "aws:cloudfront/distribution:Distribution": {"domainName": "d{hash}.cloudfront.net", "hostedZoneId": "Z2FDTNDATAQYW2"},
+    "aws:rds/cluster:Cluster": {"endpoint": "{name}.cluster-{hash}.{region}.rds.amazonaws.com", "readerEndpoint": "{name}.cluster-ro-{hash}.{region}.rds.amazonaws.com"},
+    "aws:rds/clusterEndpoint:ClusterEndpoint": {"endpoint": "{name}.cluster-custom-{hash}.{region}.rds.amazonaws.com"},
+    "aws:elasticache/replicationGroup:ReplicationGroup": {"primaryEndpointAddress": "master.{name}.{hash}.apne1.cache.amazonaws.com", "readerEndpointAddress": "replica.{name}.{hash}.apne1.cache.amazonaws.com"},
+    "aws:cognito/userPool:UserPool": {"endpoint": "cognito-idp.{region}.amazonaws.com/{region}_{hash}"},
+    "aws:route53/zone:Zone": {"zoneId": "Z{hash}"},
+    "aws:ecs/cluster:Cluster": {"name": "{name}"},
+    "aws:iam/role:Role": {"name": "{name}"},
+}
+
+# Answers to data-source invokes, by token. An invoke the table doesn't know fails the run loudly.
+INVOKES: dict[str, dict[str, Any]] = {
+    # The CloudFront origin-facing managed prefix list (its real id in ap-northeast-1).
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": {"id": "pl-58a04531", "name": "com.amazonaws.global.cloudfront.origin-facing", "entries": []},
+}
+
+
+def _hash(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _arn(type_: str, name: str, account: str, region: str) -> str:
+    package, _, rest = type_.partition(":")
+    module, _, kind = rest.partition("/")[0], None, rest.partition(":")[2]
+    service = module if package == "aws" else package
+    if service in ("iam", "route53", "cloudfront", "organizations"):
+        return f"arn:aws:{service}::{account}:{kind.lower()}/{name}"
+    return f"arn:aws:{service}:{region}:{account}:{kind.lower()}/{name}"
+
+
+class EngineMocks(pulumi.runtime.Mocks):
+    def __init__(self, mode: str, account: str = ACCOUNT_FALLBACK, region: str = "ap-northeast-1") -> None:
+        self.mode = mode
+        self.account = account
+        self.region = region
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if self.mode == "first":
+            # A create in preview: the engine echoes the inputs; id and all computed outputs are unknown.
+            return "", dict(args.inputs)
+        if args.resource_id:
+            resource_id = args.resource_id
+        else:
+            resource_id = f"{args.name}-{_hash(args.typ + args.name)}"
+        fill = {"name": args.name, "hash": _hash(args.typ + args.name), "account": self.account, "region": self.region}
+        state = {"arn": _arn(args.typ, args.name, self.account, self.region)}
+        state.update({key: template.format(**fill) for key, template in COMPUTED.get(args.typ, {}).items()})
+        state.update(args.inputs)
+        return resource_id, state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        if args.token not in INVOKES:
+            raise KeyError(f"the preflight has no answer for invoke {args.token}; add one to preflight/mocks.py INVOKES")
+        return dict(INVOKES[args.token]), None

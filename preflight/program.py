@@ -1,0 +1,180 @@
+"""Runs the real program for one stack under Pulumi's mock runtime and records what the engine receives."""
+
+from __future__ import annotations
+
+import asyncio
+import runpy
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pulumi
+import yaml
+from google.protobuf import json_format
+from pulumi.runtime import mocks as pulumi_mocks
+from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.stack import run_in_stack
+
+from . import ROOT
+from .mocks import EngineMocks
+
+PROJECT = "kanna-infra"
+UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known yet
+
+
+@dataclass
+class Registration:
+    """One RegisterResource call as the engine receives it (properties in the engine's camelCase)."""
+
+    urn: str
+    type: str
+    name: str
+    custom: bool
+    parent: str
+    provider: str
+    inputs: dict[str, Any]  # as JSON: unknowns are the UNKNOWN marker, secrets the secret signature
+    protect: bool
+    ignore_changes: list[str]
+    dependencies: list[str]
+    property_dependencies: dict[str, list[str]]
+    aliases: list[dict[str, Any]]
+    delete_before_replace: bool | None
+    retain_on_delete: bool
+    replace_on_changes: list[str]
+    additional_secret_outputs: list[str]
+    outputs: dict[str, Any] = field(default_factory=dict)  # registerOutputs, for components and the stack
+
+
+@dataclass
+class Recording:
+    stack: str
+    mode: str
+    registrations: list[Registration]
+    error: str | None = None  # set when the program itself failed (bad settings, an exception)
+
+    @property
+    def stack_urn(self) -> str:
+        return f"urn:pulumi:{self.stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{self.stack}"
+
+    def by_urn(self) -> dict[str, Registration]:
+        return {r.urn: r for r in self.registrations}
+
+
+class ProgramError(Exception):
+    """The program failed before the policy pack could judge it."""
+
+
+def stack_config(stack: str, stack_file: Path | None = None) -> tuple[dict[str, str], list[str]]:
+    """Reads `Pulumi.<stack>.yaml` the way the CLI hands config to the program: JSON text for structures."""
+    import json
+
+    path = stack_file or ROOT / f"Pulumi.{stack}.yaml"
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProgramError(f"stack '{stack}': cannot read {path.name}: {exc}") from None
+    config, secret_keys = {}, []
+    for key, value in (document.get("config") or {}).items():
+        key = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            # The preflight has no key to decrypt with: the program sees a placeholder, marked secret.
+            value, _ = "preflight-placeholder-secret", secret_keys.append(key)
+        config[key] = value if isinstance(value, str) else json.dumps(value)
+    return config, secret_keys
+
+
+class _RecordingMonitor(pulumi_mocks.MockMonitor):
+    def __init__(self, mocks: EngineMocks, stack: str) -> None:
+        super().__init__(mocks)
+        self.stack = stack
+        self.registrations: list[Registration] = []
+        self._lock = threading.Lock()
+
+    def make_urn(self, parent: str, type_: str, name: str) -> str:
+        # The engine qualifies a child's type with its parent's, except under the root stack.
+        if parent and parent.split("::")[2].split("$")[-1] == "pulumi:pulumi:Stack":
+            parent = ""
+        return super().make_urn(parent, type_, name)
+
+    def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
+        custom = bool(request.custom)
+        if custom and not request.type.startswith("pulumi:providers:") and not request.provider:
+            # Default providers are disabled in every stack file: the engine would refuse this resource.
+            raise ProgramError(f"{request.type} '{request.name}' has no explicit provider (default providers are disabled)")
+        response = super().RegisterResource(request)
+        registration = Registration(
+            urn=response.urn,
+            type=request.type,
+            name=request.name,
+            custom=custom,
+            parent=request.parent,
+            provider=request.provider,
+            inputs=json_format.MessageToDict(request.object),
+            protect=bool(request.protect),
+            ignore_changes=list(request.ignoreChanges),
+            dependencies=list(request.dependencies),
+            property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
+            aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
+            delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
+            retain_on_delete=bool(request.retainOnDelete),
+            replace_on_changes=list(request.replaceOnChanges),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+        )
+        with self._lock:
+            self.registrations.append(registration)
+        return response
+
+    def RegisterResourceOutputs(self, request):  # noqa: N802
+        outputs = json_format.MessageToDict(request.outputs)
+        with self._lock:
+            for registration in self.registrations:
+                if registration.urn == request.urn:
+                    registration.outputs = outputs
+        return super().RegisterResourceOutputs(request)
+
+
+def record(stack: str, mode: str, config: dict[str, str] | None = None, secret_keys: list[str] | None = None) -> Recording:
+    """Runs `__main__.py` for `stack`, as an update preview (`update`) or a first preview (`first`)."""
+    if config is None:
+        config, secret_keys = stack_config(stack)
+    account = str(config.get(f"{PROJECT}:awsAccountId", "111111111111"))
+    monitor = _RecordingMonitor(EngineMocks(mode, account=account), stack)
+    pulumi_settings.configure(
+        pulumi_mocks.MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=pulumi_mocks.MockEngine(None),
+            project=PROJECT,
+            stack=stack,
+            dry_run=True,  # both modes are previews; `first` differs in what the engine knows
+            organization="organization",
+            callbacks=None,
+        )
+    )
+    pulumi.runtime.set_all_config(dict(config), list(secret_keys or []))
+    pulumi_settings.ROOT.set(None)
+
+    def program() -> None:
+        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    error = None
+    sys.path.insert(0, str(ROOT))
+    try:
+        loop.run_until_complete(run_in_stack(program))
+    except pulumi.RunError as exc:
+        error = str(exc)
+    except ProgramError as exc:
+        error = str(exc)
+    except Exception as exc:  # noqa: BLE001 - any program failure is reported, not raised
+        import traceback
+
+        error = f"the program failed: {exc!r}\n{traceback.format_exc()}"
+    finally:
+        sys.path.remove(str(ROOT))
+        loop.close()
+        asyncio.set_event_loop(None)
+    return Recording(stack, mode, monitor.registrations, error)
