@@ -45,9 +45,7 @@ class Keys(pulumi.ComponentResource):
             "Principal": {"Service": f"logs.{args.region}.amazonaws.com"},
             "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
             "Resource": "*",
-            "Condition": {
-                "ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{args.region}:{args.account_id}:log-group:*"}
-            },
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{args.region}:{args.account_id}:log-group:*"}},
         }
         self.data = self._key("data", "Aurora, ElastiCache and data buckets", [account_admin])
         self.logs = self._key("logs", "CloudWatch Logs, flow logs and audit trails", [account_admin, logs_service])

@@ -64,7 +64,9 @@ class Network(pulumi.ComponentResource):
         isolated = [self._subnet("isolated", az, str(cidr)) for az, cidr in zip(azs, s.isolated_subnets, strict=True)]
 
         public_rt = self._route_table("public", public)
-        aws.ec2.Route(f"{env}-public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child)
+        aws.ec2.Route(
+            f"{env}-public-default", route_table_id=public_rt.id, destination_cidr_block="0.0.0.0/0", gateway_id=igw.id, opts=child
+        )
 
         nat_azs = azs if s.nat_gateways == "perAz" else azs[:1]
         nats = [self._nat(az, subnet) for az, subnet in zip(nat_azs, public, strict=False)]
@@ -72,7 +74,13 @@ class Network(pulumi.ComponentResource):
         for index, (az, subnet) in enumerate(zip(azs, private, strict=True)):
             rt = self._route_table(f"private-{az[-1]}", [subnet])
             nat = nats[index] if len(nats) > 1 else nats[0]
-            aws.ec2.Route(f"{env}-private-{az[-1]}-default", route_table_id=rt.id, destination_cidr_block="0.0.0.0/0", nat_gateway_id=nat.id, opts=child)
+            aws.ec2.Route(
+                f"{env}-private-{az[-1]}-default",
+                route_table_id=rt.id,
+                destination_cidr_block="0.0.0.0/0",
+                nat_gateway_id=nat.id,
+                opts=child,
+            )
             private_rts.append(rt)
         # The isolated tier's table has the VPC-local route and the gateway endpoints, nothing else.
         isolated_rt = self._route_table("isolated", isolated)
@@ -179,9 +187,7 @@ class Network(pulumi.ComponentResource):
             assume_role_policy=json.dumps(
                 {
                     "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
+                    "Statement": [{"Effect": "Allow", "Principal": {"Service": "vpc-flow-logs.amazonaws.com"}, "Action": "sts:AssumeRole"}],
                 }
             ),
             opts=child,

@@ -8,7 +8,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 # The CLI (and the preflight) run this file as a script from the pack directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies import network  # noqa: E402
+from policies import network
 
 PolicyPack(
     name="kanna-infra-policies",

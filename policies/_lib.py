@@ -39,7 +39,7 @@ def _raw(value: Any) -> Any:
     if isinstance(value, Mapping) and not isinstance(value, dict):
         return value["__target"]
     if isinstance(value, Sequence) and not isinstance(value, (str, list, tuple)):
-        return value["__target"]
+        return value["__target"]  # type: ignore[index]  # pulumi_policy's list proxy
     return value
 
 

@@ -7,5 +7,5 @@ ARNs known) and as a first preview (nothing exists yet: ids, ARNs and computed o
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STACKS = ("dev", "prod")
-MODES = ("update", "first")
+STACKS: tuple[str, ...] = ("dev", "prod")
+MODES: tuple[str, ...] = ("update", "first")

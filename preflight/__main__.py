@@ -43,7 +43,7 @@ def run(stacks: list[str], modes: list[str], stack_files: dict[str, Path] | None
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m preflight", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m preflight", description="Offline preflight of kanna-infra stacks.")
     parser.add_argument("stacks", nargs="*", help=f"stacks to check ({', '.join(STACKS)})")
     parser.add_argument("--all", action="store_true", help="check every stack")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both", help="update preview, first preview, or both")
@@ -69,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             print(document)
         else:
             args.json.write_text(document + "\n")
+    return exit_code(outcomes)
+
+
+def exit_code(outcomes: list[Outcome]) -> int:
     if any(o.recording.error for o in outcomes):
         return EXIT_PROGRAM
     if any(o.mandatory for o in outcomes):

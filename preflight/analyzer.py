@@ -212,4 +212,3 @@ def _provider(registration: Registration, providers: dict[str, Registration]) ->
     return analyzer_pb2.AnalyzerProviderResource(
         type=provider.type, properties=_struct(provider.inputs), urn=provider.urn, name=provider.name
     )
-

@@ -19,13 +19,23 @@ ACCOUNT_FALLBACK = "111111111111"
 COMPUTED: dict[str, dict[str, str]] = {
     "aws:kms/key:Key": {"keyId": "{hash}"},
     "aws:ecr/repository:Repository": {"repositoryUrl": "{account}.dkr.ecr.{region}.amazonaws.com/{name}"},
-    "aws:lb/loadBalancer:LoadBalancer": {"dnsName": "{name}-{hash}.{region}.elb.amazonaws.com", "zoneId": "Z14GRHDCWA56QT", "arnSuffix": "app/{name}/{hash}"},
+    "aws:lb/loadBalancer:LoadBalancer": {
+        "dnsName": "{name}-{hash}.{region}.elb.amazonaws.com",
+        "zoneId": "Z14GRHDCWA56QT",
+        "arnSuffix": "app/{name}/{hash}",
+    },
     "aws:lb/targetGroup:TargetGroup": {"arnSuffix": "targetgroup/{name}/{hash}"},
     "aws:lb/listener:Listener": {},
     "aws:cloudfront/distribution:Distribution": {"domainName": "d{hash}.cloudfront.net", "hostedZoneId": "Z2FDTNDATAQYW2"},
-    "aws:rds/cluster:Cluster": {"endpoint": "{name}.cluster-{hash}.{region}.rds.amazonaws.com", "readerEndpoint": "{name}.cluster-ro-{hash}.{region}.rds.amazonaws.com"},
+    "aws:rds/cluster:Cluster": {
+        "endpoint": "{name}.cluster-{hash}.{region}.rds.amazonaws.com",
+        "readerEndpoint": "{name}.cluster-ro-{hash}.{region}.rds.amazonaws.com",
+    },
     "aws:rds/clusterEndpoint:ClusterEndpoint": {"endpoint": "{name}.cluster-custom-{hash}.{region}.rds.amazonaws.com"},
-    "aws:elasticache/replicationGroup:ReplicationGroup": {"primaryEndpointAddress": "master.{name}.{hash}.apne1.cache.amazonaws.com", "readerEndpointAddress": "replica.{name}.{hash}.apne1.cache.amazonaws.com"},
+    "aws:elasticache/replicationGroup:ReplicationGroup": {
+        "primaryEndpointAddress": "master.{name}.{hash}.apne1.cache.amazonaws.com",
+        "readerEndpointAddress": "replica.{name}.{hash}.apne1.cache.amazonaws.com",
+    },
     "aws:cognito/userPool:UserPool": {"endpoint": "cognito-idp.{region}.amazonaws.com/{region}_{hash}"},
     "aws:route53/zone:Zone": {"zoneId": "Z{hash}"},
     "aws:ecs/cluster:Cluster": {"name": "{name}"},
@@ -35,7 +45,11 @@ COMPUTED: dict[str, dict[str, str]] = {
 # Answers to data-source invokes, by token. An invoke the table doesn't know fails the run loudly.
 INVOKES: dict[str, dict[str, Any]] = {
     # The CloudFront origin-facing managed prefix list (its real id in ap-northeast-1).
-    "aws:ec2/getManagedPrefixList:getManagedPrefixList": {"id": "pl-58a04531", "name": "com.amazonaws.global.cloudfront.origin-facing", "entries": []},
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": {
+        "id": "pl-58a04531",
+        "name": "com.amazonaws.global.cloudfront.origin-facing",
+        "entries": [],
+    },
 }
 
 

@@ -169,7 +169,7 @@ def record(stack: str, mode: str, config: dict[str, str] | None = None, secret_k
         error = str(exc)
     except ProgramError as exc:
         error = str(exc)
-    except Exception as exc:  # noqa: BLE001 - any program failure is reported, not raised
+    except Exception as exc:
         import traceback
 
         error = f"the program failed: {exc!r}\n{traceback.format_exc()}"

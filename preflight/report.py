@@ -63,11 +63,7 @@ class Outcome:
         return counts
 
     def stateful(self) -> list[dict[str, Any]]:
-        return [
-            {"type": r.type, "name": r.name, "protect": r.protect}
-            for r in self.recording.registrations
-            if r.type in STATEFUL_TYPES
-        ]
+        return [{"type": r.type, "name": r.name, "protect": r.protect} for r in self.recording.registrations if r.type in STATEFUL_TYPES]
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,8 +95,10 @@ class Outcome:
         by_policy: dict[str, list[Diagnostic]] = {}
         for diagnostic in self.violations:
             by_policy.setdefault(diagnostic.policy, []).append(diagnostic)
-        lines.append(f"policies: {len(self.levels)} checked, {len(self.mandatory)} mandatory violations, "
-                     f"{len(self.violations) - len(self.mandatory)} advisory, {len(self.deferred)} deferred to the update")
+        lines.append(
+            f"policies: {len(self.levels)} checked, {len(self.mandatory)} mandatory violations, "
+            f"{len(self.violations) - len(self.mandatory)} advisory, {len(self.deferred)} deferred to the update"
+        )
         for policy, found in sorted(by_policy.items()):
             lines.append(f"  [{found[0].level}] {policy}")
             lines += [f"    - {d.message}" for d in found]

@@ -40,9 +40,7 @@ class Settings(Section):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
-        problems = [
-            Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")
-        ]
+        problems = [Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")]
         if problems:
             raise SettingsProblems(problems)
         return self
@@ -142,7 +140,7 @@ def _field(model: type[Section], key: str) -> Any:
 def _describe_field(loc: tuple[str | int, ...]) -> str:
     keys = [part for part in loc if isinstance(part, str)]
     field = _field(_model_at(tuple(keys[:-1])), keys[-1]) if keys else None
-    return (field.description if field is not None and field.description else "see settings/ for the type of this key")
+    return field.description if field is not None and field.description else "see settings/ for the type of this key"
 
 
 def _describe(stack: str, problem: Problem) -> str:

@@ -113,11 +113,15 @@ class NetworkSettings(Section):
         for key, nets in tiers.items():
             if len(nets) != az_count:
                 found.append(
-                    Problem((key,), [str(n) for n in nets], f"{len(nets)} subnets for {az_count} AZs; allowed: exactly one per AZ ({az_count})")
+                    Problem(
+                        (key,), [str(n) for n in nets], f"{len(nets)} subnets for {az_count} AZs; allowed: exactly one per AZ ({az_count})"
+                    )
                 )
             for index, net in enumerate(nets):
                 if not net.subnet_of(self.vpc_cidr):
-                    found.append(Problem((key, index), str(net), f"does not fit the VPC {self.vpc_cidr}; allowed: a subnet inside {self.vpc_cidr}"))
+                    found.append(
+                        Problem((key, index), str(net), f"does not fit the VPC {self.vpc_cidr}; allowed: a subnet inside {self.vpc_cidr}")
+                    )
                 placed.append(((key, index), net))
         for (path_a, a), (path_b, b) in combinations(placed, 2):
             if a.overlaps(b):

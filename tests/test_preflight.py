@@ -1,0 +1,87 @@
+"""The preflight end to end: both stacks pass, in both previews; a non-compliant variant fails by name."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from preflight import ROOT
+from preflight.__main__ import EXIT_PROGRAM, EXIT_VIOLATION, exit_code
+from preflight.analyzer import PolicyPack
+from preflight.report import Outcome
+from tests.conftest import recording
+from tests.kit import RecordedStack, judge, res, violations
+
+
+def test_every_stack_passes_in_both_previews(pack: PolicyPack, each_stack: RecordedStack) -> None:
+    diagnostics = judge(pack, each_stack.registrations, each_stack.recording.stack)
+    assert violations(diagnostics) == []
+    assert violations(diagnostics, level="advisory") == []
+
+
+def with_service(stack: RecordedStack, tier: str, assign_public_ip: bool) -> list:
+    subnets = [s for s in stack.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["Tier"] == tier]
+    service = res(
+        "aws:ecs/service:Service",
+        "rogue",
+        {"networkConfiguration": {"subnets": [s.inputs["vpcId"] for s in subnets], "assignPublicIp": assign_public_ip}},
+        {"networkConfiguration": subnets},
+    )
+    return [*stack.registrations, service]
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+def test_public_ip_service_variant_fails_naming_policy_resource_and_fix(pack: PolicyPack, mode: str) -> None:
+    stack = RecordedStack(recording("prod", mode))
+    found = violations(judge(pack, with_service(stack, "public", assign_public_ip=True)))
+    policies = {d.policy for d in found}
+    assert policies == {"ecs-service-no-public-ip", "ecs-service-private-subnets"}
+    assert all("Service 'rogue'" in d.message and "Fix:" in d.message for d in found)
+    assert violations(judge(pack, with_service(stack, "private", assign_public_ip=False))) == []
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+def test_database_in_public_subnet_variant_fails(pack: PolicyPack, mode: str) -> None:
+    stack = RecordedStack(recording("dev", mode))
+    public = [s for s in stack.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["Tier"] == "public"]
+    group = res("aws:rds/subnetGroup:SubnetGroup", "db-subnets", {"subnetIds": ["x"] * 3}, {"subnetIds": public})
+    cluster = res("aws:rds/cluster:Cluster", "db", {"dbSubnetGroupName": "db-subnets"}, {"dbSubnetGroupName": [group]})
+    found = violations(judge(pack, [*stack.registrations, group, cluster], "dev"))
+    assert {d.policy for d in found} == {"data-store-isolated-subnets"}
+    # One finding per public subnet in the group, each naming the group, the subnet and the gateway.
+    assert sorted(d.message.split("'")[3] for d in found) == sorted(s.name for s in public)
+    assert all("SubnetGroup 'db-subnets'" in d.message and "internet gateway" in d.message for d in found)
+
+
+def test_exit_codes() -> None:
+    ok = Outcome("prod", "update", recording("prod"))
+    assert exit_code([ok]) == 0
+    failed_program = Outcome("prod", "update", recording("prod"))
+    failed_program.recording = type(ok.recording)("prod", "update", [], "stack 'prod': bad")
+    assert exit_code([ok, failed_program]) == EXIT_PROGRAM
+    from preflight.analyzer import Diagnostic
+
+    violated = Outcome("prod", "update", recording("prod"), [Diagnostic("p", "mandatory", "m", "u", False)])
+    assert exit_code([ok, violated]) == EXIT_VIOLATION
+    advisory = Outcome("prod", "update", recording("prod"), [Diagnostic("p", "advisory", "m", "u", False)])
+    deferred = Outcome("prod", "update", recording("prod"), [Diagnostic("p", "mandatory", "m", "u", True)])
+    assert exit_code([advisory, deferred]) == 0
+
+
+def test_cli_json_for_ci() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "preflight", "--all", "--json", "-"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    outcomes = json.loads(result.stdout)
+    assert [(o["stack"], o["mode"]) for o in outcomes] == [("dev", "update"), ("dev", "first"), ("prod", "update"), ("prod", "first")]
+    for outcome in outcomes:
+        assert outcome["passed"] and outcome["violations"] == [] and outcome["error"] is None
+        assert outcome["resources"] > 50 and outcome["policies"]
+        assert all(level in ("mandatory", "advisory", "disabled") for level in outcome["policies"].values())
+    prod = outcomes[2]
+    assert prod["stateful"] and all(s["protect"] for s in prod["stateful"])
+    assert "== prod (first preview: ids unknown) ==" in result.stderr
