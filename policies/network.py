@@ -40,7 +40,10 @@ DATA_STORES = {
     CACHE_CLUSTER: "subnetGroupName",
     SERVERLESS_CACHE: "subnetIds",
 }
-_ROUTE_TARGETS = {"gatewayId": "internet gateway", "natGatewayId": "NAT gateway", "egressOnlyGatewayId": "egress-only gateway"}
+_ROUTE_TARGETS = ("gatewayId", "natGatewayId", "egressOnlyGatewayId")
+_GATEWAY_KINDS = {IGW: "internet gateway", EGRESS_ONLY_IGW: "egress-only gateway", NAT: "NAT gateway"}
+# Literal ids of gateways that live outside this stack, by prefix.
+_GATEWAY_ID_PREFIXES = {"igw-": "internet gateway", "eigw-": "egress-only gateway", "nat-": "NAT gateway"}
 
 
 def _route_tables(index: StackIndex, subnet: PolicyResource) -> list[PolicyResource]:
@@ -57,8 +60,10 @@ def _route_tables(index: StackIndex, subnet: PolicyResource) -> list[PolicyResou
     ]
 
 
-def _gateway_kind(resource: PolicyResource) -> str | None:
-    return {IGW: "internet gateway", EGRESS_ONLY_IGW: "egress-only gateway", NAT: "NAT gateway"}.get(resource.resource_type)
+def _literal_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return next((kind for prefix, kind in _GATEWAY_ID_PREFIXES.items() if value.startswith(prefix)), None)
+    return None
 
 
 def internet_routes(index: StackIndex, subnet: PolicyResource) -> set[str]:
@@ -66,13 +71,13 @@ def internet_routes(index: StackIndex, subnet: PolicyResource) -> set[str]:
     kinds: set[str] = set()
     for table in _route_tables(index, subnet):
         # Inline routes on the table and separate Route resources both count.
-        kinds |= {kind for dep in index.deps(table, "routes") if (kind := _gateway_kind(dep))}
+        kinds |= {_GATEWAY_KINDS[dep.resource_type] for dep in index.deps(table, "routes", *_GATEWAY_KINDS)}
         for route in index.dependents(table, ROUTE, "routeTableId"):
-            for prop, kind in _ROUTE_TARGETS.items():
-                if index.deps(route, prop) and any(_gateway_kind(dep) for dep in index.deps(route, prop)):
-                    kinds.add(_gateway_kind(index.deps(route, prop)[0]) or kind)
-                elif isinstance(target := get(route.props, prop), str) and target.startswith(("igw-", "nat-", "eigw-")):
-                    kinds.add(kind)  # a literal id of a gateway outside this stack
+            for prop in _ROUTE_TARGETS:
+                gateways = index.deps(route, prop, *_GATEWAY_KINDS)
+                kinds |= {_GATEWAY_KINDS[dep.resource_type] for dep in gateways}
+                if not index.deps(route, prop) and (kind := _literal_kind(get(route.props, prop))):
+                    kinds.add(kind)
     return kinds
 
 

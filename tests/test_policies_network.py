@@ -135,3 +135,11 @@ def test_database_never_publicly_accessible(pack: PolicyPack, public: object) ->
     found = violations(diagnostics, "data-store-not-public")
     assert len(found) == (1 if public is True else 0)
     assert len(deferred(diagnostics, "data-store-not-public")) == (1 if public is UNKNOWN else 0)
+
+
+def test_route_to_a_literal_gateway_id_outside_the_stack_counts(pack: PolicyPack) -> None:
+    private = tier("private-a", None)
+    subnet, table = private[1], private[2]
+    route = res("aws:ec2/route:Route", "to-igw", {"destinationCidrBlock": "0.0.0.0/0", "gatewayId": "igw-0abc"}, {"routeTableId": [table]})
+    (found,) = violations(judge(pack, [*private, route, service([subnet])]), "ecs-service-private-subnets")
+    assert "internet gateway" in found.message
