@@ -2,6 +2,7 @@
 
 import pulumi
 
+from components.data import Data, DataArgs
 from components.keys import Keys, KeysArgs
 from components.network import Network, NetworkArgs
 from components.providers import aws_providers
@@ -21,6 +22,27 @@ regional = pulumi.ResourceOptions(providers=[aws.regional])
 keys = Keys(f"{stack}-keys", KeysArgs(stack, settings.aws_account_id, settings.region, settings.protect), regional)
 network = Network(f"{stack}-network", NetworkArgs(stack, settings.region, settings.network, keys.logs.arn, settings.protect), regional)
 
+# 3. Data stores. The platform passes each service's task security group as a client when it wires them in.
+data = Data(
+    f"{stack}-data",
+    DataArgs(
+        env=stack,
+        settings=settings.data,
+        vpc_id=network.vpc.id,
+        isolated_subnet_ids=network.isolated_subnet_ids,
+        availability_zones=settings.network.availability_zones,
+        data_key_arn=keys.data.arn,
+        secrets_key_arn=keys.secrets.arn,
+        protect=settings.protect,
+    ),
+    regional,
+)
+
 pulumi.export("vpcId", network.vpc.id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("isolatedSubnetIds", network.isolated_subnet_ids)
+pulumi.export("mysqlWriterEndpoint", data.mysql_writer_endpoint)
+pulumi.export("mysqlReaderEndpoint", data.mysql_reader_endpoint)
+pulumi.export("mysqlAnalyticsEndpoint", data.mysql_analytics_endpoint)
+pulumi.export("postgresWriterEndpoint", data.postgres_writer_endpoint)
+pulumi.export("redisEndpoint", data.redis_endpoint)

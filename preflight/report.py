@@ -17,6 +17,7 @@ STATEFUL_TYPES = {
     "aws:rds/instance:Instance",
     "aws:elasticache/replicationGroup:ReplicationGroup",
     "aws:secretsmanager/secret:Secret",
+    "random:index/randomPassword:RandomPassword",
     "aws:s3/bucket:Bucket",
     "aws:s3/bucketV2:BucketV2",
     "aws:ecr/repository:Repository",

@@ -15,12 +15,13 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from .base import Problem, Section, SettingsProblems
+from .data import DataSettings
 from .network import NetworkSettings
 
 PROJECT = "kanna-infra"
 REGION = "ap-northeast-1"
 
-__all__ = ["PROJECT", "REGION", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
+__all__ = ["PROJECT", "REGION", "DataSettings", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
 
 
 class Settings(Section):
@@ -36,11 +37,13 @@ class Settings(Section):
     )
     region: Literal["ap-northeast-1"] = Field(default=REGION, description="The only region the product runs in.")
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    data: DataSettings = Field(default_factory=DataSettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems = [Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")]
+        problems += [Problem(("data", *p.path), p.value, p.message) for p in self.data.problems(prod=self.tier == "prod")]
         if problems:
             raise SettingsProblems(problems)
         return self

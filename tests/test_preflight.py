@@ -48,7 +48,8 @@ def test_database_in_public_subnet_variant_fails(pack: PolicyPack, mode: str) ->
     stack = RecordedStack(recording("dev", mode))
     public = [s for s in stack.of_type("aws:ec2/subnet:Subnet") if s.inputs["tags"]["Tier"] == "public"]
     group = res("aws:rds/subnetGroup:SubnetGroup", "db-subnets", {"subnetIds": ["x"] * 3}, {"subnetIds": public})
-    cluster = res("aws:rds/cluster:Cluster", "db", {"dbSubnetGroupName": "db-subnets"}, {"dbSubnetGroupName": [group]})
+    compliant = {"storageEncrypted": True, "kmsKeyId": "key", "backupRetentionPeriod": 7}  # only its subnets are wrong
+    cluster = res("aws:rds/cluster:Cluster", "db", {"dbSubnetGroupName": "db-subnets", **compliant}, {"dbSubnetGroupName": [group]})
     found = violations(judge(pack, [*stack.registrations, group, cluster], "dev"))
     assert {d.policy for d in found} == {"data-store-isolated-subnets"}
     # One finding per public subnet in the group, each naming the group, the subnet and the gateway.

@@ -1,0 +1,217 @@
+"""The data stores of one stack: Aurora MySQL, Aurora PostgreSQL and Valkey, with what services need to connect.
+
+- Aurora MySQL for core-api, sidekiq and openapi, with an analytics reader for BI (Redash).
+- Aurora PostgreSQL for the Kotlin services: a database and a user per service. Pulumi can't create a
+  PostgreSQL role or database without a network path into the isolated subnets, so this component
+  generates each service's credentials and stores them in Secrets Manager (`kanna/<env>/postgres/<svc>`:
+  username, password, dbname, host, port), and the service's migration job, running with the RDS-managed
+  master secret, creates the database and role from that secret (idempotently) before the service starts.
+- Valkey for Sidekiq and caching.
+- One cluster set per stack: dev's verification environments share dev's clusters, each with its own
+  database or schema that the application's migrations create. Nothing here is per environment.
+
+Clients are passed in explicitly (service name -> the service's task security group id); each one gets
+one ingress rule on its store's port, and nothing else can reach the stores.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from settings.data import DataSettings
+
+from .aurora import AuroraArgs, AuroraCluster
+from .cache import Cache, CacheArgs
+
+MYSQL_PARAMETERS = {
+    "character_set_server": "utf8mb4",
+    "character_set_client": "utf8mb4",
+    "character_set_connection": "utf8mb4",
+    "character_set_database": "utf8mb4",
+    "character_set_results": "utf8mb4",
+    "collation_server": "utf8mb4_0900_ai_ci",
+    "collation_connection": "utf8mb4_0900_ai_ci",
+    "slow_query_log": "1",
+    "long_query_time": "1",
+    "log_output": "FILE",  # the slow query log goes to CloudWatch only from FILE
+    "server_audit_logging": "1",
+    "server_audit_events": "CONNECT,QUERY_DCL,QUERY_DDL",
+    "require_secure_transport": "ON",
+}
+POSTGRES_PARAMETERS = {
+    "shared_preload_libraries": "pg_stat_statements,pgaudit",
+    "pgaudit.log": "ddl,role",
+    "log_min_duration_statement": "1000",  # the slow query log: statements over 1 s
+    "rds.force_ssl": "1",
+}
+
+
+@dataclass(frozen=True)
+class DataArgs:
+    env: str
+    settings: DataSettings
+    vpc_id: pulumi.Input[str]
+    isolated_subnet_ids: Sequence[pulumi.Input[str]]
+    availability_zones: Sequence[str]
+    data_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    protect: bool
+    # service name -> the service's task security group id; the platform passes these in.
+    mysql_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    postgres_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    redis_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+
+
+class Data(pulumi.ComponentResource):
+    mysql: AuroraCluster
+    postgres: AuroraCluster
+    redis: Cache
+    mysql_writer_endpoint: pulumi.Output[str]
+    mysql_reader_endpoint: pulumi.Output[str]
+    mysql_analytics_endpoint: pulumi.Output[str]  # BI only
+    mysql_secret_arn: pulumi.Output[str]
+    postgres_writer_endpoint: pulumi.Output[str]
+    postgres_reader_endpoint: pulumi.Output[str]
+    postgres_master_secret_arn: pulumi.Output[str]  # migration jobs only
+    postgres_secret_arns: dict[str, pulumi.Output[str]]  # service -> its own credentials
+    redis_endpoint: pulumi.Output[str]
+    redis_auth_secret_arn: pulumi.Output[str]
+
+    def __init__(self, name: str, args: DataArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kanna:data:Data", name, None, opts)
+        env, s = args.env, args.settings
+        child = pulumi.ResourceOptions(parent=self)
+        # Default providers are disabled per stack: random needs its own, explicitly.
+        random_provider = random.Provider(f"{env}-random", opts=child)
+
+        monitoring_role = aws.iam.Role(
+            f"{env}-rds-monitoring-role",
+            assume_role_policy=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                    ],
+                }
+            ),
+            opts=child,
+        )
+        aws.iam.RolePolicyAttachment(
+            f"{env}-rds-monitoring",
+            role=monitoring_role.name,
+            policy_arn="arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole",
+            opts=child,
+        )
+
+        def aurora(engine: str, clients: Mapping[str, pulumi.Input[str]]) -> AuroraCluster:
+            mysql = engine == "mysql"
+            return AuroraCluster(
+                f"{env}-{engine}",
+                AuroraArgs(
+                    env=env,
+                    engine="mysql" if mysql else "postgres",
+                    settings=s.mysql if mysql else s.postgres,
+                    vpc_id=args.vpc_id,
+                    isolated_subnet_ids=args.isolated_subnet_ids,
+                    availability_zones=args.availability_zones,
+                    data_key_arn=args.data_key_arn,
+                    secrets_key_arn=args.secrets_key_arn,
+                    monitoring_role_arn=monitoring_role.arn,
+                    parameters=MYSQL_PARAMETERS if mysql else POSTGRES_PARAMETERS,
+                    log_exports=["audit", "error", "slowquery"] if mysql else ["postgresql"],
+                    protect=args.protect,
+                    clients=clients,
+                    analytics_reader=mysql,
+                ),
+                child,
+            )
+
+        self.mysql = aurora("mysql", args.mysql_clients)
+        self.postgres = aurora("postgres", args.postgres_clients)
+        self.redis = Cache(
+            f"{env}-redis",
+            CacheArgs(
+                env=env,
+                settings=s.redis,
+                vpc_id=args.vpc_id,
+                isolated_subnet_ids=args.isolated_subnet_ids,
+                availability_zones=args.availability_zones,
+                data_key_arn=args.data_key_arn,
+                secrets_key_arn=args.secrets_key_arn,
+                random_provider=random_provider,
+                protect=args.protect,
+                clients=args.redis_clients,
+            ),
+            child,
+        )
+
+        self.postgres_secret_arns = {
+            service: self._postgres_user(env, service, random_provider, args.secrets_key_arn, args.protect)
+            for service in s.postgres.services
+        }
+
+        assert self.mysql.analytics_endpoint is not None
+        self.mysql_writer_endpoint = self.mysql.writer_endpoint
+        self.mysql_reader_endpoint = self.mysql.reader_endpoint
+        self.mysql_analytics_endpoint = self.mysql.analytics_endpoint
+        self.mysql_secret_arn = self.mysql.master_secret_arn
+        self.postgres_writer_endpoint = self.postgres.writer_endpoint
+        self.postgres_reader_endpoint = self.postgres.reader_endpoint
+        self.postgres_master_secret_arn = self.postgres.master_secret_arn
+        self.redis_endpoint = self.redis.endpoint
+        self.redis_auth_secret_arn = self.redis.auth_secret_arn
+        self.register_outputs(
+            {
+                "mysqlWriterEndpoint": self.mysql_writer_endpoint,
+                "mysqlReaderEndpoint": self.mysql_reader_endpoint,
+                "mysqlAnalyticsEndpoint": self.mysql_analytics_endpoint,
+                "mysqlSecretArn": self.mysql_secret_arn,
+                "postgresWriterEndpoint": self.postgres_writer_endpoint,
+                "postgresReaderEndpoint": self.postgres_reader_endpoint,
+                "postgresMasterSecretArn": self.postgres_master_secret_arn,
+                "postgresSecretArns": self.postgres_secret_arns,
+                "redisEndpoint": self.redis_endpoint,
+                "redisAuthSecretArn": self.redis_auth_secret_arn,
+            }
+        )
+
+    def _postgres_user(
+        self, env: str, service: str, provider: pulumi.ProviderResource, key_arn: pulumi.Input[str], protect: bool
+    ) -> pulumi.Output[str]:
+        name = f"{env}-postgres-{service}"
+        password = random.RandomPassword(
+            f"{name}-password",
+            length=40,
+            special=False,  # no quoting surprises in JDBC URLs or CREATE ROLE statements
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=protect),
+        )
+        secret = aws.secretsmanager.Secret(
+            name,
+            name=f"kanna/{env}/postgres/{service}",
+            description=f"{service}'s own PostgreSQL database and user; its migration job creates both",
+            kms_key_id=key_arn,
+            recovery_window_in_days=30 if protect else 7,
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        aws.secretsmanager.SecretVersion(
+            name,
+            secret_id=secret.id,
+            secret_string=pulumi.Output.json_dumps(
+                {
+                    "engine": "postgres",
+                    "username": service,
+                    "password": password.result,
+                    "dbname": service,
+                    "host": self.postgres.writer_endpoint,
+                    "port": self.postgres.port,
+                }
+            ),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return secret.arn

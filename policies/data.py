@@ -1,0 +1,247 @@
+"""Data stores: encrypted, backed up, protected in prod, spread over AZs, and reachable only by their clients.
+
+Public accessibility and isolated subnets are checked in `network.py` (data-store-not-public,
+data-store-isolated-subnets). Which instances belong to a cluster, and which security group guards a
+data store, are found through property dependencies (instance -> clusterIdentifier -> cluster, rule ->
+securityGroupId -> group <- vpcSecurityGroupIds <- cluster), so the checks hold in a first preview too.
+
+Replacement is blocked by `protect`: the engine refuses to delete a protected resource, and a replace
+is a delete, so a change that would replace a protected cluster, instance, cache, key or secret fails at
+preview. `data-prod-protect` makes sure every stateful data resource carries it in prod.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
+
+from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, resource_policy, stack_policy
+from .network import CACHE_CLUSTER, CACHE_GROUP, DB_CLUSTER, DB_CLUSTER_INSTANCE, DB_INSTANCE, SUBNET, internet_routes
+
+KMS_KEY = "aws:kms/key:Key"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
+LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+DATA_PORTS = (3306, 5432, 6379)
+# What `protect` must cover in prod: losing any of these loses data, or the key to it.
+PROTECTED_TYPES = (DB_CLUSTER, DB_CLUSTER_INSTANCE, DB_INSTANCE, CACHE_GROUP, KMS_KEY, SECRET)
+# Data stores and the property that lists their security groups.
+GUARDED = {
+    DB_CLUSTER: "vpcSecurityGroupIds",
+    DB_INSTANCE: "vpcSecurityGroupIds",
+    CACHE_GROUP: "securityGroupIds",
+    CACHE_CLUSTER: "securityGroupIds",
+}
+
+_REQUIRED = PolicyConfigSchema(
+    properties={"required": {"type": "boolean", "default": False, "description": "true in prod: the rule applies."}}
+)
+
+
+def _known(value: Any, what: str) -> Any:
+    if value is UNKNOWN:
+        defer(what)
+    return value
+
+
+def _storage_encrypted(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+    encrypted = _known(get(args.props, "storageEncrypted", default=False), "storageEncrypted")
+    if not encrypted:
+        return ["stores data unencrypted (storageEncrypted is not true)"]
+    if get(args.props, "kmsKeyId") is None:
+        return ["is encrypted with the AWS-managed key instead of the customer-managed data key (kmsKeyId is not set)"]
+    return []
+
+
+def _cache_encrypted(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+    found = []
+    if not _known(get(args.props, "atRestEncryptionEnabled", default=False), "atRestEncryptionEnabled"):
+        found.append("is not encrypted at rest (atRestEncryptionEnabled is not true)")
+    if not _known(get(args.props, "transitEncryptionEnabled", default=False), "transitEncryptionEnabled"):
+        found.append("accepts unencrypted connections (transitEncryptionEnabled is not true)")
+    elif _known(get(args.props, "transitEncryptionMode", default="required"), "transitEncryptionMode") == "preferred":
+        found.append("still accepts plaintext connections (transitEncryptionMode is preferred, not required)")
+    return found
+
+
+def _backup_retention(args: ResourceValidationArgs, config: Mapping[str, Any]) -> list[str]:
+    if args.resource_type == CACHE_GROUP:
+        prop, minimum = "snapshotRetentionLimit", int(config.get("minimumCacheDays", 0))
+        days = _known(get(args.props, prop, default=0), prop)
+    else:
+        prop, minimum = "backupRetentionPeriod", int(config.get("minimumDays", 1))
+        days = _known(get(args.props, prop, default=1), prop)  # AWS keeps 1 day when it is not set
+    if days < minimum:
+        return [f"keeps backups {days:g} days ({prop}), below this stack's minimum of {minimum}"]
+    return []
+
+
+def _deletion_protection(args: ResourceValidationArgs, config: Mapping[str, Any]) -> list[str]:
+    if not config.get("required", False):
+        return []
+    found = []
+    if args.resource_type != CACHE_GROUP and not _known(get(args.props, "deletionProtection", default=False), "deletionProtection"):
+        found.append("can be deleted through the AWS API (deletionProtection is not true)")
+    if _known(get(args.props, "skipFinalSnapshot", default=False), "skipFinalSnapshot") is True:
+        found.append("would be deleted without a final snapshot (skipFinalSnapshot is true)")
+    elif get(args.props, "finalSnapshotIdentifier") is None:
+        found.append("would be deleted without a final snapshot (finalSnapshotIdentifier is not set)")
+    return found
+
+
+def _protected(args: ResourceValidationArgs, config: Mapping[str, Any]) -> list[str]:
+    if config.get("required", False) and not args.opts.protect:
+        return ["is not protected: a delete, or a change that replaces it, would go ahead (the protect option is false)"]
+    return []
+
+
+def _multi_az(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
+    if not config.get("required", False):
+        return []
+    found: list[Finding] = []
+    for cluster in index.of_type(DB_CLUSTER):
+        instances = index.dependents(cluster, DB_CLUSTER_INSTANCE, "clusterIdentifier")
+        azs = {_known(get(i.props, "availabilityZone"), f"{i.name}.availabilityZone") for i in instances}
+        if len(instances) < 2 or len(azs - {None}) < 2:
+            found.append((cluster, f"runs {len(instances)} instance(s) in {len(azs - {None})} known AZ(s); it needs at least 2 in 2 AZs"))
+    for group in index.of_type(CACHE_GROUP):
+        nodes = _known(get(group.props, "numCacheClusters", default=1), "numCacheClusters")
+        failover = _known(get(group.props, "automaticFailoverEnabled", default=False), "automaticFailoverEnabled")
+        multi_az = _known(get(group.props, "multiAzEnabled", default=False), "multiAzEnabled")
+        if nodes < 2 or not failover or not multi_az:
+            found.append(
+                (group, f"has {nodes:g} node(s), automatic failover {failover}, Multi-AZ {multi_az}; it needs 2+ nodes and both on")
+            )
+    return found
+
+
+def _covers_data_port(protocol: Any, from_port: Any, to_port: Any, what: str) -> list[int]:
+    protocol = _known(protocol, f"{what}.protocol")
+    if str(protocol).lower() in ("-1", "all"):
+        return list(DATA_PORTS)
+    if str(protocol).lower() not in ("tcp", "6"):
+        return []
+    low, high = _known(from_port, f"{what}.fromPort"), _known(to_port, f"{what}.toPort")
+    return [p for p in DATA_PORTS if low is not None and high is not None and low <= p <= high]
+
+
+def _public_sources(index: StackIndex, cidrs: list[Any], groups: list[PolicyResource], what: str) -> list[str]:
+    """Which of these sources are the world or the public tier."""
+    public_nets = [
+        ipaddress.ip_network(cidr)
+        for subnet in index.of_type(SUBNET)
+        if isinstance(cidr := get(subnet.props, "cidrBlock"), str) and "internet gateway" in internet_routes(index, subnet)
+    ]
+    public_groups = {
+        dep.urn
+        for lb in index.of_type(LOAD_BALANCER)
+        if get(lb.props, "internal", default=False) is not True
+        for dep in index.deps(lb, "securityGroups", SECURITY_GROUP)
+    }
+    found = []
+    for cidr in cidrs:
+        net = ipaddress.ip_network(_known(cidr, f"{what}.cidr"), strict=False)
+        if net.prefixlen == 0:
+            found.append(f"the whole internet ({cidr})")
+        elif any(net.version == p.version and net.overlaps(p) for p in public_nets):
+            found.append(f"the public subnets ({cidr})")
+    found += [f"the internet-facing load balancer's group '{g.name}'" for g in groups if g.urn in public_groups]
+    return found
+
+
+def _no_public_ingress(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+    guarded = {
+        sg.urn: sg for type_, prop in GUARDED.items() for store in index.of_type(type_) for sg in index.deps(store, prop, SECURITY_GROUP)
+    }
+    found: list[Finding] = []
+
+    def check(rule: PolicyResource, ports: list[int], cidrs: list[Any], groups: list[PolicyResource]) -> None:
+        if ports:
+            for source in _public_sources(index, cidrs, groups, rule.name):
+                found.append((rule, f"opens data port {', '.join(map(str, ports))} to {source}"))
+
+    for rule in index.of_type(INGRESS_RULE):
+        if any(sg.urn in guarded for sg in index.deps(rule, "securityGroupId")):
+            p = rule.props
+            ports = _covers_data_port(get(p, "ipProtocol"), get(p, "fromPort"), get(p, "toPort"), rule.name)
+            cidrs = [c for c in (get(p, "cidrIpv4"), get(p, "cidrIpv6")) if c is not None]
+            check(rule, ports, cidrs, index.deps(rule, "referencedSecurityGroupId", SECURITY_GROUP))
+    for rule in index.of_type(SG_RULE):
+        if _known(get(rule.props, "type"), "type") == "ingress" and any(sg.urn in guarded for sg in index.deps(rule, "securityGroupId")):
+            p = rule.props
+            ports = _covers_data_port(get(p, "protocol"), get(p, "fromPort"), get(p, "toPort"), rule.name)
+            cidrs = [*items(p, "cidrBlocks"), *items(p, "ipv6CidrBlocks")]
+            check(rule, ports, cidrs, index.deps(rule, "sourceSecurityGroupId", SECURITY_GROUP))
+    for group in guarded.values():
+        for inline in items(group.props, "ingress"):
+            if inline is UNKNOWN:
+                defer(f"{group.name}.ingress")
+            ports = _covers_data_port(get(inline, "protocol"), get(inline, "fromPort"), get(inline, "toPort"), group.name)
+            cidrs = [*items(inline, "cidrBlocks"), *items(inline, "ipv6CidrBlocks")]
+            check(group, ports, cidrs, index.deps(group, "ingress", SECURITY_GROUP))
+    return found
+
+
+POLICIES = [
+    resource_policy(
+        "data-storage-encrypted",
+        "Databases encrypt their storage with the customer-managed data key.",
+        [DB_CLUSTER, DB_INSTANCE],
+        _storage_encrypted,
+        "set storage_encrypted=True and kms_key_id to the keys component's data key ARN",
+    ),
+    resource_policy(
+        "cache-encrypted",
+        "Redis/Valkey encrypts at rest and requires TLS in transit.",
+        [CACHE_GROUP],
+        _cache_encrypted,
+        "set at_rest_encryption_enabled=True with kms_key_id, transit_encryption_enabled=True and transit_encryption_mode='required'",
+    ),
+    resource_policy(
+        "data-backup-retention",
+        "Databases and caches keep backups at least as long as the stack's minimum.",
+        [DB_CLUSTER, CACHE_GROUP],
+        _backup_retention,
+        "raise backupRetentionDays (Aurora) or snapshotRetentionDays (Redis) in the stack's data settings",
+        PolicyConfigSchema(
+            properties={
+                "minimumDays": {"type": "integer", "minimum": 1, "maximum": 35, "default": 1},
+                "minimumCacheDays": {"type": "integer", "minimum": 0, "maximum": 35, "default": 0},
+            }
+        ),
+    ),
+    resource_policy(
+        "data-prod-deletion-protection",
+        "In prod, databases have deletion protection, and databases and caches take a final snapshot.",
+        [DB_CLUSTER, DB_INSTANCE, CACHE_GROUP],
+        _deletion_protection,
+        "set deletion_protection=True, skip_final_snapshot=False and a final_snapshot_identifier (the components do when protect is on)",
+        _REQUIRED,
+    ),
+    resource_policy(
+        "data-prod-protect",
+        "In prod, every cluster, instance, cache, KMS key and secret is protected, so nothing deletes or replaces it.",
+        list(PROTECTED_TYPES),
+        _protected,
+        "create it with ResourceOptions(protect=settings.protect); to replace it on purpose, unprotect it in a reviewed change first",
+        _REQUIRED,
+    ),
+    stack_policy(
+        "data-prod-multi-az",
+        "In prod, each Aurora cluster runs 2+ instances in 2+ AZs, and each cache 2+ nodes with Multi-AZ failover.",
+        _multi_az,
+        "set appReaders >= 1 (Aurora) or nodes >= 2 (Redis); the components spread instances over the network's AZs",
+        _REQUIRED,
+    ),
+    stack_policy(
+        "data-port-no-public-ingress",
+        "No data store's security group admits its port (3306, 5432, 6379) from the internet or the public tier.",
+        _no_public_ingress,
+        "remove the rule; pass the client service's task security group to the data component instead",
+    ),
+]

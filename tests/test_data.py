@@ -1,0 +1,273 @@
+"""The data component on the real dev and prod stacks, and the "Done when" mutations through the pack."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from preflight.analyzer import PolicyPack
+from preflight.program import Registration
+from settings import SettingsError, load
+from tests.conftest import recording
+from tests.kit import UNKNOWN, RecordedStack, judge, mutate, res, violations
+
+CLUSTER, INSTANCE = "aws:rds/cluster:Cluster", "aws:rds/clusterInstance:ClusterInstance"
+ENDPOINT = "aws:rds/clusterEndpoint:ClusterEndpoint"
+CACHE = "aws:elasticache/replicationGroup:ReplicationGroup"
+SG, RULE = "aws:ec2/securityGroup:SecurityGroup", "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+SECRET, VERSION = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretVersion:SecretVersion"
+KEY, PASSWORD = "aws:kms/key:Key", "random:index/randomPassword:RandomPassword"
+SECRET_SIG = "4dabf18193072939515e22adb298388d"
+
+
+def env(stack: RecordedStack) -> str:
+    return stack.recording.stack
+
+
+def instances(stack: RecordedStack, engine: str) -> dict[str, Registration]:
+    cluster = stack.one(CLUSTER, f"{env(stack)}-{engine}-cluster")
+    found = [i for i in stack.of_type(INSTANCE) if stack.deps(i, "clusterIdentifier") == [cluster]]
+    return {i.name.removeprefix(f"{env(stack)}-{engine}-"): i for i in found}
+
+
+def test_prod_mysql_topology_writer_reader_analytics_in_three_azs(prod: RecordedStack) -> None:
+    found = instances(prod, "mysql")
+    assert {role: (i.inputs["availabilityZone"], i.inputs["promotionTier"]) for role, i in found.items()} == {
+        "writer": ("ap-northeast-1a", 0),
+        "reader-1": ("ap-northeast-1c", 1),
+        "analytics": ("ap-northeast-1d", 15),  # never promoted while another instance lives
+    }
+    for role, instance in found.items():
+        assert instance.inputs["instanceClass"] == "db.r7g.large"
+        assert instance.inputs["publiclyAccessible"] is False
+        assert instance.inputs["performanceInsightsEnabled"] is True and instance.inputs["monitoringInterval"] == 15
+        assert prod.deps(instance, "performanceInsightsKmsKeyId") == [prod.one(KEY, "prod-data-key")]
+        # The writer is created first, so Aurora makes it the writer.
+        assert (found["writer"].urn in instance.dependencies) is (role != "writer")
+
+
+def test_prod_postgres_has_a_writer_and_a_reader_in_another_az(prod: RecordedStack) -> None:
+    found = instances(prod, "postgres")
+    assert {role: (i.inputs["availabilityZone"], i.inputs["promotionTier"]) for role, i in found.items()} == {
+        "writer": ("ap-northeast-1a", 0),
+        "reader-1": ("ap-northeast-1c", 1),
+    }
+
+
+def test_endpoints_split_application_readers_from_analytics(each_stack: RecordedStack) -> None:
+    e = env(each_stack)
+    found = instances(each_stack, "mysql")
+    cluster = each_stack.one(CLUSTER, f"{e}-mysql-cluster")
+    analytics = each_stack.one(ENDPOINT, f"{e}-mysql-analytics")
+    assert analytics.inputs["customEndpointType"] == "READER"
+    assert each_stack.deps(analytics, "clusterIdentifier") == [cluster]
+    assert each_stack.deps(analytics, "staticMembers") == [found["analytics"]]
+    data = each_stack.of_type("kanna:data:Data")[0].outputs
+    if e == "prod":
+        app = each_stack.one(ENDPOINT, "prod-mysql-app-readers")
+        assert app.inputs["customEndpointType"] == "READER" and "staticMembers" not in app.inputs
+        assert each_stack.deps(app, "excludedMembers") == [found["analytics"]]
+        if each_stack.recording.mode == "update":
+            assert ".cluster-custom-" in data["mysqlReaderEndpoint"] and "app-readers" in data["mysqlReaderEndpoint"]
+    else:
+        # No application reader in dev: application reads go to the writer, never to the analytics reader.
+        assert [x.name for x in each_stack.of_type(ENDPOINT)] == ["dev-mysql-analytics"]
+        if each_stack.recording.mode == "update":
+            assert data["mysqlReaderEndpoint"] == data["mysqlWriterEndpoint"]
+    if each_stack.recording.mode == "update":
+        assert data["mysqlAnalyticsEndpoint"].startswith(f"{e}-mysql-analytics.cluster-custom-")
+    assert set(data["postgresSecretArns"]) == {"report", "approval", "payment"}
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgres"])
+def test_cluster_guarantees(each_stack: RecordedStack, engine: str) -> None:
+    e = env(each_stack)
+    cluster = each_stack.one(CLUSTER, f"{e}-{engine}-cluster")
+    i = cluster.inputs
+    assert i["engine"] == f"aurora-{'mysql' if engine == 'mysql' else 'postgresql'}"
+    assert i["storageEncrypted"] is True and each_stack.deps(cluster, "kmsKeyId") == [each_stack.one(KEY, f"{e}-data-key")]
+    assert i["manageMasterUserPassword"] is True and "masterPassword" not in i
+    assert each_stack.deps(cluster, "masterUserSecretKmsKeyId") == [each_stack.one(KEY, f"{e}-secrets-key")]
+    assert i["iamDatabaseAuthenticationEnabled"] is True
+    assert i["backupRetentionPeriod"] == (14 if e == "prod" else 7)
+    assert i["enabledCloudwatchLogsExports"] == (["audit", "error", "slowquery"] if engine == "mysql" else ["postgresql"])
+    (group,) = each_stack.deps(cluster, "dbSubnetGroupName")
+    assert {s.inputs["tags"]["Tier"] for s in each_stack.deps(group, "subnetIds")} == {"isolated"}
+    assert len(each_stack.deps(group, "subnetIds")) == 3
+    (params,) = each_stack.deps(cluster, "dbClusterParameterGroupName")
+    values = {p["name"]: p["value"] for p in params.inputs["parameters"]}
+    if engine == "mysql":
+        assert params.inputs["family"] == "aurora-mysql8.0"
+        assert values["character_set_server"] == "utf8mb4" and values["collation_server"].startswith("utf8mb4_")
+        assert values["slow_query_log"] == "1" and values["server_audit_logging"] == "1"
+    else:
+        assert params.inputs["family"] == "aurora-postgresql16"
+        assert "pgaudit" in values["shared_preload_libraries"] and values["log_min_duration_statement"] == "1000"
+    for instance in instances(each_stack, engine).values():
+        (role,) = each_stack.deps(instance, "monitoringRoleArn")
+        assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "monitoring.rds.amazonaws.com"}
+
+
+def test_dev_is_serverless_and_shared_one_cluster_set_per_stack(dev: RecordedStack) -> None:
+    # Verification environments share these; their databases are made by migrations, never by clusters.
+    assert sorted(c.name for c in dev.of_type(CLUSTER)) == ["dev-mysql-cluster", "dev-postgres-cluster"]
+    assert [c.name for c in dev.of_type(CACHE)] == ["dev-redis"]
+    for cluster in dev.of_type(CLUSTER):
+        assert cluster.inputs["serverlessv2ScalingConfiguration"] == {"minCapacity": 0, "maxCapacity": 4}
+    assert {i.name: i.inputs["instanceClass"] for i in dev.of_type(INSTANCE)} == dict.fromkeys(
+        ["dev-mysql-writer", "dev-mysql-analytics", "dev-postgres-writer"], "db.serverless"
+    )
+
+
+def test_security_groups_admit_only_listed_clients_and_no_cidr(each_stack: RecordedStack) -> None:
+    e = env(each_stack)
+    groups = {g.name: g for g in each_stack.of_type(SG) if g.name in {f"{e}-mysql-sg", f"{e}-postgres-sg", f"{e}-redis-sg"}}
+    assert len(groups) == 3
+    for engine in ("mysql", "postgres"):
+        assert each_stack.deps(each_stack.one(CLUSTER, f"{e}-{engine}-cluster"), "vpcSecurityGroupIds") == [groups[f"{e}-{engine}-sg"]]
+    assert each_stack.deps(each_stack.one(CACHE, f"{e}-redis"), "securityGroupIds") == [groups[f"{e}-redis-sg"]]
+    for group in groups.values():
+        assert "ingress" not in group.inputs and "egress" not in group.inputs
+    rules = [
+        r for r in each_stack.of_type(RULE) if set(r.property_dependencies.get("securityGroupId", [])) & {g.urn for g in groups.values()}
+    ]
+    # The platform passes the services' task security groups; until it does, nothing at all may connect.
+    assert rules == []
+
+
+def test_redis_is_encrypted_multi_az_in_prod_with_a_token_in_secrets_manager(each_stack: RecordedStack) -> None:
+    e = env(each_stack)
+    group = each_stack.one(CACHE, f"{e}-redis")
+    i = group.inputs
+    assert i["engine"] == "valkey" and i["atRestEncryptionEnabled"] is True and i["transitEncryptionEnabled"] is True
+    assert i["transitEncryptionMode"] == "required"
+    assert each_stack.deps(group, "kmsKeyId") == [each_stack.one(KEY, f"{e}-data-key")]
+    assert (i["numCacheClusters"], i["automaticFailoverEnabled"], i["multiAzEnabled"]) == (
+        (2, True, True) if e == "prod" else (1, False, False)
+    )
+    token = each_stack.one(PASSWORD, f"{e}-redis-auth-token")
+    assert SECRET_SIG in i["authToken"] and each_stack.deps(group, "authToken") == [token]
+    (version,) = [v for v in each_stack.of_type(VERSION) if v.name == f"{e}-redis-auth"]
+    assert each_stack.deps(version, "secretString") == [token]
+    assert each_stack.deps(version, "secretId") == [each_stack.one(SECRET, f"{e}-redis-auth")]
+    assert each_stack.deps(each_stack.one(SECRET, f"{e}-redis-auth"), "kmsKeyId") == [each_stack.one(KEY, f"{e}-secrets-key")]
+    (params,) = each_stack.deps(group, "parameterGroupName")
+    assert params.inputs["parameters"] == [{"name": "maxmemory-policy", "value": "noeviction"}]  # Sidekiq loses jobs otherwise
+    (subnets,) = each_stack.deps(group, "subnetGroupName")
+    assert {s.inputs["tags"]["Tier"] for s in each_stack.deps(subnets, "subnetIds")} == {"isolated"}
+
+
+def test_a_postgres_database_and_user_per_service(each_stack: RecordedStack) -> None:
+    e = env(each_stack)
+    cluster = each_stack.one(CLUSTER, f"{e}-postgres-cluster")
+    for service in ("report", "approval", "payment"):
+        secret = each_stack.one(SECRET, f"{e}-postgres-{service}")
+        assert secret.inputs["name"] == f"kanna/{e}/postgres/{service}"
+        (version,) = [v for v in each_stack.of_type(VERSION) if v.name == f"{e}-postgres-{service}"]
+        assert SECRET_SIG in version.inputs["secretString"]  # the password never shows in state or plan output
+        assert sorted(r.name for r in each_stack.deps(version, "secretString")) == sorted(
+            [f"{e}-postgres-{service}-password", cluster.name]
+        )
+
+
+def test_prod_protects_every_stateful_data_resource(prod: RecordedStack, dev: RecordedStack) -> None:
+    stateful = [
+        r for r in prod.of_type(CLUSTER) + prod.of_type(INSTANCE) + prod.of_type(CACHE) + prod.of_type(SECRET) + prod.of_type(PASSWORD)
+    ]
+    assert len(stateful) == 2 + 5 + 1 + 4 + 4
+    assert [r.name for r in stateful if not r.protect] == []
+    for cluster in prod.of_type(CLUSTER):
+        assert cluster.inputs["deletionProtection"] is True and cluster.inputs["skipFinalSnapshot"] is False
+        assert cluster.inputs["finalSnapshotIdentifier"] == cluster.name.removesuffix("-cluster") + "-final"
+    assert prod.one(CACHE, "prod-redis").inputs["finalSnapshotIdentifier"] == "prod-redis-final"
+    assert all(s.inputs["recoveryWindowInDays"] == 30 for s in prod.of_type(SECRET))
+    # dev is disposable: nothing protected, no final snapshot to clean up.
+    assert [r.name for r in dev.of_type(CLUSTER) + dev.of_type(INSTANCE) + dev.of_type(CACHE) if r.protect] == []
+    assert all(c.inputs["skipFinalSnapshot"] is True and c.inputs["deletionProtection"] is False for c in dev.of_type(CLUSTER))
+
+
+def test_prod_settings_refuse_short_backups_and_no_reader() -> None:
+    config = {
+        "kanna-infra:awsAccountId": "111111111111",
+        "kanna-infra:data": json.dumps({"mysql": {"backupRetentionDays": 7, "appReaders": 0}, "redis": {"nodes": 1}}),
+    }
+    with pytest.raises(SettingsError) as raised:
+        load("prod", config)
+    assert str(raised.value).splitlines() == [
+        "stack 'prod': kanna-infra:data.mysql.backupRetentionDays = 7: prod keeps backups at least 14 days; allowed: 14 to 35",
+        "stack 'prod': kanna-infra:data.mysql.appReaders = 0: prod needs a reader in another AZ; allowed: 1 to 5",
+        "stack 'prod': kanna-infra:data.redis.nodes = 1: prod fails over to a replica in another AZ; allowed: 2 to 6",
+    ]
+    assert load("dev", {**config, "kanna-infra:tier": "dev"}).data.mysql.backup_retention_days == 7
+
+
+# "Done when": each mutation of the real stack fails the pack, naming the policy.
+
+
+def _set(**props: object):
+    def change(registration: Registration) -> None:
+        registration.inputs.update(props)
+
+    return change
+
+
+def _unprotect(registration: Registration) -> None:
+    registration.protect = False
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+@pytest.mark.parametrize(
+    ("type_", "name", "change", "policy"),
+    [
+        (CLUSTER, "prod-mysql-cluster", _set(storageEncrypted=False), "data-storage-encrypted"),
+        (CLUSTER, "prod-postgres-cluster", _set(storageEncrypted=False), "data-storage-encrypted"),
+        (INSTANCE, "prod-mysql-reader-1", _set(publiclyAccessible=True), "data-store-not-public"),
+        (CLUSTER, "prod-mysql-cluster", _unprotect, "data-prod-protect"),
+        (CLUSTER, "prod-postgres-cluster", _set(deletionProtection=False), "data-prod-deletion-protection"),
+        (CACHE, "prod-redis", _set(transitEncryptionEnabled=False), "cache-encrypted"),
+        (CLUSTER, "prod-mysql-cluster", _set(backupRetentionPeriod=7), "data-backup-retention"),
+    ],
+    ids=[
+        "unencrypted-mysql",
+        "unencrypted-postgres",
+        "public-instance",
+        "unprotected-cluster",
+        "no-deletion-protection",
+        "plain-redis",
+        "short-backups",
+    ],
+)
+def test_done_when_mutation_fails_naming_the_policy(pack: PolicyPack, mode: str, type_: str, name: str, change, policy: str) -> None:
+    stack = recording("prod", mode)
+    found = violations(judge(pack, mutate(stack, type_, name, change), "prod"))
+    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [(policy, name)]
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+@pytest.mark.parametrize(("engine", "port"), [("mysql", 3306), ("postgres", 5432), ("redis", 6379)])
+def test_done_when_world_open_data_port_fails(pack: PolicyPack, mode: str, engine: str, port: int) -> None:
+    stack = RecordedStack(recording("prod", mode))
+    group = stack.one(SG, f"prod-{engine}-sg")
+    rule = res(
+        RULE,
+        "prod-anyone",
+        {
+            "securityGroupId": UNKNOWN if mode == "first" else "sg-1",
+            "ipProtocol": "tcp",
+            "fromPort": port,
+            "toPort": port,
+            "cidrIpv4": "0.0.0.0/0",
+        },
+        {"securityGroupId": [group]},
+    )
+    found = violations(judge(pack, [*stack.registrations, rule], "prod"))
+    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("data-port-no-public-ingress", "prod-anyone")]
+    assert f"data port {port}" in found[0].message and "0.0.0.0/0" in found[0].message
+
+
+def test_prod_cluster_with_a_single_instance_fails_multi_az(pack: PolicyPack) -> None:
+    stack = recording("prod")
+    kept = [r for r in stack.registrations if r.name not in ("prod-postgres-reader-1",)]
+    found = violations(judge(pack, kept, "prod"))
+    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("data-prod-multi-az", "prod-postgres-cluster")]
