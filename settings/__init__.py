@@ -15,12 +15,13 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from .base import Problem, Section, SettingsProblems
+from .gcp import GcpSettings
 from .network import NetworkSettings
 
 PROJECT = "kanna-infra"
 REGION = "ap-northeast-1"
 
-__all__ = ["PROJECT", "REGION", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
+__all__ = ["PROJECT", "REGION", "GcpSettings", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
 
 
 class Settings(Section):
@@ -37,10 +38,12 @@ class Settings(Section):
     region: Literal["ap-northeast-1"] = Field(default=REGION, description="The only region the product runs in.")
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
+    gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems = [Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")]
+        problems += [Problem(("gcp", *p.path), p.value, p.message) for p in (self.gcp.problems(self.tier == "prod") if self.gcp else [])]
         if problems:
             raise SettingsProblems(problems)
         return self
