@@ -3,9 +3,13 @@
 import pulumi
 
 from components.data import Data, DataArgs
+from components.gcp_analytics import Analytics, AnalyticsArgs
+from components.gcp_apis import GcpApis, GcpApisArgs
+from components.gcp_firebase import Firebase, FirebaseArgs
+from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
 from components.keys import Keys, KeysArgs
 from components.network import Network, NetworkArgs
-from components.providers import aws_providers
+from components.providers import aws_providers, gcp_provider
 from settings import SettingsError, from_pulumi
 
 # 1. Settings: validated before any resource exists; a bad stack file stops here with one clear message.
@@ -37,6 +41,17 @@ data = Data(
     ),
     regional,
 )
+# 7. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys.
+if settings.gcp is not None:
+    g, on_gcp = settings.gcp, pulumi.ResourceOptions(providers=[gcp_provider(settings)])
+    apis = GcpApis(f"{stack}-gcp-apis", GcpApisArgs(stack, g.project_id), on_gcp).services
+    firebase = Firebase(f"{stack}-firebase", FirebaseArgs(stack, g, apis, settings.protect), on_gcp)
+    analytics = Analytics(
+        f"{stack}-analytics", AnalyticsArgs(stack, g, settings.aws_account_id, firebase.backend.member, apis, settings.protect), on_gcp
+    )
+    KeylessIdentity(f"{stack}-gcp-identity", KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis), on_gcp)
+    pulumi.export("gcpBackendServiceAccount", firebase.backend.email)
+    pulumi.export("gcpLogTransferSubjectId", analytics.transfer_subject_id)
 
 pulumi.export("vpcId", network.vpc.id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)

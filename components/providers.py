@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_gcp as gcp
 
 from settings import PROJECT, Settings
 
@@ -38,3 +39,20 @@ def aws_providers(settings: Settings) -> AwsProviders:
         )
 
     return AwsProviders(regional=provider(f"{stack}-aws", settings.region), global_=provider(f"{stack}-aws-us-east-1", "us-east-1"))
+
+
+def gcp_provider(settings: Settings) -> gcp.Provider:
+    """The stack's one GCP project and region. Labels come from here, like AWS tags from `default_tags`."""
+    stack = pulumi.get_stack()
+    if settings.gcp is None:
+        raise ValueError(f"stack '{stack}' has no gcp settings")
+    return gcp.Provider(
+        f"{stack}-gcp",
+        project=settings.gcp.project_id,
+        region=settings.gcp.region,
+        # Firebase and Identity Platform APIs bill and quota the caller's project: with user credentials
+        # (a developer's ADC) they would otherwise charge a Google-owned project and fail.
+        user_project_override=True,
+        billing_project=settings.gcp.project_id,
+        default_labels={"project": PROJECT, "stack": stack, "tier": settings.tier, "managed-by": "pulumi"},
+    )

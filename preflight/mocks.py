@@ -40,6 +40,23 @@ COMPUTED: dict[str, dict[str, str]] = {
     "aws:route53/zone:Zone": {"zoneId": "Z{hash}"},
     "aws:ecs/cluster:Cluster": {"name": "{name}"},
     "aws:iam/role:Role": {"name": "{name}"},
+    "gcp:serviceaccount/account:Account": {
+        "email": "{name}@example-project.iam.gserviceaccount.com",
+        "member": "serviceAccount:{name}@example-project.iam.gserviceaccount.com",
+        "name": "projects/example-project/serviceAccounts/{name}@example-project.iam.gserviceaccount.com",
+    },
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": {
+        "name": "projects/123456789012/locations/global/workloadIdentityPools/{name}",
+    },
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": {
+        "name": "projects/123456789012/locations/global/workloadIdentityPools/pool/providers/{name}",
+    },
+    "gcp:projects/iAMCustomRole:IAMCustomRole": {"name": "projects/example-project/roles/{name}"},
+    "gcp:projects/serviceIdentity:ServiceIdentity": {
+        "email": "service-123456789012@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com",
+        "member": "serviceAccount:service-123456789012@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com",
+    },
+    "gcp:firebaserules/ruleset:Ruleset": {"name": "projects/example-project/rulesets/{hash}"},
 }
 
 # Answers to data-source invokes, by token. An invoke the table doesn't know fails the run loudly.
@@ -49,6 +66,13 @@ INVOKES: dict[str, dict[str, Any]] = {
         "id": "pl-58a04531",
         "name": "com.amazonaws.global.cloudfront.origin-facing",
         "entries": [],
+    },
+    # The project's Storage Transfer service agent (its subject id goes into the AWS role's trust policy).
+    "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": {
+        "email": "project-123456789012@storage-transfer-service.iam.gserviceaccount.com",
+        "member": "serviceAccount:project-123456789012@storage-transfer-service.iam.gserviceaccount.com",
+        "subjectId": "100000000000000000001",
+        "id": "project-123456789012@storage-transfer-service.iam.gserviceaccount.com",
     },
 }
 
@@ -89,4 +113,4 @@ class EngineMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
         if args.token not in INVOKES:
             raise KeyError(f"the preflight has no answer for invoke {args.token}; add one to preflight/mocks.py INVOKES")
-        return dict(INVOKES[args.token]), None
+        return dict(INVOKES[args.token]), []  # pulumi's MockMonitor iterates the failures: [] not None

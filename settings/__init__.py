@@ -16,12 +16,13 @@ from pydantic import Field, ValidationError, model_validator
 
 from .base import Problem, Section, SettingsProblems
 from .data import DataSettings
+from .gcp import GcpSettings
 from .network import NetworkSettings
 
 PROJECT = "kanna-infra"
 REGION = "ap-northeast-1"
 
-__all__ = ["PROJECT", "REGION", "DataSettings", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
+__all__ = ["PROJECT", "REGION", "DataSettings", "GcpSettings", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
 
 
 class Settings(Section):
@@ -39,11 +40,13 @@ class Settings(Section):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
+    gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems = [Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")]
         problems += [Problem(("data", *p.path), p.value, p.message) for p in self.data.problems(prod=self.tier == "prod")]
+        problems += [Problem(("gcp", *p.path), p.value, p.message) for p in (self.gcp.problems(self.tier == "prod") if self.gcp else [])]
         if problems:
             raise SettingsProblems(problems)
         return self
