@@ -164,8 +164,8 @@ def _trail_encrypted(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list
 def _guardduty_enabled(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
     detectors = index.of_type(DETECTOR)
     if not detectors:
-        anchor = next(iter(index.of_type("pulumi:pulumi:Stack")), None) or next(iter(index.resources), None)
-        return [(anchor, "has no GuardDuty detector in this stack")] if anchor is not None else []
+        # Reported on the stack itself; a set of resources without the stack (a fragment under test) is not a stack.
+        return [(stack, "has no GuardDuty detector") for stack in index.of_type("pulumi:pulumi:Stack")]
     enabled = [_known(get(d.props, "enable", default=True), f"{d.name}.enable") is not False for d in detectors]
     return [] if any(enabled) else [(d, "is disabled (enable is false)") for d in detectors]
 
