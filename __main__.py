@@ -10,6 +10,7 @@ from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
 from components.keys import Keys, KeysArgs
 from components.network import Network, NetworkArgs
 from components.providers import aws_providers, gcp_provider
+from components.security import Security, SecurityArgs
 from settings import SettingsError, from_pulumi
 
 # 1. Settings: validated before any resource exists; a bad stack file stops here with one clear message.
@@ -26,7 +27,13 @@ regional = pulumi.ResourceOptions(providers=[aws.regional])
 keys = Keys(f"{stack}-keys", KeysArgs(stack, settings.aws_account_id, settings.region, settings.protect), regional)
 network = Network(f"{stack}-network", NetworkArgs(stack, settings.region, settings.network, keys.logs.arn, settings.protect), regional)
 
-# 3. Data stores. The platform passes each service's task security group as a client when it wires them in.
+# 3. Security baseline: threat detection, audit trail, the internal user pool, SSM-only operator access.
+security_args = SecurityArgs(
+    stack, settings.aws_account_id, settings.region, settings.security, keys.data.arn, keys.logs.arn, settings.protect
+)
+security = Security(f"{stack}-security", security_args, regional)
+
+# 4. Data stores. The platform passes each service's task security group as a client when it wires them in.
 data = Data(
     f"{stack}-data",
     DataArgs(
@@ -61,3 +68,5 @@ pulumi.export("mysqlReaderEndpoint", data.mysql_reader_endpoint)
 pulumi.export("mysqlAnalyticsEndpoint", data.mysql_analytics_endpoint)
 pulumi.export("postgresWriterEndpoint", data.postgres_writer_endpoint)
 pulumi.export("redisEndpoint", data.redis_endpoint)
+pulumi.export("securityFindingsTopicArn", security.findings_topic.arn)
+pulumi.export("operatorPolicyArn", security.operator_access.operator_policy.arn)

@@ -74,6 +74,12 @@ INVOKES: dict[str, dict[str, Any]] = {
         "subjectId": "100000000000000000001",
         "id": "project-123456789012@storage-transfer-service.iam.gserviceaccount.com",
     },
+    # A secret read at deploy time (the company IdP's OIDC client secret): a placeholder, never a real value.
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": {
+        "arn": "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:preflight-AbCdEf",
+        "secretString": "preflight-placeholder-secret",
+        "versionId": "preflight",
+    },
 }
 
 

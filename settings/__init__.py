@@ -18,11 +18,23 @@ from .base import Problem, Section, SettingsProblems
 from .data import DataSettings
 from .gcp import GcpSettings
 from .network import NetworkSettings
+from .security import SecuritySettings
 
 PROJECT = "kanna-infra"
 REGION = "ap-northeast-1"
 
-__all__ = ["PROJECT", "REGION", "DataSettings", "GcpSettings", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
+__all__ = [
+    "PROJECT",
+    "REGION",
+    "DataSettings",
+    "GcpSettings",
+    "NetworkSettings",
+    "SecuritySettings",
+    "Settings",
+    "SettingsError",
+    "from_pulumi",
+    "load",
+]
 
 
 class Settings(Section):
@@ -39,14 +51,20 @@ class Settings(Section):
     region: Literal["ap-northeast-1"] = Field(default=REGION, description="The only region the product runs in.")
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    security: SecuritySettings = Field(default_factory=SecuritySettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
     gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
-        problems = [Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")]
-        problems += [Problem(("data", *p.path), p.value, p.message) for p in self.data.problems(prod=self.tier == "prod")]
-        problems += [Problem(("gcp", *p.path), p.value, p.message) for p in (self.gcp.problems(self.tier == "prod") if self.gcp else [])]
+        prod = self.tier == "prod"
+        sections = {"network": self.network, "data": self.data, "security": self.security, "gcp": self.gcp}
+        problems = [
+            Problem((key, *p.path), p.value, p.message)
+            for key, section in sections.items()
+            if section is not None
+            for p in section.problems(prod)
+        ]
         if problems:
             raise SettingsProblems(problems)
         return self

@@ -1,0 +1,147 @@
+"""`secure_bucket()`: the one way kanna-infra creates an S3 bucket, so every bucket is locked down the same way.
+
+Every bucket gets: versioning, default encryption (SSE-KMS with a customer-managed key and an S3 bucket key,
+or SSE-S3 for the few destinations AWS can only write with SSE-S3: S3 server access logs and ALB access
+logs), the public access block, ACLs disabled (bucket owner enforced), and a bucket policy that denies
+any request not made over TLS, merged with the caller's own statements. Optional: server access logging
+to the stack's access-log bucket, and Object Lock with a default retention (audit trails).
+
+Used by the security baseline (CloudTrail, Config, session logs) and meant for everyone else who needs a
+bucket (ALB / CloudFront logs, data, exports): pass `parent=self` and your component's `protect`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+Statements = Callable[[str], list[dict]]
+"""Given the bucket's ARN, the extra bucket-policy statements (e.g. a service's write access)."""
+
+
+@dataclass(frozen=True)
+class ObjectLock:
+    mode: str  # COMPLIANCE or GOVERNANCE
+    days: int
+
+
+@dataclass(frozen=True)
+class SecureBucket:
+    bucket: aws.s3.Bucket
+    policy: aws.s3.BucketPolicy
+    public_access_block: aws.s3.BucketPublicAccessBlock
+
+    @property
+    def id(self) -> pulumi.Output[str]:
+        return self.bucket.id
+
+    @property
+    def arn(self) -> pulumi.Output[str]:
+        return self.bucket.arn
+
+
+def tls_only_statement(bucket_arn: str) -> dict:
+    return {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Resource": [bucket_arn, f"{bucket_arn}/*"],
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def secure_bucket(
+    name: str,
+    *,
+    parent: pulumi.Resource,
+    kms_key_arn: pulumi.Input[str] | None,
+    protect: bool,
+    statements: Statements | None = None,
+    access_log_bucket: pulumi.Input[str] | None = None,
+    object_lock: ObjectLock | None = None,
+    depends_on: list[pulumi.Resource] | None = None,
+) -> SecureBucket:
+    """A locked-down bucket named `name` (the physical name is auto-suffixed: bucket names are global).
+
+    `kms_key_arn=None` means SSE-S3, only for targets AWS can't write with SSE-KMS (server access logs, ALB logs).
+    """
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(
+        name,
+        bucket_prefix=f"kanna-{name}-"[:37],
+        # Object Lock can only be turned on when the bucket is created.
+        object_lock_enabled=True if object_lock else None,
+        force_destroy=False,
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        opts=child,
+    )
+    public_access_block = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access-block",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    versioning = aws.s3.BucketVersioning(
+        f"{name}-versioning",
+        bucket=bucket.id,
+        versioning_configuration=aws.s3.BucketVersioningVersioningConfigurationArgs(status="Enabled"),
+        opts=child,
+    )
+    by_default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+        sse_algorithm="aws:kms" if kms_key_arn is not None else "AES256",
+        kms_master_key_id=kms_key_arn,
+    )
+    aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                apply_server_side_encryption_by_default=by_default,
+                # One KMS call per bucket and hour instead of per object: cost, and KMS request quotas.
+                bucket_key_enabled=kms_key_arn is not None,
+            )
+        ],
+        opts=child,
+    )
+    if object_lock:
+        aws.s3.BucketObjectLockConfiguration(
+            f"{name}-object-lock",
+            bucket=bucket.id,
+            rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
+                default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode=object_lock.mode, days=object_lock.days)
+            ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+        )
+    if access_log_bucket is not None:
+        aws.s3.BucketLogging(
+            f"{name}-access-logging",
+            bucket=bucket.id,
+            target_bucket=access_log_bucket,
+            target_prefix=f"{name}/",
+            opts=child,
+        )
+    policy = aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=bucket.id,
+        policy=bucket.arn.apply(
+            lambda arn: json.dumps(
+                {"Version": "2012-10-17", "Statement": [tls_only_statement(arn), *(statements(arn) if statements else [])]}
+            )
+        ),
+        # The public access block first: with it, a mistaken public statement is refused instead of applied.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access_block, *(depends_on or [])]),
+    )
+    return SecureBucket(bucket, policy, public_access_block)
