@@ -14,6 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.buckets import ObjectLock, SecureBucket, secure_bucket
+from components.iam import trust_policy
 from settings import SecuritySettings
 
 
@@ -79,19 +80,7 @@ class Audit(pulumi.ComponentResource):
         )
         role = aws.iam.Role(
             f"{env}-cloudtrail-logs-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceArn": trail_arn}},
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=trust_policy("cloudtrail.amazonaws.com", {"StringEquals": {"aws:SourceArn": trail_arn}}),
             opts=child,
         )
         role_policy = aws.iam.RolePolicy(

@@ -16,7 +16,6 @@ one ingress rule on its store's port, and nothing else can reach the stores.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.iam import trust_policy
 from settings.data import DataSettings
 
 from .aurora import AuroraArgs, AuroraCluster
@@ -92,14 +92,7 @@ class Data(pulumi.ComponentResource):
 
         monitoring_role = aws.iam.Role(
             f"{env}-rds-monitoring-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Effect": "Allow", "Principal": {"Service": "monitoring.rds.amazonaws.com"}, "Action": "sts:AssumeRole"}
-                    ],
-                }
-            ),
+            assume_role_policy=trust_policy("monitoring.rds.amazonaws.com"),
             opts=child,
         )
         aws.iam.RolePolicyAttachment(

@@ -22,6 +22,7 @@ import pulumi_aws as aws
 from components.audit import Audit, AuditArgs
 from components.buckets import SecureBucket, secure_bucket
 from components.contracts import ExecLogging, InternalAuth
+from components.iam import trust_policy
 from components.identity import Identity, IdentityArgs
 from components.operator_access import OperatorAccess, OperatorAccessArgs
 from settings import SecuritySettings
@@ -185,19 +186,7 @@ class Security(pulumi.ComponentResource):
         bucket = secure_bucket(f"{env}-config", parent=self, kms_key_arn=a.logs_key_arn, protect=a.protect, access_log_bucket=access_logs)
         role = aws.iam.Role(
             f"{env}-config-role",
-            assume_role_policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"Service": "config.amazonaws.com"},
-                            "Action": "sts:AssumeRole",
-                            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-                        }
-                    ],
-                }
-            ),
+            assume_role_policy=trust_policy("config.amazonaws.com", {"StringEquals": {"aws:SourceAccount": account}}),
             opts=child,
         )
         aws.iam.RolePolicyAttachment(
