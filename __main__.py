@@ -4,7 +4,8 @@ import pulumi
 
 from components.keys import Keys, KeysArgs
 from components.network import Network, NetworkArgs
-from components.providers import aws_providers
+from components.observability import Observability, ObservabilityArgs, observed_services
+from components.providers import aws_providers, datadog_provider
 from settings import SettingsError, from_pulumi
 
 # 1. Settings: validated before any resource exists; a bad stack file stops here with one clear message.
@@ -21,6 +22,15 @@ regional = pulumi.ResourceOptions(providers=[aws.regional])
 keys = Keys(f"{stack}-keys", KeysArgs(stack, settings.aws_account_id, settings.region, settings.protect), regional)
 network = Network(f"{stack}-network", NetworkArgs(stack, settings.region, settings.network, keys.logs.arn, settings.protect), regional)
 
+# 8. Observability: Datadog integration, monitors, SLOs, dashboard and synthetics for what the stack runs.
+web, workers, data = observed_services(stack, settings.prod)  # replaced by the platform's and data stores' outputs
+observability = Observability(
+    f"{stack}-observability",
+    ObservabilityArgs(stack, settings.aws_account_id, settings.region, settings.observability, web, workers, data),
+    pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings)]),
+)
+
 pulumi.export("vpcId", network.vpc.id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("isolatedSubnetIds", network.isolated_subnet_ids)
+pulumi.export("datadogDashboardUrl", observability.dashboard.url)

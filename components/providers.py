@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_datadog as datadog
 
 from settings import PROJECT, Settings
 
@@ -38,3 +39,15 @@ def aws_providers(settings: Settings) -> AwsProviders:
         )
 
     return AwsProviders(regional=provider(f"{stack}-aws", settings.region), global_=provider(f"{stack}-aws-us-east-1", "us-east-1"))
+
+
+def datadog_provider(settings: Settings) -> datadog.Provider:
+    """The one Datadog provider. Keys come from the `datadog:apiKey`/`datadog:appKey` config secrets (or the
+    DD_API_KEY/DD_APP_KEY environment of the deploy job), never from plain text."""
+    config = pulumi.Config("datadog")
+    return datadog.Provider(
+        f"{pulumi.get_stack()}-datadog",
+        api_key=config.get_secret("apiKey"),
+        app_key=config.get_secret("appKey"),
+        api_url=f"https://api.{settings.observability.datadog_site}/",
+    )

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from .base import Problem, Section, SettingsProblems
 from .network import NetworkSettings
+from .observability import ObservabilitySettings
 
 PROJECT = "kanna-infra"
 REGION = "ap-northeast-1"
@@ -36,11 +37,13 @@ class Settings(Section):
     )
     region: Literal["ap-northeast-1"] = Field(default=REGION, description="The only region the product runs in.")
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems = [Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")]
+        problems += [Problem(("observability", *p.path), p.value, p.message) for p in self.observability.problems(prod=self.prod)]
         if problems:
             raise SettingsProblems(problems)
         return self
