@@ -79,7 +79,7 @@ def service_alarm_specs(
         specs += [
             AlarmSpec(
                 name=f"{prefix}-5xx-rate",
-                description=f"{service} ({role} target group): target 5xx responses above {thresholds.error_rate_percent}% of requests",
+                description=f"{service} ({role} target group): target 5xx responses above {thresholds.error_rate_percent:g}% of requests",
                 comparison="GreaterThanThreshold",
                 threshold=thresholds.error_rate_percent,
                 queries=(
@@ -145,6 +145,13 @@ def service_alarms(specs: Sequence[AlarmSpec], opts: pulumi.ResourceOptions) -> 
     return alarms
 
 
+def _concat(*parts: pulumi.Input[str]) -> pulumi.Input[str]:
+    """Plain text when every part is known text (so specs stay pure), an Output otherwise."""
+    if all(isinstance(part, str) for part in parts):
+        return "".join(str(part) for part in parts)
+    return pulumi.Output.concat(*parts)
+
+
 def _tags(env: str, service: str, *extra: str) -> tuple[str, ...]:
     return (f"env:{env}", f"service:{service}", "managed-by:pulumi", *extra)
 
@@ -160,13 +167,13 @@ def web_monitor_specs(
 ) -> list[MonitorSpec]:
     """Error rate and p95 latency (APM), running tasks below the minimum, CPU and memory (CloudWatch ECS)."""
     scope = f"env:{env},service:{service}"
-    ecs = pulumi.Output.concat("clustername:", cluster_name, ",servicename:", ecs_service_name)
+    ecs = _concat("clustername:", cluster_name, ",servicename:", ecs_service_name)
     tags = _tags(env, service, "kind:web")
     return [
         MonitorSpec(
             "error-rate",
             service,
-            f"{service} error rate above {thresholds.error_rate_percent}%",
+            f"{service} error rate above {thresholds.error_rate_percent:g}%",
             "query alert",
             f"sum(last_5m):100 * sum:trace.{apm_operation}.errors{{{scope}}}.as_count() / sum:trace.{apm_operation}.hits{{{scope}}}.as_count()"
             f" > {thresholds.error_rate_percent}",
@@ -187,25 +194,25 @@ def web_monitor_specs(
             service,
             f"{service} running fewer than {min_tasks} tasks",
             "query alert",
-            pulumi.Output.concat("max(last_10m):min:aws.ecs.service.running{", ecs, "} < ", str(min_tasks)),
+            _concat("max(last_10m):min:aws.ecs.service.running{", ecs, "} < ", str(min_tasks)),
             min_tasks,
             tags,
         ),
         MonitorSpec(
             "cpu",
             service,
-            f"{service} CPU above {thresholds.cpu_percent}%",
+            f"{service} CPU above {thresholds.cpu_percent:g}%",
             "query alert",
-            pulumi.Output.concat("avg(last_15m):avg:aws.ecs.service.cpuutilization{", ecs, "} > ", str(thresholds.cpu_percent)),
+            _concat("avg(last_15m):avg:aws.ecs.service.cpuutilization{", ecs, "} > ", str(thresholds.cpu_percent)),
             thresholds.cpu_percent,
             tags,
         ),
         MonitorSpec(
             "memory",
             service,
-            f"{service} memory above {thresholds.memory_percent}%",
+            f"{service} memory above {thresholds.memory_percent:g}%",
             "query alert",
-            pulumi.Output.concat("avg(last_15m):avg:aws.ecs.service.memory_utilization{", ecs, "} > ", str(thresholds.memory_percent)),
+            _concat("avg(last_15m):avg:aws.ecs.service.memory_utilization{", ecs, "} > ", str(thresholds.memory_percent)),
             thresholds.memory_percent,
             tags,
         ),
@@ -238,7 +245,7 @@ def aurora_monitor_specs(
         MonitorSpec(
             "cpu",
             cluster,
-            f"{cluster} CPU above {thresholds.aurora_cpu_percent}%",
+            f"{cluster} CPU above {thresholds.aurora_cpu_percent:g}%",
             "query alert",
             f"avg(last_15m):avg:aws.rds.cpuutilization{{{per_instance}}} by {{dbinstanceidentifier}} > {thresholds.aurora_cpu_percent}",
             thresholds.aurora_cpu_percent,
@@ -293,7 +300,7 @@ def redis_monitor_specs(env: str, replication_group: str, thresholds: DataThresh
         MonitorSpec(
             "memory",
             replication_group,
-            f"{replication_group} memory above {thresholds.redis_memory_percent}%",
+            f"{replication_group} memory above {thresholds.redis_memory_percent:g}%",
             "query alert",
             f"avg(last_10m):max:aws.elasticache.database_memory_usage_percentage{{{scope}}} by {{cacheclusterid}}"
             f" > {thresholds.redis_memory_percent}",
