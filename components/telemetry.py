@@ -77,7 +77,9 @@ def container_definitions(
                 "provider": "ecs",
                 "dd_service": service,
                 "dd_source": log_source,  # picks Datadog's log pipeline (ruby, nodejs, ...)
-                "dd_tags": f"env:{env},version:{version}" if isinstance(version, str) else pulumi.Output.concat("env:", env, ",version:", version),
+                "dd_tags": f"env:{env},version:{version}"
+                if isinstance(version, str)
+                else pulumi.Output.concat("env:", env, ",version:", version),
                 "retry_limit": "2",
             },
             "secretOptions": [{"name": "apikey", "valueFrom": api_key_secret_arn}],

@@ -72,7 +72,7 @@ def _log_retention(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[s
 
 
 def _env_names(container: Mapping[str, Any]) -> set[str]:
-    return {e.get("name") for e in container.get("environment") or [] if isinstance(e, Mapping)}
+    return {str(e.get("name")) for e in container.get("environment") or [] if isinstance(e, Mapping)}
 
 
 def _task_telemetry(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:

@@ -120,7 +120,10 @@ def test_data_store_and_platform_monitors(prod: RecordedStack) -> None:
     assert names["prod-codedeploy-deployment-failed"]["type"] == "event-v2 alert"
     assert names["prod-guardduty-guardduty-high"]["type"] == "log alert"
     assert "@detail.severity:>=7" in names["prod-guardduty-guardduty-high"]["query"]
-    assert names["prod-core-api-running-tasks"]["query"] == "max(last_10m):min:aws.ecs.service.running{clustername:prod-cluster,servicename:prod-core-api} < 2"
+    assert (
+        names["prod-core-api-running-tasks"]["query"]
+        == "max(last_10m):min:aws.ecs.service.running{clustername:prod-cluster,servicename:prod-core-api} < 2"
+    )
 
 
 def test_synthetics_from_tokyo_for_every_public_hostname(each_stack: RecordedStack) -> None:
@@ -155,7 +158,10 @@ def test_integration_role_trusts_only_datadog_with_the_external_id(each_stack: R
     read = next(s for s in policy["Statement"] if s["Sid"] == "ReadOnly")["Action"]
     assert all(a.split(":")[1].startswith(("Get", "List", "Describe", "BatchGet", "Filter", "Lookup", "Test", "GET")) for a in read)
     # Datadog creates the integration only once it can assume the role with its permissions.
-    assert {d.split("::")[-1] for d in integration.dependencies} >= {f"{stack}-datadog-integration-policy", f"{stack}-datadog-integration-security-audit"}
+    assert {d.split("::")[-1] for d in integration.dependencies} >= {
+        f"{stack}-datadog-integration-policy",
+        f"{stack}-datadog-integration-security-audit",
+    }
 
 
 def test_rollback_alarms_cover_both_target_groups_with_the_monitor_thresholds() -> None:
