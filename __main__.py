@@ -9,7 +9,8 @@ from components.gcp_firebase import Firebase, FirebaseArgs
 from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
 from components.keys import Keys, KeysArgs
 from components.network import Network, NetworkArgs
-from components.providers import aws_providers, gcp_provider
+from components.observability import Observability, ObservabilityArgs, observed_services
+from components.providers import aws_providers, datadog_provider, gcp_provider
 from components.security import Security, SecurityArgs
 from settings import SettingsError, from_pulumi
 
@@ -48,7 +49,19 @@ data = Data(
     ),
     regional,
 )
-# 7. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys.
+# 7. Observability: Datadog integration, monitors, SLOs, dashboard and synthetics for what the stack runs.
+observed_web, observed_workers, observed_stores = observed_services(
+    stack, settings.prod
+)  # replaced by the platform's and data stores' outputs
+observability = Observability(
+    f"{stack}-observability",
+    ObservabilityArgs(
+        stack, settings.aws_account_id, settings.region, settings.observability, observed_web, observed_workers, observed_stores
+    ),
+    pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings)]),
+)
+
+# 8. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys.
 if settings.gcp is not None:
     g, on_gcp = settings.gcp, pulumi.ResourceOptions(providers=[gcp_provider(settings)])
     apis = GcpApis(f"{stack}-gcp-apis", GcpApisArgs(stack, g.project_id), on_gcp).services
@@ -70,3 +83,4 @@ pulumi.export("postgresWriterEndpoint", data.postgres_writer_endpoint)
 pulumi.export("redisEndpoint", data.redis_endpoint)
 pulumi.export("securityFindingsTopicArn", security.findings_topic.arn)
 pulumi.export("operatorPolicyArn", security.operator_access.operator_policy.arn)
+pulumi.export("datadogDashboardUrl", observability.dashboard.url)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_datadog as datadog
 import pulumi_gcp as gcp
 
 from settings import PROJECT, Settings
@@ -55,4 +56,16 @@ def gcp_provider(settings: Settings) -> gcp.Provider:
         user_project_override=True,
         billing_project=settings.gcp.project_id,
         default_labels={"project": PROJECT, "stack": stack, "tier": settings.tier, "managed-by": "pulumi"},
+    )
+
+
+def datadog_provider(settings: Settings) -> datadog.Provider:
+    """The one Datadog provider. Keys come from the `datadog:apiKey`/`datadog:appKey` config secrets (or the
+    DD_API_KEY/DD_APP_KEY environment of the deploy job), never from plain text."""
+    config = pulumi.Config("datadog")
+    return datadog.Provider(
+        f"{pulumi.get_stack()}-datadog",
+        api_key=config.get_secret("apiKey"),
+        app_key=config.get_secret("appKey"),
+        api_url=f"https://api.{settings.observability.datadog_site}/",
     )

@@ -18,6 +18,7 @@ from .base import Problem, Section, SettingsProblems
 from .data import DataSettings
 from .gcp import GcpSettings
 from .network import NetworkSettings
+from .observability import ObservabilitySettings
 from .security import SecuritySettings
 
 PROJECT = "kanna-infra"
@@ -29,6 +30,7 @@ __all__ = [
     "DataSettings",
     "GcpSettings",
     "NetworkSettings",
+    "ObservabilitySettings",
     "SecuritySettings",
     "Settings",
     "SettingsError",
@@ -52,13 +54,20 @@ class Settings(Section):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
+    observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
     gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         prod = self.tier == "prod"
-        sections = {"network": self.network, "data": self.data, "security": self.security, "gcp": self.gcp}
+        sections = {
+            "network": self.network,
+            "data": self.data,
+            "security": self.security,
+            "observability": self.observability,
+            "gcp": self.gcp,
+        }
         problems = [
             Problem((key, *p.path), p.value, p.message)
             for key, section in sections.items()

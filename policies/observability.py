@@ -1,0 +1,120 @@
+"""Observability: every web service is watched and has an SLO, logs expire, and every task carries telemetry.
+
+Monitors and SLOs are related to ECS services by their `service:<name>` tag. Tags are literal strings from
+the settings, so they are known in a first preview, unlike the ids and names other resources give the
+queries. A service's Datadog name is its `kanna:service` tag, or else its `name`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pulumi_policy import PolicyResource, ResourceValidationArgs
+
+from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, json_value, resource_policy, stack_policy
+
+SERVICE = "aws:ecs/service:Service"
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+MONITOR = "datadog:index/monitor:Monitor"
+SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective"
+
+AGENT_CONTAINER = "datadog-agent"
+SIDECARS = {AGENT_CONTAINER, "log-router"}
+UNIFIED_ENV = ("DD_ENV", "DD_SERVICE", "DD_VERSION")
+UNIFIED_LABELS = ("com.datadoghq.tags.env", "com.datadoghq.tags.service", "com.datadoghq.tags.version")
+
+
+def _is_web(service: PolicyResource) -> bool:
+    if get(service.props, "tags", "kanna:kind") == "web":
+        return True
+    # An unknown loadBalancers list counts as web: better a false alarm than an unwatched service.
+    return bool(items(service.props, "loadBalancers"))
+
+
+def _service_name(service: PolicyResource) -> Any:
+    tagged = get(service.props, "tags", "kanna:service")
+    return tagged if tagged is not None else get(service.props, "name")
+
+
+def _tagged_services(index: StackIndex, type_: str) -> set[str]:
+    names: set[str] = set()
+    for resource in index.of_type(type_):
+        for tag in items(resource.props, "tags"):
+            if isinstance(tag, str) and tag.startswith("service:"):
+                names.add(tag.removeprefix("service:"))
+    return names
+
+
+def _web_services_observed(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+    monitored, with_slo = _tagged_services(index, MONITOR), _tagged_services(index, SLO)
+    found: list[Finding] = []
+    for service in index.of_type(SERVICE):
+        if not _is_web(service):
+            continue
+        name = _service_name(service)
+        if name is UNKNOWN or name is None:
+            found.append((service, "has no known name (tag kanna:service), so its monitors and SLOs can't be found"))
+            continue
+        if name not in monitored:
+            found.append((service, f"has no Datadog monitor tagged service:{name}"))
+        if name not in with_slo:
+            found.append((service, f"has no Datadog SLO tagged service:{name}"))
+    return found
+
+
+def _log_retention(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+    days = get(args.props, "retentionInDays")
+    if days is UNKNOWN:
+        defer("retentionInDays")
+    return [] if days else ["keeps its logs forever (no retentionInDays)"]
+
+
+def _env_names(container: Mapping[str, Any]) -> set[str]:
+    return {str(e.get("name")) for e in container.get("environment") or [] if isinstance(e, Mapping)}
+
+
+def _task_telemetry(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+    containers = json_value(args.props, "containerDefinitions")
+    if containers is UNKNOWN:
+        defer("containerDefinitions")
+    if not isinstance(containers, list):
+        return ["has no readable containerDefinitions"]
+    problems: list[str] = []
+    agents = [c for c in containers if isinstance(c, Mapping) and c.get("name") == AGENT_CONTAINER]
+    if not agents or "datadog/agent" not in str(agents[0].get("image", "")):
+        problems.append(f"has no '{AGENT_CONTAINER}' container running the Datadog agent image")
+    for container in containers:
+        if not isinstance(container, Mapping) or container.get("name") in SIDECARS:
+            continue
+        missing = [n for n in UNIFIED_ENV if n not in _env_names(container)]
+        labels = container.get("dockerLabels") or {}
+        missing += [label for label in UNIFIED_LABELS if label not in labels]
+        if missing:
+            problems.append(f"container '{container.get('name')}' lacks unified service tags {', '.join(missing)}")
+    return problems
+
+
+POLICIES = [
+    stack_policy(
+        "web-service-monitored",
+        "Every web service (ECS service behind a load balancer or tagged kanna:kind=web) has a Datadog monitor and an SLO.",
+        _web_services_observed,
+        "add the service to the observability component's web services, which creates its monitors and SLOs tagged service:<name>",
+    ),
+    resource_policy(
+        "log-group-retention",
+        "Every CloudWatch log group has a retention period.",
+        [LOG_GROUP],
+        _log_retention,
+        "set retention_in_days (for example 30 in dev, 365 in prod)",
+    ),
+    resource_policy(
+        "task-definition-telemetry",
+        "Every ECS task definition carries the Datadog agent and unified service tags (DD_ENV/DD_SERVICE/DD_VERSION and labels).",
+        [TASK_DEFINITION],
+        _task_telemetry,
+        "build container_definitions with components.telemetry.container_definitions()",
+    ),
+]
