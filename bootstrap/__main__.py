@@ -14,8 +14,10 @@ if _ROOT not in sys.path:
 
 import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
+import pulumi_gcp as gcp  # noqa: E402
 
 from bootstrap.ci import CiAccess, CiAccessArgs  # noqa: E402
+from bootstrap.gcp_ci import GithubFederation, GithubFederationArgs  # noqa: E402
 from bootstrap.identity import Identity, IdentityArgs  # noqa: E402
 from bootstrap.organization import Organization, OrganizationArgs  # noqa: E402
 from bootstrap.settings import BootstrapSettingsError, from_pulumi  # noqa: E402
@@ -71,7 +73,19 @@ state.restrict_to(
     admins=[f"arn:aws:iam::{settings.management_account_id}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_administrator_*"],
 )
 
-# 4. People: Identity Center permission sets and group assignments.
+# 4. The same three CI identities in GCP, through Workload Identity Federation.
+federation = GithubFederation(
+    "github-federation",
+    GithubFederationArgs(
+        settings.github.repository,
+        settings.gcp.pool_project,
+        settings.gcp.pool_project_number,
+        {stack: settings.gcp.projects[stack] for stack in settings.stacks},
+    ),
+    pulumi.ResourceOptions(provider=gcp.Provider("gcp", project=settings.gcp.pool_project, region="asia-northeast1")),
+)
+
+# 5. People: Identity Center permission sets and group assignments.
 Identity(
     "identity",
     IdentityArgs(
@@ -85,4 +99,9 @@ Identity(
 
 pulumi.export("backendUrl", state.url)
 pulumi.export("stateBucket", state.bucket.bucket)
+pulumi.export("gcpWorkloadIdentityProvider", federation.provider_name)
+pulumi.export(
+    "gcpServiceAccounts",
+    {stack: {kind: sa.email for kind, sa in accounts.items()} for stack, accounts in federation.service_accounts.items()},
+)
 pulumi.export("ciRoles", {stack: {kind: role.arn for kind, role in access.roles.items()} for stack, access in ci.items()})

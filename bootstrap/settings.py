@@ -22,6 +22,16 @@ OuPath = Literal["workloads/prod", "workloads/dev", "shared"]
 PermissionSetName = Literal["administrator", "sre", "developer-readonly"]
 
 
+class GcpSettings(Section):
+    """GCP: the project that holds the GitHub federation pool, and each kanna-infra stack's project."""
+
+    pool_project: str = Field(default="kanna-shared-ci", pattern=r"^[a-z][a-z0-9-]{4,28}[a-z0-9]$", description="Project id of the pool.")
+    pool_project_number: str = Field(default="123456789012", pattern=r"^\d{6,20}$", description="Project number of the pool's project.")
+    projects: dict[str, str] = Field(
+        default={"dev": "kanna-dev-example", "prod": "kanna-prod-example"}, description="kanna-infra stack -> GCP project id."
+    )
+
+
 class AccountSettings(Section):
     """A member account of the organization. Its id is known (it exists before the first deploy role)."""
 
@@ -91,6 +101,7 @@ class BootstrapSettings(Section):
         description="kanna-infra stack -> key of the account it deploys to (gets CI roles and a state key).",
     )
     github: GithubSettings = Field(default_factory=GithubSettings)
+    gcp: GcpSettings = Field(default_factory=GcpSettings)
     identity_center: IdentityCenterSettings = Field(default_factory=IdentityCenterSettings)
     state_version_retention_days: int = Field(
         default=90, ge=30, le=3650, description="How long old state versions stay recoverable (30 to 3650 days)."
@@ -108,6 +119,11 @@ class BootstrapSettings(Section):
         for stack, account in self.stacks.items():
             if account not in self.accounts:
                 found.append(Problem(("stacks", stack), account, f"unknown account; allowed: {', '.join(self.accounts)}"))
+        for stack in self.stacks:
+            if stack not in self.gcp.projects:
+                found.append(
+                    Problem(("gcp", "projects"), sorted(self.gcp.projects), f"no project for stack {stack!r}; allowed: one per stack")
+                )
         for index, assignment in enumerate(self.identity_center.assignments):
             where = ("identityCenter", "assignments", index)
             if assignment.group not in self.identity_center.groups:

@@ -394,3 +394,37 @@ def test_bad_settings_give_one_line(change: dict[str, str], line: str) -> None:
 def test_committed_settings_load() -> None:
     settings = load("management", GOOD)
     assert settings.account_of("prod").id == ACCOUNTS["prod"] and settings.github.repository == REPO
+
+
+# --- GCP Workload Identity Federation -----------------------------------------------------------------
+
+
+def test_gcp_federation_only_for_this_repository(each_mode: RecordedStack) -> None:
+    (provider,) = each_mode.of_type("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
+    assert provider.inputs["attributeCondition"] == f"assertion.repository == '{REPO}'"
+    assert provider.inputs["oidc"]["issuerUri"] == "https://token.actions.githubusercontent.com"
+    assert provider.inputs["attributeMapping"]["google.subject"] == "assertion.sub"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize(
+    ("kind", "sub", "role"),
+    [
+        ("preview", "pull_request", "roles/viewer"),
+        ("drift", "ref:refs/heads/main", "roles/viewer"),
+        ("deploy", "environment:{stack}", "roles/editor"),
+    ],
+)
+def test_gcp_service_accounts_impersonated_by_one_subject(stack: str, kind: str, sub: str, role: str) -> None:
+    recorded = management()
+    account = recorded.one("gcp:serviceaccount/account:Account", f"{stack}-ci-{kind}-sa")
+    assert account.inputs["accountId"] == f"kanna-{stack}-{kind}" and account.inputs["project"] == f"kanna-{stack}-example"
+    federation = recorded.one("gcp:serviceaccount/iAMMember:IAMMember", f"{stack}-ci-{kind}-sa-federation")
+    assert recorded.deps(federation, "serviceAccountId") == [account]
+    assert federation.inputs["role"] == "roles/iam.workloadIdentityUser"
+    assert federation.inputs["member"] == (
+        "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/subject/"
+        f"repo:{REPO}:{sub.format(stack=stack)}"
+    )
+    grant = recorded.one("gcp:projects/iAMMember:IAMMember", f"{stack}-ci-{kind}-sa-project-role")
+    assert grant.inputs["role"] == role and grant.inputs["member"] == f"serviceAccount:{stack}-ci-{kind}-sa@example.iam.gserviceaccount.com"
