@@ -1,4 +1,6 @@
-"""`python -m preflight [dev|prod ...|--all] [--mode update|first|both] [--json FILE]`.
+"""`python -m preflight [--project main|bootstrap] [STACK ...|--all] [--mode update|first|both] [--json FILE]`.
+
+`--all` checks every stack of every project: the main program's dev and prod, and bootstrap's management.
 
 Exit codes: 0 passed; 1 a mandatory policy violation; 2 the program failed (bad settings, an exception);
 3 the policy pack could not be started or asked.
@@ -9,32 +11,33 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from . import MODES, ROOT, STACKS
+from . import MAIN, MODES, PROJECTS, ROOT, Project
 from .analyzer import PolicyPack, PolicyPackError
-from .program import ProgramError, record, stack_config
+from .program import ProgramError, Recording, record, stack_config
 from .report import Outcome
 
 EXIT_VIOLATION, EXIT_PROGRAM, EXIT_PACK = 1, 2, 3
 
 
-def run(stacks: list[str], modes: list[str], stack_files: dict[str, Path] | None = None) -> list[Outcome]:
+def run(stacks: Sequence[str | tuple[Project, str]], modes: list[str], stack_files: dict[str, Path] | None = None) -> list[Outcome]:
+    """Checks each stack (a main-program stack name, or a (project, stack) pair) in each mode with one pack."""
     outcomes = []
+    targets = [(MAIN, s) if isinstance(s, str) else s for s in stacks]
     with PolicyPack() as pack:
-        for stack in stacks:
+        for project, stack in targets:
             config_file = ROOT / "policies" / "config" / f"{stack}.json"
             if not config_file.exists():
                 config_file = ROOT / "policies" / "config" / "prod.json"  # an unknown stack is judged like prod
             levels = pack.configure(config_file)
             for mode in modes:
                 try:
-                    config, secrets = stack_config(stack, (stack_files or {}).get(stack))
-                    recording = record(stack, mode, config, secrets)
+                    config, secrets = stack_config(stack, (stack_files or {}).get(stack), project)
+                    recording = record(stack, mode, config, secrets, project)
                 except ProgramError as exc:
-                    from .program import Recording
-
-                    recording = Recording(stack, mode, [], str(exc))
+                    recording = Recording(stack, mode, [], str(exc), project.name)
                 outcome = Outcome(stack, mode, recording, levels=levels)
                 if recording.error is None:
                     outcome.diagnostics = pack.analyze(recording.registrations)
@@ -44,20 +47,25 @@ def run(stacks: list[str], modes: list[str], stack_files: dict[str, Path] | None
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m preflight", description="Offline preflight of kanna-infra stacks.")
-    parser.add_argument("stacks", nargs="*", help=f"stacks to check ({', '.join(STACKS)})")
-    parser.add_argument("--all", action="store_true", help="check every stack")
+    parser.add_argument("stacks", nargs="*", help="stacks to check (main: dev, prod; bootstrap: management)")
+    parser.add_argument("--project", choices=list(PROJECTS), default=MAIN.key, help="the Pulumi project the stacks belong to")
+    parser.add_argument("--all", action="store_true", help="check every stack of every project")
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both", help="update preview, first preview, or both")
     parser.add_argument("--stack-file", type=Path, help="use this file instead of Pulumi.<stack>.yaml (one stack only)")
     parser.add_argument("--json", type=Path, help="also write the outcome as JSON to this file ('-' for stdout)")
     args = parser.parse_args(argv)
-    stacks = list(STACKS) if args.all else args.stacks
-    if not stacks:
+    project = PROJECTS[args.project]
+    if args.all:
+        targets = [(p, s) for p in PROJECTS.values() for s in p.stacks]
+    else:
+        targets = [(project, s) for s in args.stacks]
+    if not targets:
         parser.error("name a stack or pass --all")
-    if args.stack_file and len(stacks) != 1:
+    if args.stack_file and len(targets) != 1:
         parser.error("--stack-file needs exactly one stack")
     modes = list(MODES) if args.mode == "both" else [args.mode]
     try:
-        outcomes = run(stacks, modes, {stacks[0]: args.stack_file} if args.stack_file else None)
+        outcomes = run(targets, modes, {targets[0][1]: args.stack_file} if args.stack_file else None)
     except PolicyPackError as exc:
         print(f"preflight: {exc}", file=sys.stderr)
         return EXIT_PACK

@@ -17,7 +17,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 
-from . import ROOT
+from . import MAIN, ROOT, Project
 from .mocks import EngineMocks
 
 PROJECT = "kanna-infra"
@@ -53,10 +53,16 @@ class Recording:
     mode: str
     registrations: list[Registration]
     error: str | None = None  # set when the program itself failed (bad settings, an exception)
+    project: str = PROJECT
 
     @property
     def stack_urn(self) -> str:
-        return f"urn:pulumi:{self.stack}::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-{self.stack}"
+        return f"urn:pulumi:{self.stack}::{self.project}::pulumi:pulumi:Stack::{self.project}-{self.stack}"
+
+    @property
+    def label(self) -> str:
+        """The stack's name in reports: bare for the main program, `<project>/<stack>` for the others."""
+        return self.stack if self.project == PROJECT else f"{self.project}/{self.stack}"
 
     def by_urn(self) -> dict[str, Registration]:
         return {r.urn: r for r in self.registrations}
@@ -66,18 +72,21 @@ class ProgramError(Exception):
     """The program failed before the policy pack could judge it."""
 
 
-def stack_config(stack: str, stack_file: Path | None = None) -> tuple[dict[str, str], list[str]]:
-    """Reads `Pulumi.<stack>.yaml` the way the CLI hands config to the program: JSON text for structures."""
+def stack_config(stack: str, stack_file: Path | None = None, project: Project = MAIN) -> tuple[dict[str, str], list[str]]:
+    """Reads `Pulumi.<stack>.yaml` the way the CLI hands config to the program: JSON text for structures.
+
+    Only `config:` is read: `secretsprovider:` and `encryptedkey:` matter to the CLI, not to the program.
+    """
     import json
 
-    path = stack_file or ROOT / f"Pulumi.{stack}.yaml"
+    path = stack_file or project.directory / f"Pulumi.{stack}.yaml"
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ProgramError(f"stack '{stack}': cannot read {path.name}: {exc}") from None
     config, secret_keys = {}, []
     for key, value in (document.get("config") or {}).items():
-        key = key if ":" in key else f"{PROJECT}:{key}"
+        key = key if ":" in key else f"{project.name}:{key}"
         if isinstance(value, dict) and set(value) == {"secure"}:
             # The preflight has no key to decrypt with: the program sees a placeholder, marked secret.
             value, _ = "preflight-placeholder-secret", secret_keys.append(key)
@@ -135,18 +144,20 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
-def record(stack: str, mode: str, config: dict[str, str] | None = None, secret_keys: list[str] | None = None) -> Recording:
-    """Runs `__main__.py` for `stack`, as an update preview (`update`) or a first preview (`first`)."""
+def record(
+    stack: str, mode: str, config: dict[str, str] | None = None, secret_keys: list[str] | None = None, project: Project = MAIN
+) -> Recording:
+    """Runs the project's `__main__.py` for `stack`, as an update preview (`update`) or a first preview (`first`)."""
     if config is None:
-        config, secret_keys = stack_config(stack)
-    account = str(config.get(f"{PROJECT}:awsAccountId", "111111111111"))
+        config, secret_keys = stack_config(stack, project=project)
+    account = str(config.get(f"{project.name}:awsAccountId") or config.get(f"{project.name}:managementAccountId") or "111111111111")
     monitor = _RecordingMonitor(EngineMocks(mode, account=account), stack)
     pulumi_settings.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
             monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
             engine=pulumi_mocks.MockEngine(None),
-            project=PROJECT,
+            project=project.name,
             stack=stack,
             dry_run=True,  # both modes are previews; `first` differs in what the engine knows
             organization="organization",
@@ -157,7 +168,7 @@ def record(stack: str, mode: str, config: dict[str, str] | None = None, secret_k
     pulumi_settings.ROOT.set(None)
 
     def program() -> None:
-        runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__")
+        runpy.run_path(str(project.directory / "__main__.py"), run_name="__main__")
 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
@@ -177,4 +188,4 @@ def record(stack: str, mode: str, config: dict[str, str] | None = None, secret_k
         sys.path.remove(str(ROOT))
         loop.close()
         asyncio.set_event_loop(None)
-    return Recording(stack, mode, monitor.registrations, error)
+    return Recording(stack, mode, monitor.registrations, error, project.name)

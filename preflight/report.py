@@ -68,6 +68,7 @@ class Outcome:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "project": self.recording.project,
             "stack": self.stack,
             "mode": self.mode,
             "error": self.recording.error,
@@ -81,7 +82,7 @@ class Outcome:
         }
 
     def render(self) -> str:
-        title = f"== {self.stack} ({'first preview: ids unknown' if self.mode == 'first' else 'update preview'}) =="
+        title = f"== {self.recording.label} ({'first preview: ids unknown' if self.mode == 'first' else 'update preview'}) =="
         if self.recording.error is not None:
             return f"{title}\nprogram failed:\n{self.recording.error}"
         lines = [title, f"{sum(1 for r in self.recording.registrations if r.custom)} resources"]

@@ -78,7 +78,14 @@ def test_cli_json_for_ci() -> None:
     )
     assert result.returncode == 0, result.stderr[-3000:]
     outcomes = json.loads(result.stdout)
-    assert [(o["stack"], o["mode"]) for o in outcomes] == [("dev", "update"), ("dev", "first"), ("prod", "update"), ("prod", "first")]
+    assert [(o["project"], o["stack"], o["mode"]) for o in outcomes] == [
+        ("kanna-infra", "dev", "update"),
+        ("kanna-infra", "dev", "first"),
+        ("kanna-infra", "prod", "update"),
+        ("kanna-infra", "prod", "first"),
+        ("kanna-bootstrap", "management", "update"),
+        ("kanna-bootstrap", "management", "first"),
+    ]
     for outcome in outcomes:
         assert outcome["passed"] and outcome["violations"] == [] and outcome["error"] is None
         assert outcome["resources"] > 50 and outcome["policies"]
@@ -86,3 +93,4 @@ def test_cli_json_for_ci() -> None:
     prod = outcomes[2]
     assert prod["stateful"] and all(s["protect"] for s in prod["stateful"])
     assert "== prod (first preview: ids unknown) ==" in result.stderr
+    assert "== kanna-bootstrap/management (first preview: ids unknown) ==" in result.stderr

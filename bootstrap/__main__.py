@@ -1,0 +1,116 @@
+"""kanna-bootstrap: the management account's program. What must exist before kanna-infra can run.
+
+Run by an administrator (Identity Center, `administrator` permission set) from the management account;
+the pipeline never runs it. See docs/state.md for its first run, before the state bucket exists.
+"""
+
+import sys
+from pathlib import Path
+
+# The repository root first: this program imports `bootstrap.*` and the shared settings base from there.
+_ROOT = str(Path(__file__).resolve().parent.parent)
+if _ROOT not in sys.path:
+    sys.path.insert(0, _ROOT)
+
+import pulumi  # noqa: E402
+import pulumi_aws as aws  # noqa: E402
+import pulumi_gcp as gcp  # noqa: E402
+
+from bootstrap.ci import CiAccess, CiAccessArgs  # noqa: E402
+from bootstrap.gcp_ci import GithubFederation, GithubFederationArgs  # noqa: E402
+from bootstrap.identity import Identity, IdentityArgs  # noqa: E402
+from bootstrap.organization import Organization, OrganizationArgs  # noqa: E402
+from bootstrap.settings import BootstrapSettingsError, from_pulumi  # noqa: E402
+from bootstrap.state import StateBackend, StateBackendArgs, StateGrant  # noqa: E402
+
+# 1. Settings, validated before any resource.
+try:
+    settings = from_pulumi()
+except BootstrapSettingsError as error:
+    raise pulumi.RunError(str(error)) from None
+tags = {"Project": "kanna-bootstrap", "ManagedBy": "pulumi"}
+
+
+def provider(name: str, account_id: str, assume: bool) -> aws.Provider:
+    # Member accounts are reached through the role Organizations creates in each of them.
+    return aws.Provider(
+        name,
+        region=settings.region,
+        allowed_account_ids=[account_id],
+        assume_roles=[
+            aws.ProviderAssumeRoleArgs(
+                role_arn=f"arn:aws:iam::{account_id}:role/OrganizationAccountAccessRole", session_name="kanna-bootstrap"
+            )
+        ]
+        if assume
+        else None,
+        default_tags=aws.ProviderDefaultTagsArgs(tags=tags),
+    )
+
+
+management = pulumi.ResourceOptions(provider=provider("management-aws", settings.management_account_id, assume=False))
+
+# The management account is the most powerful one: GuardDuty watches it too (the workload stacks
+# enable their own detectors in their security component; the SCPs stop anyone turning them off).
+aws.guardduty.Detector(
+    "management-guardduty",
+    enable=True,
+    finding_publishing_frequency="FIFTEEN_MINUTES",
+    opts=pulumi.ResourceOptions.merge(management, pulumi.ResourceOptions(protect=True)),
+)
+
+# 2. The organization: OUs, accounts, SCPs.
+organization = Organization("organization", OrganizationArgs(settings.region, settings.accounts), management)
+
+# 3. The state backend, then each stack's CI access in its workload account, then who may use the bucket.
+workload_ids = sorted({settings.account_of(stack).id for stack in settings.stacks})
+state = StateBackend(
+    "state",
+    StateBackendArgs(settings.management_account_id, settings.region, workload_ids, settings.state_version_retention_days),
+    management,
+)
+ci = {
+    stack: CiAccess(
+        f"{stack}-ci",
+        CiAccessArgs(stack, settings.account_of(stack).id, settings.github.repository, state.bucket_arn, state.bucket_key.arn),
+        pulumi.ResourceOptions(provider=provider(f"{stack}-aws", settings.account_of(stack).id, assume=True)),
+    )
+    for stack in settings.stacks
+}
+state.restrict_to(
+    [StateGrant(stack, kind, role.arn, writes=kind != "preview") for stack, access in ci.items() for kind, role in access.roles.items()],
+    admins=[f"arn:aws:iam::{settings.management_account_id}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_administrator_*"],
+)
+
+# 4. The same three CI identities in GCP, through Workload Identity Federation.
+federation = GithubFederation(
+    "github-federation",
+    GithubFederationArgs(
+        settings.github.repository,
+        settings.gcp.pool_project,
+        settings.gcp.pool_project_number,
+        {stack: settings.gcp.projects[stack] for stack in settings.stacks},
+    ),
+    pulumi.ResourceOptions(provider=gcp.Provider("gcp", project=settings.gcp.pool_project, region="asia-northeast1")),
+)
+
+# 5. People: Identity Center permission sets and group assignments.
+Identity(
+    "identity",
+    IdentityArgs(
+        settings.identity_center.instance_arn,
+        settings.identity_center.groups,
+        settings.identity_center.assignments,
+        {key: account.id for key, account in settings.accounts.items()},
+    ),
+    management,
+)
+
+pulumi.export("backendUrl", state.url)
+pulumi.export("stateBucket", state.bucket.bucket)
+pulumi.export("gcpWorkloadIdentityProvider", federation.provider_name)
+pulumi.export(
+    "gcpServiceAccounts",
+    {stack: {kind: sa.email for kind, sa in accounts.items()} for stack, accounts in federation.service_accounts.items()},
+)
+pulumi.export("ciRoles", {stack: {kind: role.arn for kind, role in access.roles.items()} for stack, access in ci.items()})

@@ -1,0 +1,433 @@
+"""bootstrap/: the recorded management stack, asserted on real values, and judged by the same policy pack.
+
+The SCPs are checked twice: statement by statement, and by what they decide, through a small evaluator of
+the IAM features they use (Action/NotAction, ArnNotLike/StringEquals/StringNotEquals). Dropping a deny,
+widening a region or exempting another principal fails a test here.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from functools import cache
+from typing import Any
+
+import pytest
+import yaml
+
+from bootstrap.settings import BootstrapSettingsError, load
+from preflight import BOOTSTRAP, ROOT
+from preflight.analyzer import PolicyPack
+from preflight.program import Registration, record
+from tests.kit import RecordedStack, judge, violations
+
+ACCOUNTS = {"prod": "111111111111", "dev": "222222222222", "shared": "333333333333"}
+MANAGEMENT = "444444444444"
+REPO = "example-org/kanna-infra"
+ROLE, ROLE_POLICY, ATTACHMENT = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:iam/rolePolicyAttachment:RolePolicyAttachment"
+SCP, SCP_ATTACHMENT, OU = (
+    "aws:organizations/policy:Policy",
+    "aws:organizations/policyAttachment:PolicyAttachment",
+    ("aws:organizations/organizationalUnit:OrganizationalUnit"),
+)
+PERMISSION_SET = "aws:ssoadmin/permissionSet:PermissionSet"
+
+
+@cache
+def management(mode: str = "update") -> RecordedStack:
+    return RecordedStack(record("management", mode, project=BOOTSTRAP))
+
+
+@pytest.fixture(scope="module", params=["update", "first"])
+def each_mode(request: pytest.FixtureRequest) -> RecordedStack:
+    return management(request.param)
+
+
+def doc(registration: Registration, key: str) -> dict[str, Any]:
+    return json.loads(registration.inputs[key])
+
+
+def provider_account(stack: RecordedStack, registration: Registration) -> str:
+    provider = stack.by_urn[registration.provider.rsplit("::", 1)[0]]
+    return json.loads(provider.inputs["allowedAccountIds"])[0]
+
+
+# --- SCPs ---------------------------------------------------------------------------------------------
+
+
+def scp(name: str) -> dict[str, Any]:
+    return doc(management().one(SCP, f"scp-{name}"), "content")
+
+
+def matches(patterns: str | list[str], value: str) -> bool:
+    return any(fnmatch.fnmatchcase(value.lower(), p.lower()) for p in ([patterns] if isinstance(patterns, str) else patterns))
+
+
+def denies(policy: dict[str, Any], action: str, region: str = "ap-northeast-1", principal: str = "arn:aws:iam::1:role/dev") -> bool:
+    """Whether an SCP denies `action` in `region` for `principal` (the IAM features our SCPs use, no more)."""
+    context = {"aws:RequestedRegion": region, "aws:PrincipalArn": principal}
+    for statement in policy["Statement"]:
+        assert statement["Effect"] == "Deny" and statement["Resource"] == "*"
+        if "Action" in statement and not matches(statement["Action"], action):
+            continue
+        if "NotAction" in statement and matches(statement["NotAction"], action):
+            continue
+        applies = True
+        for operator, conditions in statement.get("Condition", {}).items():
+            for key, expected in conditions.items():
+                hit = (
+                    matches(expected, context[key])
+                    if operator == "ArnNotLike"
+                    else context[key] in ([expected] if isinstance(expected, str) else expected)
+                )
+                applies &= {"ArnNotLike": not hit, "StringNotEquals": not hit, "StringEquals": hit}[operator]
+        if applies:
+            return True
+    return False
+
+
+def test_guardrails_scp_statements_exactly() -> None:
+    policy = scp("guardrails")
+    assert [s["Sid"] for s in policy["Statement"]] == [
+        "DenyLeavingOrganization",
+        "DenyGuardDutyChanges",
+        "DenyCloudTrailChanges",
+        "DenyConfigChanges",
+        "DenySecurityHubChanges",
+    ]
+    leave = policy["Statement"][0]
+    assert leave == {"Sid": "DenyLeavingOrganization", "Effect": "Deny", "Action": "organizations:LeaveOrganization", "Resource": "*"}
+    for statement in policy["Statement"][1:]:
+        # The only exemption: the pipeline's deploy roles, which manage the security baseline.
+        assert statement["Condition"] == {"ArnNotLike": {"aws:PrincipalArn": ["arn:aws:iam::*:role/kanna-*-deploy"]}}
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "guardduty:DeleteDetector",
+        "guardduty:UpdateDetector",
+        "guardduty:DisassociateFromAdministratorAccount",
+        "cloudtrail:StopLogging",
+        "cloudtrail:DeleteTrail",
+        "cloudtrail:UpdateTrail",
+        "cloudtrail:PutEventSelectors",
+        "config:StopConfigurationRecorder",
+        "config:DeleteConfigurationRecorder",
+        "config:DeleteDeliveryChannel",
+        "securityhub:DisableSecurityHub",
+        "securityhub:BatchDisableStandards",
+    ],
+)
+def test_security_services_cannot_be_disabled_or_altered(action: str) -> None:
+    policy = scp("guardrails")
+    assert denies(
+        policy, action, principal=f"arn:aws:iam::{ACCOUNTS['prod']}:role/aws-reserved/sso.amazonaws.com/x/AWSReservedSSO_administrator_1"
+    )
+    assert denies(policy, action, principal=f"arn:aws:iam::{ACCOUNTS['prod']}:role/kanna-prod-preview")
+    assert not denies(policy, action, principal=f"arn:aws:iam::{ACCOUNTS['prod']}:role/kanna-prod-deploy")
+
+
+def test_nobody_leaves_the_organization() -> None:
+    assert denies(scp("guardrails"), "organizations:LeaveOrganization", principal=f"arn:aws:iam::{ACCOUNTS['prod']}:role/kanna-prod-deploy")
+    assert not denies(scp("guardrails"), "guardduty:GetFindings")
+
+
+def test_regions_scp_statements_exactly() -> None:
+    first, second = scp("regions")["Statement"]
+    assert first["Sid"] == "DenyOutsideHomeAndUsEast1"
+    assert first["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": ["ap-northeast-1", "us-east-1"]}}
+    assert {"iam:*", "organizations:*", "route53:*", "cloudfront:*", "sts:*", "support:*"} <= set(first["NotAction"])
+    assert not {"ec2:*", "s3:*", "rds:*", "ecs:*", "kms:*", "acm:*", "wafv2:*"} & set(first["NotAction"])
+    assert second["Sid"] == "DenyUsEast1ExceptCloudFrontNeeds"
+    assert second["Condition"] == {"StringEquals": {"aws:RequestedRegion": "us-east-1"}}
+    assert set(second["NotAction"]) - set(first["NotAction"]) == {"acm:*", "wafv2:*", "cloudwatch:*", "logs:*", "sns:*", "kms:*"}
+
+
+@pytest.mark.parametrize(
+    ("action", "region", "denied"),
+    [
+        ("ec2:RunInstances", "ap-northeast-1", False),
+        ("ec2:RunInstances", "us-west-2", True),
+        ("ec2:RunInstances", "ap-northeast-3", True),
+        ("ec2:RunInstances", "us-east-1", True),
+        ("rds:CreateDBCluster", "eu-west-1", True),
+        ("acm:RequestCertificate", "us-east-1", False),
+        ("acm:RequestCertificate", "eu-west-1", True),
+        ("wafv2:CreateWebACL", "us-east-1", False),
+        ("iam:CreateRole", "us-east-1", False),
+        ("iam:CreateRole", "eu-west-1", False),
+        ("cloudfront:CreateDistribution", "us-east-1", False),
+        ("s3:CreateBucket", "us-east-1", True),
+    ],
+)
+def test_regions_scp_decides(action: str, region: str, denied: bool) -> None:
+    assert denies(scp("regions"), action, region) is denied
+
+
+def test_scps_fit_and_are_attached_to_every_member_ou(each_mode: RecordedStack) -> None:
+    policies = each_mode.of_type(SCP)
+    assert sorted(p.inputs["name"] for p in policies) == ["kanna-guardrails", "kanna-regions"]
+    assert all(p.inputs["type"] == "SERVICE_CONTROL_POLICY" and len(p.inputs["content"]) <= 5120 for p in policies)
+    attached = {
+        (each_mode.deps(a, "policyId", SCP)[0].name, each_mode.deps(a, "targetId", OU)[0].inputs["name"])
+        for a in each_mode.of_type(SCP_ATTACHMENT)
+    }
+    assert attached == {(p, ou) for p in ("scp-guardrails", "scp-regions") for ou in ("workloads", "shared")}
+
+
+def test_ou_tree_and_accounts(each_mode: RecordedStack) -> None:
+    ous = {o.name: o for o in each_mode.of_type(OU)}
+    for child in ("ou-workloads-prod", "ou-workloads-dev"):
+        assert [p.name for p in each_mode.deps(ous[child], "parentId")] == ["ou-workloads"]
+    for top in ("ou-workloads", "ou-shared"):
+        assert [p.type for p in each_mode.deps(ous[top], "parentId")] == ["aws:organizations/organization:Organization"]
+    accounts = {a.name: a for a in each_mode.of_type("aws:organizations/account:Account")}
+    expected = {"account-prod": "ou-workloads-prod", "account-dev": "ou-workloads-dev", "account-shared": "ou-shared"}
+    for name, ou in expected.items():
+        account = accounts[name]
+        assert [p.name for p in each_mode.deps(account, "parentId")] == [ou]
+        assert account.inputs["email"] == f"aws+{name.removeprefix('account-')}@example.com"
+        assert account.protect and account.ignore_changes == ["roleName"] and account.inputs["closeOnDeletion"] is False
+    organization = each_mode.one("aws:organizations/organization:Organization", "organization")
+    assert organization.protect and organization.inputs["enabledPolicyTypes"] == ["SERVICE_CONTROL_POLICY"]
+    assert "sso.amazonaws.com" in organization.inputs["awsServiceAccessPrincipals"]
+
+
+# --- Identity Center ----------------------------------------------------------------------------------
+
+
+def test_permission_sets_and_their_policies(each_mode: RecordedStack) -> None:
+    sets = {p.inputs["name"]: p for p in each_mode.of_type(PERMISSION_SET)}
+    assert {name: p.inputs["sessionDuration"] for name, p in sets.items()} == {
+        "administrator": "PT1H",
+        "sre": "PT4H",
+        "developer-readonly": "PT8H",
+    }
+    managed: dict[str, set[str]] = {}
+    for attachment in each_mode.of_type("aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment"):
+        (owner,) = each_mode.deps(attachment, "permissionSetArn", PERMISSION_SET)
+        managed.setdefault(owner.inputs["name"], set()).add(attachment.inputs["managedPolicyArn"].removeprefix("arn:aws:iam::aws:policy/"))
+    assert managed == {
+        "administrator": {"AdministratorAccess"},
+        "sre": {"PowerUserAccess", "IAMReadOnlyAccess"},
+        "developer-readonly": {"ReadOnlyAccess"},
+    }
+    (inline,) = each_mode.of_type("aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy")
+    assert [p.inputs["name"] for p in each_mode.deps(inline, "permissionSetArn")] == ["developer-readonly"]
+    (deny,) = doc(inline, "inlinePolicy")["Statement"]
+    assert deny["Effect"] == "Deny" and {"s3:GetObject", "secretsmanager:GetSecretValue", "kms:Decrypt", "ssm:GetParameter"} <= set(
+        deny["Action"]
+    )
+
+
+def test_group_assignments(each_mode: RecordedStack) -> None:
+    groups = {
+        "9a6744b8-e0a1-70d6-2d39-6a5e3c1b0a01": "administrators",
+        "9a6744b8-e0a1-70d6-2d39-6a5e3c1b0a02": "sre",
+        "9a6744b8-e0a1-70d6-2d39-6a5e3c1b0a03": "developers",
+    }
+    accounts = {v: k for k, v in ACCOUNTS.items()}
+    found = set()
+    for assignment in each_mode.of_type("aws:ssoadmin/accountAssignment:AccountAssignment"):
+        assert assignment.inputs["principalType"] == "GROUP" and assignment.inputs["targetType"] == "AWS_ACCOUNT"
+        (permission_set,) = each_mode.deps(assignment, "permissionSetArn", PERMISSION_SET)
+        found.add((groups[assignment.inputs["principalId"]], permission_set.inputs["name"], accounts[assignment.inputs["targetId"]]))
+    everywhere = ("prod", "dev", "shared")
+    assert found == (
+        {("administrators", "administrator", a) for a in everywhere}
+        | {("sre", "sre", a) for a in everywhere}
+        | {("developers", "developer-readonly", a) for a in ("prod", "dev")}
+    )
+
+
+# --- CI roles -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize(
+    ("kind", "sub", "managed"),
+    [
+        ("preview", f"repo:{REPO}:pull_request", "ReadOnlyAccess"),
+        ("drift", f"repo:{REPO}:ref:refs/heads/main", "ReadOnlyAccess"),
+        ("deploy", f"repo:{REPO}:environment:{{stack}}", "PowerUserAccess"),
+    ],
+)
+def test_ci_role_trust_and_permissions(stack: str, kind: str, sub: str, managed: str) -> None:
+    recorded = management()
+    role = recorded.one(ROLE, f"{stack}-ci-{kind}-role")
+    assert role.inputs["name"] == f"kanna-{stack}-{kind}"
+    assert provider_account(recorded, role) == ACCOUNTS[stack]  # the role lives in the stack's own account
+    (statement,) = doc(role, "assumeRolePolicy")["Statement"]
+    assert statement["Action"] == "sts:AssumeRoleWithWebIdentity"
+    # Exact subject, no wildcard: prod deploy only from the prod environment, preview only for pull requests.
+    assert statement["Condition"] == {
+        "StringEquals": {
+            "token.actions.githubusercontent.com:aud": "sts.amazonaws.com",
+            "token.actions.githubusercontent.com:sub": sub.format(stack=stack),
+        }
+    }
+    (oidc,) = recorded.deps(role, "assumeRolePolicy")
+    assert oidc.inputs["url"] == "https://token.actions.githubusercontent.com" and oidc.inputs["clientIdLists"] == ["sts.amazonaws.com"]
+    attachments = [a for a in recorded.of_type(ATTACHMENT) if recorded.deps(a, "role") == [role]]
+    assert [a.inputs["policyArn"] for a in attachments] == [f"arn:aws:iam::aws:policy/{managed}"]
+    (inline,) = [p for p in recorded.of_type(ROLE_POLICY) if recorded.deps(p, "role") == [role]]
+    statements = {s["Sid"]: s for s in doc(inline, "policy")["Statement"]}
+    bucket = f"arn:aws:s3:::kanna-pulumi-state-{MANAGEMENT}"
+    if kind == "preview":
+        assert statements["WriteLock"]["Resource"] == [f"{bucket}/.pulumi/locks/kanna-infra/{stack}/*"]
+        assert statements["StackSecrets"]["Action"] == ["kms:Decrypt"]
+        assert "WriteState" not in statements
+    else:
+        assert f"{bucket}/.pulumi/stacks/kanna-infra/{stack}.json*" in statements["WriteState"]["Resource"]
+    other = "prod" if stack == "dev" else "dev"
+    assert all(f"/{other}" not in json.dumps(s["Resource"]) for s in statements.values())  # never the other stack's state
+    if kind == "deploy":
+        assert statements["NotTheCiRoles"]["Effect"] == "Deny"
+        assert f"arn:aws:iam::{ACCOUNTS[stack]}:role/kanna-{stack}-*" in statements["NotTheCiRoles"]["Resource"]
+        assert statements["NoUsersOrKeys"]["Action"] == ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile"]
+
+
+def test_only_three_roles_per_stack_and_one_oidc_provider_per_account(each_mode: RecordedStack) -> None:
+    assert sorted(r.inputs["name"] for r in each_mode.of_type(ROLE)) == sorted(
+        f"kanna-{s}-{k}" for s in ("dev", "prod") for k in ("preview", "drift", "deploy")
+    )
+    providers = each_mode.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
+    assert sorted(provider_account(each_mode, p) for p in providers) == sorted([ACCOUNTS["dev"], ACCOUNTS["prod"]])
+
+
+# --- State backend ------------------------------------------------------------------------------------
+
+
+def test_state_bucket_protections(each_mode: RecordedStack) -> None:
+    bucket = each_mode.one("aws:s3/bucket:Bucket", "state")
+    assert bucket.inputs["bucket"] == f"kanna-pulumi-state-{MANAGEMENT}" and bucket.protect
+    assert provider_account(each_mode, bucket) == MANAGEMENT
+
+    def about(type_: str) -> Registration:
+        (found,) = [r for r in each_mode.of_type(type_) if each_mode.deps(r, "bucket") == [bucket]]
+        return found
+
+    assert about("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] == "Enabled"
+    (rule,) = about("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
+    sse = about("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    assert [k.name for k in each_mode.deps(sse, "rules")] == ["state-bucket-key"]
+    block = about("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    logging = about("aws:s3/bucketLogging:BucketLogging")
+    assert [b.inputs["bucket"] for b in each_mode.deps(logging, "targetBucket")] == [f"kanna-pulumi-state-logs-{MANAGEMENT}"]
+    (lifecycle,) = about("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    assert lifecycle["noncurrentVersionExpiration"]["noncurrentDays"] == 90 and "expiration" not in lifecycle
+    policy = about("aws:s3/bucketPolicy:BucketPolicy")
+    assert sorted(r.name for r in each_mode.deps(policy, "policy", ROLE)) == sorted(
+        f"{s}-ci-{k}-role" for s in ("dev", "prod") for k in ("preview", "drift", "deploy")
+    )
+
+
+def test_state_bucket_policy() -> None:
+    policy = management().one("aws:s3/bucketPolicy:BucketPolicy", "state-policy")
+    assert len(policy.inputs["policy"]) < 20480  # S3's bucket policy size limit
+    statements = {s["Sid"]: s for s in doc(policy, "policy")["Statement"]}
+    assert statements["TlsOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} and statements["TlsOnly"]["Effect"] == "Deny"
+    others = statements["OnlyCiRolesAndAdministrators"]
+    assert others["Effect"] == "Deny" and others["Principal"] == "*" and others["Action"] == "s3:*"
+    allowed = others["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert len(allowed) == 7 and allowed[-1].endswith(":role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_administrator_*")
+    writes = {sid: s["Resource"] for sid, s in statements.items() if sid.endswith("Write")}
+    assert writes["ProdPreviewWrite"] == [f"arn:aws:s3:::kanna-pulumi-state-{MANAGEMENT}/.pulumi/locks/kanna-infra/prod/*"]
+    assert all("/prod" not in json.dumps(r) for sid, r in writes.items() if sid.startswith("Dev"))
+
+
+def test_stack_files_use_the_secrets_keys_bootstrap_creates() -> None:
+    recorded = management()
+    aliases = {a.inputs["name"]: a for a in recorded.of_type("aws:kms/alias:Alias")}
+    for stack in ("dev", "prod"):
+        document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+        assert document["secretsprovider"] == f"awskms://alias/kanna/{stack}/pulumi-state?region=ap-northeast-1"
+        alias = aliases[f"alias/kanna/{stack}/pulumi-state"]
+        # The alias resolves in the account of the credentials: it must be the stack's own account.
+        assert provider_account(recorded, alias) == document["config"]["kanna-infra:awsAccountId"] == ACCOUNTS[stack]
+        (key,) = recorded.deps(alias, "targetKeyId")
+        assert key.protect and key.inputs["enableKeyRotation"] is True
+    management_file = yaml.safe_load((BOOTSTRAP.directory / "Pulumi.management.yaml").read_text())
+    assert management_file["secretsprovider"] == "awskms://alias/kanna/management/pulumi-state?region=ap-northeast-1"
+    assert provider_account(recorded, aliases["alias/kanna/management/pulumi-state"]) == MANAGEMENT
+
+
+# --- The policy pack, and bad settings ------------------------------------------------------------------
+
+
+def test_policy_pack_passes_bootstrap(pack: PolicyPack, each_mode: RecordedStack) -> None:
+    diagnostics = judge(pack, each_mode.registrations, "management")
+    assert violations(diagnostics) == [] and violations(diagnostics, level="advisory") == []
+
+
+GOOD = {
+    "kanna-bootstrap:managementAccountId": MANAGEMENT,
+    "kanna-bootstrap:accounts": json.dumps(
+        {k: {"id": v, "email": f"aws+{k}@example.com", "ou": "shared" if k == "shared" else f"workloads/{k}"} for k, v in ACCOUNTS.items()}
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("change", "line"),
+    [
+        (
+            {"kanna-bootstrap:stacks": json.dumps({"dev": "staging"})},
+            'kanna-bootstrap:stacks.dev = "staging": unknown account; allowed: prod, dev, shared',
+        ),
+        ({"kanna-bootstrap:managementAccountId": "111111111111"}, "an account id is used twice"),
+        ({"kanna-bootstrap:stateVersionRetentionDays": "7"}, 'kanna-bootstrap:stateVersionRetentionDays = "7"'),
+        ({"kanna-bootstrap:github": json.dumps({"repository": "not a repo"})}, "kanna-bootstrap:github.repository"),
+        ({"kanna-bootstrap:stateBucket": "x"}, 'kanna-bootstrap:stateBucket = "x": unknown key'),
+    ],
+)
+def test_bad_settings_give_one_line(change: dict[str, str], line: str) -> None:
+    with pytest.raises(BootstrapSettingsError) as error:
+        load("management", {**GOOD, **change})
+    message = str(error.value)
+    assert len(message.splitlines()) == 1 and message.startswith("stack 'management': ") and line in message
+
+
+def test_committed_settings_load() -> None:
+    settings = load("management", GOOD)
+    assert settings.account_of("prod").id == ACCOUNTS["prod"] and settings.github.repository == REPO
+
+
+# --- GCP Workload Identity Federation -----------------------------------------------------------------
+
+
+def test_gcp_federation_only_for_this_repository(each_mode: RecordedStack) -> None:
+    (provider,) = each_mode.of_type("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider")
+    assert provider.inputs["attributeCondition"] == f"assertion.repository == '{REPO}'"
+    assert provider.inputs["oidc"]["issuerUri"] == "https://token.actions.githubusercontent.com"
+    assert provider.inputs["attributeMapping"]["google.subject"] == "assertion.sub"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize(
+    ("kind", "sub", "role"),
+    [
+        ("preview", "pull_request", "roles/viewer"),
+        ("drift", "ref:refs/heads/main", "roles/viewer"),
+        ("deploy", "environment:{stack}", "roles/editor"),
+    ],
+)
+def test_gcp_service_accounts_impersonated_by_one_subject(stack: str, kind: str, sub: str, role: str) -> None:
+    recorded = management()
+    account = recorded.one("gcp:serviceaccount/account:Account", f"{stack}-ci-{kind}-sa")
+    assert account.inputs["accountId"] == f"kanna-{stack}-{kind}" and account.inputs["project"] == f"kanna-{stack}-example"
+    federation = recorded.one("gcp:serviceaccount/iAMMember:IAMMember", f"{stack}-ci-{kind}-sa-federation")
+    assert recorded.deps(federation, "serviceAccountId") == [account]
+    assert federation.inputs["role"] == "roles/iam.workloadIdentityUser"
+    assert federation.inputs["member"] == (
+        "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/subject/"
+        f"repo:{REPO}:{sub.format(stack=stack)}"
+    )
+    grant = recorded.one("gcp:projects/iAMMember:IAMMember", f"{stack}-ci-{kind}-sa-project-role")
+    assert (
+        grant.inputs["role"] == role
+        and grant.inputs["member"] == f"serviceAccount:{stack}-ci-{kind}-sa@example-project.iam.gserviceaccount.com"
+    )

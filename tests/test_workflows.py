@@ -1,0 +1,171 @@
+"""The GitHub Actions workflows: linted against GitHub's workflow schema, then held to what delivery needs.
+
+The schema is the one check-jsonschema vendors (`--builtin-schema vendor.github-workflows`): nothing is
+downloaded at test time. The rest asserts real properties: OIDC only where a job reaches a cloud, no stored
+keys, the policy pack and the stack's own config on every preview and update, prod behind its environment.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bootstrap.ci import subject
+from preflight import ROOT, STACKS
+
+WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
+CLOUD_LOGINS = ("aws-actions/configure-aws-credentials", "google-github-actions/auth")
+
+
+def load(name: str) -> dict[str, Any]:
+    document = yaml.safe_load((ROOT / ".github" / "workflows" / name).read_text())
+    document["on"] = document.pop(True, document.get("on"))  # YAML 1.1 reads the key `on` as True
+    return document
+
+
+def lint(*paths: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "check_jsonschema", "--builtin-schema", "vendor.github-workflows", *map(str, paths)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def jobs() -> list[tuple[str, str, dict[str, Any]]]:
+    return [(path.name, name, job) for path in WORKFLOWS for name, job in load(path.name)["jobs"].items()]
+
+
+def steps(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
+    return [s for s in job.get("steps", []) if s.get("uses", "").split("@")[0] == action]
+
+
+def test_the_workflows_are_the_expected_ones() -> None:
+    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "pull-request.yml"]
+
+
+def test_every_workflow_passes_the_github_workflow_schema() -> None:
+    result = lint(*WORKFLOWS)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_linter_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.yml"
+    broken.write_text(
+        "on: push\njobs:\n  build:\n    runs-on: ubuntu-latest\n    permissions: {id-token: writ}\n    steps: [{run: make}]\n"
+    )
+    result = lint(broken)
+    assert result.returncode == 1 and "id-token" in result.stdout
+
+
+def test_no_stored_cloud_keys_anywhere() -> None:
+    for path in WORKFLOWS:
+        text = path.read_text()
+        for forbidden in ("aws-access-key-id", "aws-secret-access-key", "AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID", "credentials_json"):
+            assert forbidden not in text, f"{path.name} uses {forbidden}: cloud access is OIDC only"
+        # awskms secrets and an S3 backend: neither a passphrase nor a Pulumi Cloud token exists.
+        assert "PULUMI_CONFIG_PASSPHRASE" not in text and "PULUMI_ACCESS_TOKEN" not in text
+
+
+def test_least_privilege_permissions() -> None:
+    for path in WORKFLOWS:
+        assert load(path.name)["permissions"] == {}, f"{path.name}: the workflow default must grant nothing"
+    for workflow, name, job in jobs():
+        assert "permissions" in job, f"{workflow}:{name} must state its permissions"
+        reaches_cloud = any(steps(job, action) for action in CLOUD_LOGINS)
+        # id-token: write exactly where a job trades an OIDC token for cloud credentials.
+        assert (job["permissions"].get("id-token") == "write") is reaches_cloud, f"{workflow}:{name}"
+        assert job["permissions"].get("contents", "read") == "read", f"{workflow}:{name} never writes the repository"
+
+
+def test_actions_are_pinned_to_a_major_version() -> None:
+    for workflow, name, job in jobs():
+        for step in job.get("steps", []):
+            if "uses" in step:
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), f"{workflow}:{name}: {step['uses']}"
+
+
+def pulumi_steps() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    return [(w, n, job, s["with"]) for w, n, job in jobs() for s in steps(job, "pulumi/actions")]
+
+
+def test_every_pulumi_run_uses_the_s3_backend_and_the_policy_pack_with_its_stack_config() -> None:
+    found = pulumi_steps()
+    assert {(w, n, s["command"]) for w, n, _, s in found} == {
+        ("pull-request.yml", "preview", "preview"),
+        ("deploy.yml", "dev", "up"),
+        ("deploy.yml", "prod", "up"),
+        ("drift.yml", "drift", "refresh"),
+        ("drift.yml", "drift", "preview"),
+    }
+    for workflow, name, _, step in found:
+        assert step["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}", f"{workflow}:{name}"
+        if step["command"] in ("preview", "up"):
+            assert step["policyPacks"] == "policies"
+            # The stack's own enforcement config, whether the stack is literal or the matrix's.
+            assert step["policyPackConfigs"] == f"policies/config/{step['stack-name']}.json", f"{workflow}:{name}"
+
+
+def matrix_stacks(job: dict[str, Any]) -> list[str]:
+    return [entry["stack"] for entry in job["strategy"]["matrix"]["include"]]
+
+
+def test_pull_request_previews_every_stack_and_comments() -> None:
+    workflow = load("pull-request.yml")
+    assert list(workflow["on"]) == ["pull_request"]
+    checks, preview = workflow["jobs"]["checks"], workflow["jobs"]["preview"]
+    commands = [s.get("run", "") for s in checks["steps"]]
+    assert any("ruff check" in c for c in commands) and "make test" in commands and "make preflight" in commands
+    assert preview["needs"] == "checks" and matrix_stacks(preview) == list(STACKS)
+    for stack in STACKS:
+        assert (ROOT / "policies" / "config" / f"{stack}.json").exists()
+    (step,) = steps(preview, "pulumi/actions")
+    assert step["with"]["command"] == "preview" and step["with"]["comment-on-pr"] is True
+    assert preview["permissions"]["pull-requests"] == "write"
+    # An environment would turn the OIDC subject into `environment:...`; the preview roles trust `pull_request`.
+    assert "environment" not in preview
+    assert subject("example-org/kanna-infra", "preview", "dev").endswith(":pull_request")
+    (aws,) = steps(preview, "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"] == "${{ vars[matrix.aws-role] }}"
+    assert [e["aws-role"] for e in preview["strategy"]["matrix"]["include"]] == [f"AWS_PREVIEW_ROLE_{s.upper()}" for s in STACKS]
+
+
+def test_deploy_goes_dev_then_prod_behind_its_environment() -> None:
+    workflow = load("deploy.yml")
+    assert workflow["on"]["push"] == {"branches": ["main"]}
+    dev, prod = workflow["jobs"]["dev"], workflow["jobs"]["prod"]
+    assert dev["environment"] == "dev" and "needs" not in dev
+    assert prod["environment"] == "prod" and prod["needs"] == "dev"
+    for stack, job in (("dev", dev), ("prod", prod)):
+        (step,) = steps(job, "pulumi/actions")
+        assert step["with"]["command"] == "up" and step["with"]["stack-name"] == stack
+        # The deploy role of a stack trusts only its environment's subject.
+        assert subject("example-org/kanna-infra", "deploy", job["environment"]) == f"repo:example-org/kanna-infra:environment:{stack}"
+        assert job["concurrency"] == {"group": f"pulumi-{stack}-deploy", "cancel-in-progress": False}
+
+
+def test_drift_refreshes_then_expects_no_changes_and_alerts() -> None:
+    workflow = load("drift.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"} and workflow["on"]["schedule"][0]["cron"]
+    drift, alert = workflow["jobs"]["drift"], workflow["jobs"]["alert"]
+    assert matrix_stacks(drift) == list(STACKS) and "environment" not in drift
+    refresh, preview = (s["with"] for s in steps(drift, "pulumi/actions"))
+    assert refresh["command"] == "refresh" and preview["command"] == "preview" and preview["expect-no-changes"] is True
+    assert drift["concurrency"] == {"group": "pulumi-${{ matrix.stack }}-drift", "cancel-in-progress": False}
+    assert alert["needs"] == "drift" and alert["if"] == "${{ failure() }}"
+    assert alert["permissions"] == {"issues": "write"}
+    assert any("gh issue create" in s.get("run", "") for s in alert["steps"])
+
+
+@pytest.mark.parametrize("workflow", ["pull-request.yml", "deploy.yml", "drift.yml"])
+def test_every_stack_job_has_a_concurrency_group_per_stack(workflow: str) -> None:
+    for name, job in load(workflow)["jobs"].items():
+        if steps(job, "pulumi/actions"):
+            group = job["concurrency"]["group"]
+            assert "${{ matrix.stack }}" in group or any(f"-{s}-" in f"{group}-" for s in STACKS), f"{workflow}:{name}: {group}"
