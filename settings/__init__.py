@@ -16,11 +16,12 @@ from pydantic import Field, ValidationError, model_validator
 
 from .base import Problem, Section, SettingsProblems
 from .network import NetworkSettings
+from .platform import PlatformSettings
 
 PROJECT = "kanna-infra"
 REGION = "ap-northeast-1"
 
-__all__ = ["PROJECT", "REGION", "NetworkSettings", "Settings", "SettingsError", "from_pulumi", "load"]
+__all__ = ["PROJECT", "REGION", "NetworkSettings", "PlatformSettings", "Settings", "SettingsError", "from_pulumi", "load"]
 
 
 class Settings(Section):
@@ -36,11 +37,13 @@ class Settings(Section):
     )
     region: Literal["ap-northeast-1"] = Field(default=REGION, description="The only region the product runs in.")
     network: NetworkSettings = Field(default_factory=NetworkSettings)
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Settings:
         problems = [Problem(("network", *p.path), p.value, p.message) for p in self.network.problems(prod=self.tier == "prod")]
+        problems += [Problem(("platform", *p.path), p.value, p.message) for p in self.platform.problems(prod=self.tier == "prod")]
         if problems:
             raise SettingsProblems(problems)
         return self
