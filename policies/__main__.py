@@ -8,10 +8,10 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 # The CLI (and the preflight) run this file as a script from the pack directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies import network
+from policies import compute, edge, network
 
 PolicyPack(
     name="kanna-infra-policies",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[*network.POLICIES],
+    policies=[*network.POLICIES, *compute.POLICIES, *edge.POLICIES],
 )
