@@ -40,6 +40,7 @@ COMPUTED: dict[str, dict[str, str]] = {
     "aws:route53/zone:Zone": {"zoneId": "Z{hash}"},
     "aws:ecs/cluster:Cluster": {"name": "{name}"},
     "aws:iam/role:Role": {"name": "{name}"},
+    "random:index/randomPassword:RandomPassword": {"result": "preflight-{hash}"},
 }
 
 # Answers to data-source invokes, by token. An invoke the table doesn't know fails the run loudly.
