@@ -36,9 +36,10 @@ def fargate_problem(cpu: int, memory: int) -> str | None:
     """Why `cpu`/`memory` is not a Fargate size, or None when it is."""
     if cpu not in FARGATE_SIZES:
         return f"cpu {cpu} is not a Fargate size; allowed: {', '.join(map(str, FARGATE_SIZES))}"
-    allowed = FARGATE_SIZES[cpu]
+    allowed: tuple[int, ...] = FARGATE_SIZES[cpu]
     if memory not in allowed:
-        return f"memory {memory} does not go with cpu {cpu} on Fargate; allowed: {allowed[0]} to {allowed[-1]} in steps of {allowed[1] - allowed[0] if len(allowed) > 1 else allowed[0]}"
+        step = allowed[1] - allowed[0]
+        return f"memory {memory} does not go with cpu {cpu} on Fargate; allowed: {allowed[0]} to {allowed[-1]} in steps of {step}"
     return None
 
 
