@@ -8,10 +8,19 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 # The CLI (and the preflight) run this file as a script from the pack directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies import data, gcp, governance, network, observability, security
+from policies import compute, data, edge, gcp, governance, network, observability, security
 
 PolicyPack(
     name="kanna-infra-policies",
     enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[*network.POLICIES, *data.POLICIES, *security.POLICIES, *observability.POLICIES, *gcp.POLICIES, *governance.POLICIES],
+    policies=[
+        *network.POLICIES,
+        *compute.POLICIES,
+        *edge.POLICIES,
+        *data.POLICIES,
+        *security.POLICIES,
+        *observability.POLICIES,
+        *gcp.POLICIES,
+        *governance.POLICIES,
+    ],
 )

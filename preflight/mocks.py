@@ -57,6 +57,7 @@ COMPUTED: dict[str, dict[str, str]] = {
         "member": "serviceAccount:service-123456789012@gcp-sa-bigquerydatatransfer.iam.gserviceaccount.com",
     },
     "gcp:firebaserules/ruleset:Ruleset": {"name": "projects/example-project/rulesets/{hash}"},
+    "random:index/randomPassword:RandomPassword": {"result": "preflight-{hash}"},
 }
 
 # Answers to data-source invokes, by token. An invoke the table doesn't know fails the run loudly.
@@ -116,7 +117,7 @@ class EngineMocks(pulumi.runtime.Mocks):
         state.update(args.inputs)
         return resource_id, state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token not in INVOKES:
             raise KeyError(f"the preflight has no answer for invoke {args.token}; add one to preflight/mocks.py INVOKES")
         return dict(INVOKES[args.token]), []  # pulumi's MockMonitor iterates the failures: [] not None

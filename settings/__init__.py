@@ -19,6 +19,7 @@ from .data import DataSettings
 from .gcp import GcpSettings
 from .network import NetworkSettings
 from .observability import ObservabilitySettings
+from .platform import PlatformSettings
 from .security import SecuritySettings
 
 PROJECT = "kanna-infra"
@@ -31,6 +32,7 @@ __all__ = [
     "GcpSettings",
     "NetworkSettings",
     "ObservabilitySettings",
+    "PlatformSettings",
     "SecuritySettings",
     "Settings",
     "SettingsError",
@@ -53,6 +55,7 @@ class Settings(Section):
     region: Literal["ap-northeast-1"] = Field(default=REGION, description="The only region the product runs in.")
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
+    platform: PlatformSettings = Field(default_factory=PlatformSettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
@@ -63,6 +66,7 @@ class Settings(Section):
         prod = self.tier == "prod"
         sections = {
             "network": self.network,
+            "platform": self.platform,
             "data": self.data,
             "security": self.security,
             "observability": self.observability,

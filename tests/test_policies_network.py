@@ -48,7 +48,8 @@ def tier(name: str, gateway_type: str | None, *, maps_public: bool = False, know
 
 def service(subnets: list, assign_public_ip: object = False, known: bool = True) -> object:
     network = {"subnets": ["subnet-1" if known else UNKNOWN], "assignPublicIp": assign_public_ip}
-    return res(SERVICE, "svc", {"networkConfiguration": network, "launchType": None}, {"networkConfiguration": subnets})
+    spot = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]  # placement is policies/compute.py's concern
+    return res(SERVICE, "svc", {"networkConfiguration": network, "capacityProviderStrategies": spot}, {"networkConfiguration": subnets})
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])

@@ -27,7 +27,10 @@ def with_service(stack: RecordedStack, tier: str, assign_public_ip: bool) -> lis
     service = res(
         "aws:ecs/service:Service",
         "rogue",
-        {"networkConfiguration": {"subnets": [s.inputs["vpcId"] for s in subnets], "assignPublicIp": assign_public_ip}},
+        {
+            "networkConfiguration": {"subnets": [s.inputs["vpcId"] for s in subnets], "assignPublicIp": assign_public_ip},
+            "capacityProviderStrategies": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}],
+        },
         {"networkConfiguration": subnets},
     )
     return [*stack.registrations, service]

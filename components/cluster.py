@@ -1,0 +1,85 @@
+"""The shared ECS cluster and the image repositories: one of each per stack, for every environment.
+
+- The cluster has Container Insights, and FARGATE and FARGATE_SPOT as capacity providers with Spot in
+  the default strategy, so a task started by hand (a one-off migration) lands on Spot too.
+- One ECR repository per image (sidekiq runs core-api's image): tags are immutable, so a deployed tag
+  always means the same bits; images are scanned on push, encrypted with KMS, and old ones expire.
+  Every environment deploys from the same repositories: a verification environment runs a tag of the
+  same image that later reaches prod.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+# Untagged layers go after a day; of tagged images the newest 100 stay (rollbacks need a few, audits more).
+LIFECYCLE = {
+    "rules": [
+        {
+            "rulePriority": 1,
+            "description": "Untagged layers expire after a day",
+            "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "Keep the newest 100 images",
+            "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100},
+            "action": {"type": "expire"},
+        },
+    ]
+}
+
+
+@dataclass(frozen=True)
+class ClusterArgs:
+    env: str
+    images: list[str]  # ECR repository names, one per distinct image of the catalog
+    data_key_arn: pulumi.Input[str]
+    protect: bool
+
+
+class Cluster(pulumi.ComponentResource):
+    cluster: aws.ecs.Cluster
+    repositories: dict[str, aws.ecr.Repository]  # by repository name
+
+    def __init__(self, name: str, args: ClusterArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kanna:platform:Cluster", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        env = args.env
+        self.cluster = aws.ecs.Cluster(
+            f"{env}-cluster",
+            settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            opts=child,
+        )
+        self.capacity = aws.ecs.ClusterCapacityProviders(
+            f"{env}-cluster-capacity",
+            cluster_name=self.cluster.name,
+            capacity_providers=["FARGATE", "FARGATE_SPOT"],
+            default_capacity_provider_strategies=[
+                aws.ecs.ClusterCapacityProvidersDefaultCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=1)
+            ],
+            opts=child,
+        )
+        self.repositories = {}
+        for image in args.images:
+            short = image.rsplit("/", 1)[-1]
+            repo = aws.ecr.Repository(
+                f"{env}-{short}-repo",
+                name=image,
+                image_tag_mutability="IMMUTABLE",
+                image_scanning_configuration=aws.ecr.RepositoryImageScanningConfigurationArgs(scan_on_push=True),
+                encryption_configurations=[aws.ecr.RepositoryEncryptionConfigurationArgs(encryption_type="KMS", kms_key=args.data_key_arn)],
+                # An image deleted with its repository can't be redeployed: prod keeps its repositories.
+                force_delete=not args.protect,
+                opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+            )
+            aws.ecr.LifecyclePolicy(f"{env}-{short}-repo-lifecycle", repository=repo.name, policy=json.dumps(LIFECYCLE), opts=child)
+            self.repositories[image] = repo
+        self.register_outputs(
+            {"clusterArn": self.cluster.arn, "repositoryUrls": {image: repo.repository_url for image, repo in self.repositories.items()}}
+        )

@@ -1,0 +1,368 @@
+"""The public edge: Route 53, ACM, CloudFront and the internet-facing ALB, shared by every environment.
+
+Traffic path: viewer -> CloudFront (CLOUDFRONT web ACL, TLS 1.2+) -> https://origin.<domain> -> ALB
+(REGIONAL web ACL, TLS 1.2/1.3) -> listener rule per environment and service -> tasks.
+
+The ALB can't be bypassed: its security group admits only CloudFront's origin-facing prefix list, and
+every forwarding rule also requires the secret `X-Origin-Verify` header that only our distribution sends
+(a random value kept in Secrets Manager, never in the repository). A request that matches no rule gets
+a 404 from the listener's default action.
+
+The hosted zone is the stack's domain from the settings (example.com, dev.example.com); its parent
+delegates to it. One certificate (the domain and one level of wildcard) covers every host, in
+ap-northeast-1 for the ALB and in us-east-1 for CloudFront.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+import pulumi_random as random
+
+from components.contracts import InternalAuth
+
+ORIGIN_HEADER = "X-Origin-Verify"
+TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
+CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
+CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront distribution, for alias records
+# AWS managed CloudFront policies: nothing is cached (the apps set their own caching later, per path),
+# and the viewer's Host header reaches the ALB, whose rules route on it.
+CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
+ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+ELB_LOG_ACCOUNT = "582318560864"  # Elastic Load Balancing's log writer in ap-northeast-1
+
+
+@dataclass(frozen=True)
+class EdgeArgs:
+    env: str
+    domain: str
+    hosts: list[str]  # every public hostname of every environment
+    admin_hosts: list[str]  # hosts behind internal authentication (Cognito callback URLs)
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    public_subnet_ids: list[pulumi.Output[str]]
+    secrets_key_arn: pulumi.Input[str]
+    regional_acl_arn: pulumi.Input[str]
+    cloudfront_acl_arn: pulumi.Input[str]
+    global_provider: aws.Provider
+    prod: bool
+    protect: bool
+    internal_auth: InternalAuth | None = None  # the security baseline's Cognito pool; None: a minimal one here
+
+
+class Edge(pulumi.ComponentResource):
+    alb: aws.lb.LoadBalancer
+    alb_security_group: aws.ec2.SecurityGroup
+    https_listener: aws.lb.Listener
+    http_listener: aws.lb.Listener
+    distribution: aws.cloudfront.Distribution
+    origin_secret: pulumi.Output[str]
+    internal_auth: InternalAuth
+
+    def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kanna:edge:Edge", name, None, opts)
+        self._args = args
+        env = args.env
+        child = pulumi.ResourceOptions(parent=self)
+        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
+        us_east_1 = pulumi.ResourceOptions(parent=self, provider=args.global_provider)
+
+        self.zone = aws.route53.Zone(f"{env}-zone", name=args.domain, comment=f"kanna {env}", opts=stateful)
+        regional_cert = self._certificate("alb", child)
+        global_cert = self._certificate("cloudfront", us_east_1)
+        logs = self._log_bucket()
+
+        # --- the ALB: CloudFront's prefix list in, the VPC out --------------------------------------
+        self.alb_security_group = aws.ec2.SecurityGroup(
+            f"{env}-alb-sg",
+            vpc_id=args.vpc_id,
+            description="Public ALB: HTTPS from CloudFront only",
+            tags={"Name": f"{env}-alb"},
+            opts=child,
+        )
+        prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self))
+        # Only 443: the prefix list weighs ~55 entries against the group's 60-rule quota, so one rule is all
+        # it fits, and CloudFront talks HTTPS to the origin anyway.
+        aws.vpc.SecurityGroupIngressRule(
+            f"{env}-alb-https-from-cloudfront",
+            security_group_id=self.alb_security_group.id,
+            ip_protocol="tcp",
+            from_port=443,
+            to_port=443,
+            prefix_list_id=prefix_list.id,
+            description="HTTPS from CloudFront origin-facing servers",
+            opts=child,
+        )
+        aws.vpc.SecurityGroupEgressRule(
+            f"{env}-alb-to-tasks",
+            security_group_id=self.alb_security_group.id,
+            ip_protocol="tcp",
+            from_port=1024,
+            to_port=65535,
+            cidr_ipv4=args.vpc_cidr,
+            description="To tasks in the VPC (their groups admit only this group)",
+            opts=child,
+        )
+        self.alb = aws.lb.LoadBalancer(
+            f"{env}-alb",
+            internal=False,
+            load_balancer_type="application",
+            subnets=args.public_subnet_ids,
+            security_groups=[self.alb_security_group.id],
+            drop_invalid_header_fields=True,
+            enable_deletion_protection=args.prod,
+            access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.bucket, prefix="alb", enabled=True),
+            opts=child,
+        )
+        aws.wafv2.WebAclAssociation(f"{env}-alb-waf", resource_arn=self.alb.arn, web_acl_arn=args.regional_acl_arn, opts=child)
+        self.http_listener = aws.lb.Listener(
+            f"{env}-alb-http",
+            load_balancer_arn=self.alb.arn,
+            port=80,
+            protocol="HTTP",
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="redirect", redirect=aws.lb.ListenerDefaultActionRedirectArgs(protocol="HTTPS", port="443", status_code="HTTP_301")
+                )
+            ],
+            opts=child,
+        )
+        self.https_listener = aws.lb.Listener(
+            f"{env}-alb-https",
+            load_balancer_arn=self.alb.arn,
+            port=443,
+            protocol="HTTPS",
+            ssl_policy=TLS_POLICY,
+            certificate_arn=regional_cert.certificate_arn,
+            default_actions=[
+                aws.lb.ListenerDefaultActionArgs(
+                    type="fixed-response",
+                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                        content_type="text/plain", message_body="Not found", status_code="404"
+                    ),
+                )
+            ],
+            opts=child,
+        )
+        origin_host = f"origin.{args.domain}"
+        self._alias(origin_host, self.alb.dns_name, self.alb.zone_id)
+
+        # --- the origin secret: CloudFront sends it, the ALB's rules require it -------------------
+        random_provider = random.Provider(f"{env}-random", opts=child)
+        password = random.RandomPassword(
+            f"{env}-origin-secret-value", length=48, special=False, opts=pulumi.ResourceOptions(parent=self, provider=random_provider)
+        )
+        secret = aws.secretsmanager.Secret(
+            f"{env}-origin-secret",
+            name=f"kanna/{env}/edge/origin-verify",
+            description="The header CloudFront adds and the ALB requires; rotate by changing the random resource's keepers",
+            kms_key_id=args.secrets_key_arn,
+            opts=stateful,
+        )
+        aws.secretsmanager.SecretVersion(f"{env}-origin-secret-version", secret_id=secret.id, secret_string=password.result, opts=child)
+        self.origin_secret = pulumi.Output.secret(password.result)
+
+        # --- CloudFront ------------------------------------------------------------------------------
+        self.distribution = aws.cloudfront.Distribution(
+            f"{env}-cdn",
+            enabled=True,
+            comment=f"kanna {env}",
+            aliases=args.hosts,
+            http_version="http2and3",
+            is_ipv6_enabled=True,
+            price_class="PriceClass_200",  # includes Japan, where the users are
+            web_acl_id=args.cloudfront_acl_arn,
+            origins=[
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id="alb",
+                    domain_name=origin_host,
+                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
+                        http_port=80,
+                        https_port=443,
+                        origin_protocol_policy="https-only",
+                        origin_ssl_protocols=["TLSv1.2"],
+                        origin_read_timeout=60,
+                    ),
+                    custom_headers=[aws.cloudfront.DistributionOriginCustomHeaderArgs(name=ORIGIN_HEADER, value=self.origin_secret)],
+                )
+            ],
+            default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
+                target_origin_id="alb",
+                # Content is only ever served over HTTPS; plain-HTTP requests get a redirect, never content.
+                viewer_protocol_policy="redirect-to-https",
+                allowed_methods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
+                cached_methods=["GET", "HEAD"],
+                cache_policy_id=CACHING_DISABLED,
+                origin_request_policy_id=ALL_VIEWER,
+                compress=True,
+            ),
+            viewer_certificate=aws.cloudfront.DistributionViewerCertificateArgs(
+                acm_certificate_arn=global_cert.certificate_arn, ssl_support_method="sni-only", minimum_protocol_version="TLSv1.2_2021"
+            ),
+            restrictions=aws.cloudfront.DistributionRestrictionsArgs(
+                geo_restriction=aws.cloudfront.DistributionRestrictionsGeoRestrictionArgs(restriction_type="none")
+            ),
+            logging_config=aws.cloudfront.DistributionLoggingConfigArgs(
+                bucket=logs.bucket_regional_domain_name, prefix="cloudfront/", include_cookies=False
+            ),
+            opts=child,
+        )
+        for host in args.hosts:
+            self._alias(host, self.distribution.domain_name, CLOUDFRONT_ZONE_ID)
+
+        self.internal_auth = args.internal_auth or self._minimal_internal_auth()
+        self.register_outputs(
+            {
+                "albArn": self.alb.arn,
+                "albSecurityGroupId": self.alb_security_group.id,
+                "httpsListenerArn": self.https_listener.arn,
+                "distributionDomainName": self.distribution.domain_name,
+                "zoneId": self.zone.zone_id,
+                "nameServers": self.zone.name_servers,
+            }
+        )
+
+    def _certificate(self, purpose: str, opts: pulumi.ResourceOptions) -> aws.acm.CertificateValidation:
+        env, domain = self._args.env, self._args.domain
+        cert = aws.acm.Certificate(
+            f"{env}-{purpose}-cert",
+            domain_name=domain,
+            subject_alternative_names=[f"*.{domain}"],
+            validation_method="DNS",
+            opts=opts,
+        )
+        # The domain and its wildcard share one validation record, and so do both regions' certificates:
+        # the record is the same for a name in one account, hence allow_overwrite.
+        option = cert.domain_validation_options.apply(lambda options: next(o for o in options if o.domain_name == domain))
+        record = aws.route53.Record(
+            f"{env}-{purpose}-cert-validation",
+            zone_id=self.zone.zone_id,
+            name=option.apply(lambda o: o.resource_record_name or ""),
+            type=option.apply(lambda o: o.resource_record_type or "CNAME"),
+            records=[option.apply(lambda o: o.resource_record_value or "")],
+            ttl=300,
+            allow_overwrite=True,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return aws.acm.CertificateValidation(
+            f"{env}-{purpose}-cert-validated", certificate_arn=cert.arn, validation_record_fqdns=[record.fqdn], opts=opts
+        )
+
+    def _alias(self, host: str, target: pulumi.Input[str], zone_id: pulumi.Input[str]) -> None:
+        aws.route53.Record(
+            f"{host}-a",
+            zone_id=self.zone.zone_id,
+            name=host,
+            type="A",
+            aliases=[aws.route53.RecordAliasArgs(name=target, zone_id=zone_id, evaluate_target_health=False)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _log_bucket(self) -> aws.s3.Bucket:
+        env, protect = self._args.env, self._args.protect
+        child = pulumi.ResourceOptions(parent=self)
+        bucket = aws.s3.Bucket(f"{env}-edge-logs", force_destroy=not protect, opts=pulumi.ResourceOptions(parent=self, protect=protect))
+        aws.s3.BucketPublicAccessBlock(
+            f"{env}-edge-logs-private",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
+        # CloudFront's standard logs are written through a bucket ACL, which needs ObjectWriter-or-preferred.
+        aws.s3.BucketOwnershipControls(
+            f"{env}-edge-logs-ownership",
+            bucket=bucket.id,
+            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
+            opts=child,
+        )
+        # ALB access logs support only SSE-S3; the bucket holds request metadata, never bodies.
+        aws.s3.BucketServerSideEncryptionConfiguration(
+            f"{env}-edge-logs-encryption",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                        sse_algorithm="AES256"
+                    )
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketLifecycleConfiguration(
+            f"{env}-edge-logs-expiry",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=400 if self._args.prod else 30),
+                )
+            ],
+            opts=child,
+        )
+        aws.s3.BucketPolicy(
+            f"{env}-edge-logs-policy",
+            bucket=bucket.id,
+            policy=bucket.arn.apply(
+                lambda arn: json.dumps(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Sid": "AlbAccessLogs",
+                                "Effect": "Allow",
+                                "Principal": {"AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNT}:root"},
+                                "Action": "s3:PutObject",
+                                "Resource": f"{arn}/alb/*",
+                            },
+                            {
+                                "Sid": "TlsOnly",
+                                "Effect": "Deny",
+                                "Principal": "*",
+                                "Action": "s3:*",
+                                "Resource": [arn, f"{arn}/*"],
+                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                            },
+                        ],
+                    }
+                )
+            ),
+            opts=child,
+        )
+        return bucket
+
+    def _minimal_internal_auth(self) -> InternalAuth:
+        """A small Cognito pool for the admin route, until the security baseline's pool is passed in."""
+        env, protect = self._args.env, self._args.protect
+        child = pulumi.ResourceOptions(parent=self)
+        pool = aws.cognito.UserPool(
+            f"{env}-internal-users",
+            admin_create_user_config=aws.cognito.UserPoolAdminCreateUserConfigArgs(allow_admin_create_user_only=True),
+            mfa_configuration="ON",
+            software_token_mfa_configuration=aws.cognito.UserPoolSoftwareTokenMfaConfigurationArgs(enabled=True),
+            password_policy=aws.cognito.UserPoolPasswordPolicyArgs(
+                minimum_length=14, require_lowercase=True, require_uppercase=True, require_numbers=True, require_symbols=True
+            ),
+            deletion_protection="ACTIVE" if protect else "INACTIVE",
+            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+        )
+        client = aws.cognito.UserPoolClient(
+            f"{env}-internal-alb",
+            user_pool_id=pool.id,
+            generate_secret=True,  # the ALB's authenticate-cognito action needs a confidential client
+            allowed_oauth_flows_user_pool_client=True,
+            allowed_oauth_flows=["code"],
+            allowed_oauth_scopes=["openid", "email"],
+            supported_identity_providers=["COGNITO"],
+            callback_urls=[f"https://{host}/oauth2/idpresponse" for host in self._args.admin_hosts],
+            opts=child,
+        )
+        domain = aws.cognito.UserPoolDomain(f"{env}-internal-domain", domain=f"kanna-{env}-internal", user_pool_id=pool.id, opts=child)
+        return InternalAuth(user_pool_arn=pool.arn, user_pool_client_id=client.id, user_pool_domain=domain.domain)

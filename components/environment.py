@@ -1,0 +1,121 @@
+"""One verification environment (or prod's only one): every catalog service, on the shared cluster and ALB.
+
+An environment has its own Service Connect namespace, so `http://core-api:3000` inside `alpha` reaches
+alpha's core-api and nothing else, its own hosts on the shared ALB, and its own security groups: a
+service admits its callers' groups on its port and nobody else's (web services also admit the ALB).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.cluster import Cluster
+from components.container_service import ContainerService, ContainerServiceArgs
+from components.contracts import InternalAuth
+from components.web_route import WebRoute, WebRouteArgs
+from settings import Settings
+
+# Listener rule priorities: each environment owns a block; inside it, rules with paths come first so
+# that /api/* on the main host wins over the main host's catch-all.
+PRIORITY_BLOCK = 50
+
+
+@dataclass(frozen=True)
+class EnvironmentArgs:
+    env: str
+    index: int  # the environment's position in the settings: its block of listener rule priorities
+    settings: Settings
+    cluster: Cluster
+    vpc_id: pulumi.Input[str]
+    subnet_ids: list[pulumi.Output[str]]
+    listener_arn: pulumi.Input[str]
+    alb_arn_suffix: pulumi.Input[str]
+    alb_security_group_id: pulumi.Input[str]
+    origin_secret: pulumi.Input[str]
+    internal_auth: InternalAuth
+    logs_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+
+
+class Environment(pulumi.ComponentResource):
+    services: dict[str, ContainerService]
+    routes: dict[str, WebRoute]
+    security_group_ids: dict[str, pulumi.Output[str]]  # by service: for data stores' ingress rules
+
+    def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kanna:platform:Environment", name, None, opts)
+        env, settings = args.env, args.settings
+        platform = settings.platform
+        child = pulumi.ResourceOptions(parent=self)
+        namespace = aws.servicediscovery.HttpNamespace(
+            f"{env}-namespace", name=f"{env}.kanna.internal", description=f"Service Connect names of {env}", opts=child
+        )
+        single = len(platform.environments) == 1
+        web = [name for name, spec in platform.services.items() if spec.routing is not None]
+        ordered = sorted(web, key=lambda name: not platform.services[name].routing.paths)  # type: ignore[union-attr]
+
+        self.routes = {}
+        for position, service in enumerate(ordered):
+            spec = platform.services[service]
+            assert spec.routing is not None and spec.port is not None
+            self.routes[service] = WebRoute(
+                f"{env}-{service}-route",
+                WebRouteArgs(
+                    name=f"{env}-{service}",
+                    vpc_id=args.vpc_id,
+                    port=spec.port,
+                    health_path=spec.health_path,
+                    host=platform.hosts(env, spec.routing.host, single),
+                    paths=spec.routing.paths,
+                    priority=1 + args.index * PRIORITY_BLOCK + position,
+                    listener_arn=args.listener_arn,
+                    origin_secret=args.origin_secret,
+                    internal_auth=args.internal_auth if spec.internal_auth else None,
+                ),
+                child,
+            )
+
+        # Callers first: a service's group admits its callers' groups, so theirs must exist before it.
+        self.services = {}
+        for service in platform.call_order():
+            spec = platform.services[service]
+            route = self.routes.get(service)
+            callers = {name: self.services[name].security_group.id for name, other in platform.services.items() if service in other.calls}
+            ingress = {**callers, **({"alb": args.alb_security_group_id} if route else {})}
+            self.services[service] = ContainerService(
+                f"{env}-{service}",
+                ContainerServiceArgs(
+                    env=env,
+                    service=service,
+                    spec=spec,
+                    size=platform.size(service),
+                    spot_only=not settings.prod,
+                    account_id=settings.aws_account_id,
+                    region=settings.region,
+                    cluster_arn=args.cluster.cluster.arn,
+                    cluster_name=args.cluster.cluster.name,
+                    repository_arn=args.cluster.repositories[spec.image].arn,
+                    repository_url=args.cluster.repositories[spec.image].repository_url,
+                    vpc_id=args.vpc_id,
+                    subnet_ids=args.subnet_ids,
+                    namespace_arn=namespace.arn,
+                    log_retention_days=platform.log_retention_days,
+                    logs_key_arn=args.logs_key_arn,
+                    secrets_key_arn=args.secrets_key_arn,
+                    protect=settings.protect,
+                    callees={callee: platform.services[callee].port or 0 for callee in spec.calls},
+                    vpc_cidr=str(settings.network.vpc_cidr),
+                    ingress_from=ingress,
+                    target_group=route.target_group if route else None,
+                    alb_arn_suffix=args.alb_arn_suffix if route else None,
+                    schedule=platform.schedule,
+                    depends_on=[route.rule] if route else [],
+                ),
+                child,
+            )
+
+        self.security_group_ids = {service: svc.security_group.id for service, svc in self.services.items()}
+        self.register_outputs({"securityGroupIds": self.security_group_ids, "namespaceArn": namespace.arn})

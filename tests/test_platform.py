@@ -1,0 +1,267 @@
+"""The container platform and edge, on the real dev and prod stacks: services, placement, routing, WAF, ingress."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from preflight.analyzer import PolicyPack
+from preflight.program import record, stack_config
+from settings import SettingsError, load
+from settings.services import CATALOG
+from tests.kit import UNKNOWN, RecordedStack, judge, violations
+
+SERVICE = "aws:ecs/service:Service"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+RULE = "aws:lb/listenerRule:ListenerRule"
+SG = "aws:ec2/securityGroup:SecurityGroup"
+ACL = "aws:wafv2/webAcl:WebAcl"
+WEB = sorted(name for name, entry in CATALOG.items() if entry["kind"] == "web")
+
+
+def envs(stack: RecordedStack) -> list[str]:
+    return sorted({s.name.split("-", 1)[0] for s in stack.of_type(SERVICE)})
+
+
+def test_every_environment_runs_every_catalog_service(dev: RecordedStack, prod: RecordedStack) -> None:
+    assert envs(dev) == ["alpha", "beta", "gamma"] and envs(prod) == ["prod"]
+    for stack in (dev, prod):
+        for env in envs(stack):
+            names = sorted(s.inputs["name"] for s in stack.of_type(SERVICE) if s.name.startswith(f"{env}-"))
+            assert names == sorted(f"{env}-{service}" for service in CATALOG)
+            (namespace,) = [n for n in stack.of_type("aws:servicediscovery/httpNamespace:HttpNamespace") if n.name == f"{env}-namespace"]
+            for service in (s for s in stack.of_type(SERVICE) if s.name.startswith(f"{env}-")):
+                # Service Connect in the environment's own namespace; private subnets, no public IP, ECS Exec on.
+                assert stack.deps(service, "serviceConnectConfiguration") and namespace in stack.deps(
+                    service, "serviceConnectConfiguration"
+                )
+                assert service.inputs["networkConfiguration"]["assignPublicIp"] is False
+                assert {s.inputs["tags"]["Tier"] for s in stack.deps(service, "networkConfiguration", "aws:ec2/subnet:Subnet")} == {
+                    "private"
+                }
+                assert service.inputs["enableExecuteCommand"] is True and "launchType" not in service.inputs
+                assert service.ignore_changes == ["desiredCount"]
+
+
+def test_task_definitions_are_arm64_with_read_only_root_where_allowed(each_stack: RecordedStack) -> None:
+    tasks = each_stack.of_type(TASK)
+    assert len(tasks) == 8 * len(envs(each_stack))
+    for task in tasks:
+        assert task.inputs["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+        assert task.inputs["requiresCompatibilities"] == ["FARGATE"] and task.inputs["networkMode"] == "awsvpc"
+        roles = {r.name for r in each_stack.deps(task, "executionRoleArn") + each_stack.deps(task, "taskRoleArn")}
+        assert len(roles) == 2, "execution and task roles are separate"
+        if task.inputs["containerDefinitions"] == UNKNOWN:
+            continue
+        (container,) = json.loads(task.inputs["containerDefinitions"])
+        service = container["name"]
+        assert container["readonlyRootFilesystem"] is CATALOG[service].get("readOnlyRoot", True)
+        assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp", "/var/lib/amazon", "/var/log/amazon"}
+        assert all(s["valueFrom"].startswith(("arn:aws:secretsmanager:", "arn:aws:ssm:")) for s in container["secrets"])
+        assert "222222222222" in json.dumps(container["secrets"]) or each_stack.recording.stack == "prod" or not container["secrets"]
+
+
+def strategy(service) -> dict[str, tuple[float, float]]:
+    return {s["capacityProvider"]: (s.get("base", 0.0), s["weight"]) for s in service.inputs["capacityProviderStrategies"]}
+
+
+def test_dev_is_spot_only_and_prod_web_keeps_an_on_demand_base(dev: RecordedStack, prod: RecordedStack) -> None:
+    for service in dev.of_type(SERVICE):
+        assert list(strategy(service)) == ["FARGATE_SPOT"] and strategy(service)["FARGATE_SPOT"][0] == 0
+    for service in prod.of_type(SERVICE):
+        name = service.name.removeprefix("prod-").removesuffix("-service")
+        placement = strategy(service)
+        assert placement["FARGATE_SPOT"][1] >= 1
+        size = CATALOG[name]["size"]
+        if name in WEB:
+            assert placement["FARGATE"][0] == size["onDemandBase"] >= 1
+        spot_share = placement["FARGATE_SPOT"][1] / sum(weight for _, weight in placement.values())
+        assert spot_share >= 0.5
+    (capacity,) = prod.of_type("aws:ecs/clusterCapacityProviders:ClusterCapacityProviders")
+    assert capacity.inputs["defaultCapacityProviderStrategies"] == [{"capacityProvider": "FARGATE_SPOT", "weight": 1.0}]
+    (cluster,) = prod.of_type("aws:ecs/cluster:Cluster")
+    assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
+
+
+def test_host_rules_per_environment_require_the_origin_header(dev: RecordedStack, prod: RecordedStack) -> None:
+    def hosts(stack: RecordedStack, env: str) -> dict[str, tuple[str, list[str]]]:
+        found = {}
+        for rule in stack.of_type(RULE):
+            if rule.name.startswith(f"{env}-"):
+                conditions = {next(iter(c)): next(iter(c.values())) for c in rule.inputs["conditions"]}
+                assert conditions["httpHeader"]["httpHeaderName"] == "X-Origin-Verify"
+                found[rule.name.removeprefix(f"{env}-").removesuffix("-rule")] = (
+                    conditions["hostHeader"]["values"][0],
+                    conditions.get("pathPattern", {}).get("values", []),
+                )
+        return found
+
+    assert hosts(dev, "beta") == {
+        "frontend": ("beta.dev.example.com", []),
+        "admin": ("beta-admin.dev.example.com", []),
+        "core-api": ("beta.dev.example.com", ["/api/*"]),
+        "openapi": ("beta-openapi.dev.example.com", []),
+        "report": ("beta.dev.example.com", ["/report/*"]),
+        "approval": ("beta.dev.example.com", ["/approval/*"]),
+        "payment": ("beta.dev.example.com", ["/payment/*"]),
+    }
+    assert hosts(prod, "prod")["frontend"] == ("example.com", []) and hosts(prod, "prod")["openapi"] == ("openapi.example.com", [])
+    for stack in (dev, prod):
+        priorities = [r.inputs["priority"] for r in stack.of_type(RULE)]
+        assert len(priorities) == len(set(priorities))
+        # On a shared host, path rules are evaluated before the host's catch-all.
+        by_name = {r.name: r.inputs["priority"] for r in stack.of_type(RULE)}
+        for env in envs(stack):
+            assert by_name[f"{env}-core-api-rule"] < by_name[f"{env}-frontend-rule"]
+        (admin,) = [r for r in stack.of_type(RULE) if r.name.endswith("-admin-rule")][:1]
+        assert [a["type"] for a in admin.inputs["actions"]] == ["authenticate-cognito", "forward"]
+        assert all(
+            [a["type"] for a in r.inputs["actions"]] == ["forward"] for r in stack.of_type(RULE) if not r.name.endswith("-admin-rule")
+        )
+    (distribution,) = dev.of_type("aws:cloudfront/distribution:Distribution")
+    assert len(distribution.inputs["aliases"]) == 9  # 3 environments x (main, admin, openapi)
+
+
+def test_web_acls_block_with_managed_groups_and_a_rate_limit_and_log_redacted(each_stack: RecordedStack) -> None:
+    acls = {a.inputs["scope"]: a for a in each_stack.of_type(ACL)}
+    assert set(acls) == {"REGIONAL", "CLOUDFRONT"}
+    providers = {p.urn: p.inputs["region"] for p in each_stack.of_type("pulumi:providers:aws")}
+    assert providers[acls["CLOUDFRONT"].provider.rsplit("::", 1)[0]] == "us-east-1"
+    for acl in acls.values():
+        groups = {
+            r["statement"]["managedRuleGroupStatement"]["name"]: r
+            for r in acl.inputs["rules"]
+            if "managedRuleGroupStatement" in r["statement"]
+        }
+        assert set(groups) == {
+            "AWSManagedRulesCommonRuleSet",
+            "AWSManagedRulesSQLiRuleSet",
+            "AWSManagedRulesKnownBadInputsRuleSet",
+            "AWSManagedRulesAmazonIpReputationList",
+        }
+        assert all(rule["overrideAction"] == {"none": {}} for rule in groups.values())
+        (rate,) = [r for r in acl.inputs["rules"] if "rateBasedStatement" in r["statement"]]
+        assert rate["action"] == {"block": {}} and rate["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
+    for logging in each_stack.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"):
+        assert sorted(f["singleHeader"]["name"] for f in logging.inputs["redactedFields"]) == ["authorization", "cookie"]
+        (group,) = each_stack.deps(logging, "logDestinationConfigs")
+        assert group.inputs["name"].startswith("aws-waf-logs-")
+    (association,) = each_stack.of_type("aws:wafv2/webAclAssociation:WebAclAssociation")
+    assert each_stack.deps(association, "webAclArn") == [acls["REGIONAL"]]
+    assert [r.type for r in each_stack.deps(association, "resourceArn")] == ["aws:lb/loadBalancer:LoadBalancer"]
+
+
+def test_alb_admits_only_cloudfront_and_tasks_only_the_alb_or_callers(each_stack: RecordedStack) -> None:
+    (alb,) = each_stack.of_type("aws:lb/loadBalancer:LoadBalancer")
+    assert alb.inputs["internal"] is False and alb.inputs["dropInvalidHeaderFields"] is True
+    assert alb.inputs["enableDeletionProtection"] is (each_stack.recording.stack == "prod")
+    assert alb.inputs["accessLogs"]["enabled"] is True
+    (alb_sg,) = each_stack.deps(alb, "securityGroups")
+    rules = [
+        r
+        for r in each_stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
+        if alb_sg in each_stack.deps(r, "securityGroupId")
+    ]
+    assert len(rules) == 1 and "ingress" not in alb_sg.inputs
+    assert (rules[0].inputs["fromPort"], rules[0].inputs["toPort"]) == (443, 443) and "cidrIpv4" not in rules[0].inputs
+    if each_stack.recording.mode == "update":
+        assert rules[0].inputs["prefixListId"] == "pl-58a04531"
+    listeners = {listener.inputs["port"]: listener for listener in each_stack.of_type("aws:lb/listener:Listener")}
+    assert listeners[443].inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert [a["type"] for a in listeners[80].inputs["defaultActions"]] == ["redirect"]
+    task_groups = [
+        g
+        for g in each_stack.of_type(SG)
+        if each_stack.component_of(g)
+        not in (each_stack.component_of(alb), each_stack.component_of(each_stack.of_type("aws:ec2/vpc:Vpc")[0]))
+    ]
+    assert len(task_groups) == 8 * len(envs(each_stack))
+    for group in task_groups:
+        sources = each_stack.deps(group, "ingress")
+        assert all(s.type == SG for s in sources)
+        assert all("cidrBlocks" not in rule for rule in group.inputs.get("ingress", []))
+        env, service = group.name.removesuffix("-sg").split("-", 1)
+        callers = {f"{env}-{name}-sg" for name, entry in CATALOG.items() if service in entry.get("calls", [])}
+        assert {s.name for s in sources} == callers | ({alb_sg.name} if service in WEB else set())
+    (environment,) = [e for e in each_stack.of_type("kanna:platform:Environment")][:1]
+    assert len(environment.outputs["securityGroupIds"]) == 8
+
+
+def test_cloudfront_is_https_only_to_viewer_and_origin_with_logging(each_stack: RecordedStack) -> None:
+    (distribution,) = each_stack.of_type("aws:cloudfront/distribution:Distribution")
+    inputs = distribution.inputs
+    assert inputs["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
+    assert inputs["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https"
+    (origin,) = inputs["origins"]
+    assert origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
+    assert [h["name"] for h in origin["customHeaders"]] == ["X-Origin-Verify"]
+    assert "loggingConfig" in inputs
+    assert [a.type for a in each_stack.deps(distribution, "webAclId")] == [ACL]
+
+
+def test_out_of_hours_scale_to_zero_only_in_dev(dev: RecordedStack, prod: RecordedStack) -> None:
+    actions = dev.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")
+    assert len(actions) == 2 * 8 * 3
+    stops = [a for a in actions if a.name.endswith("-stop")]
+    assert all(a.inputs["scalableTargetAction"] == {"minCapacity": 0.0, "maxCapacity": 0.0} for a in stops)
+    assert prod.of_type("aws:appautoscaling/scheduledAction:ScheduledAction") == []
+    policies = prod.of_type("aws:appautoscaling/policy:Policy")
+    kinds = sorted(p.name.removeprefix("prod-").split("-scale-on-")[1] for p in policies if "sidekiq" in p.name)
+    assert kinds == ["cpu", "queue-latency"]
+    web_requests = [p for p in policies if p.name.endswith("-scale-on-requests")]
+    assert len(web_requests) == len(WEB)
+
+
+def test_prod_stateful_platform_resources_are_protected(prod: RecordedStack) -> None:
+    for type_ in ("aws:ecr/repository:Repository", "aws:route53/zone:Zone", "aws:secretsmanager/secret:Secret", "aws:s3/bucket:Bucket"):
+        assert all(r.protect for r in prod.of_type(type_)), type_
+    repo = prod.of_type("aws:ecr/repository:Repository")[0]
+    assert repo.inputs["imageTagMutability"] == "IMMUTABLE" and repo.inputs["imageScanningConfiguration"]["scanOnPush"] is True
+    assert repo.inputs["encryptionConfigurations"][0]["encryptionType"] == "KMS"
+
+
+def test_twelve_environments_preflight_cleanly(pack: PolicyPack) -> None:
+    config, secrets = stack_config("dev")
+    platform = json.loads(config["kanna-infra:platform"])
+    platform["environments"] = [f"qa{i}" for i in range(12)]
+    config["kanna-infra:platform"] = json.dumps(platform)
+    started = time.process_time()
+    recording = record("dev", "first", config, secrets)
+    assert recording.error is None, recording.error
+    stack = RecordedStack(recording)
+    assert len(stack.of_type(SERVICE)) == 96 and len(stack.of_type(RULE)) == 84  # under the ALB's 100 rules
+    assert violations(judge(pack, stack.registrations, "dev")) == []
+    assert time.process_time() - started < 30
+
+
+@pytest.mark.parametrize(
+    ("platform", "where", "allowed"),
+    [
+        ({"sizes": {"core-api": {"cpu": 256, "memory": 4096}}}, "platform.sizes.core-api", "allowed: 512 to 2048"),
+        ({"sizes": {"core-api": {"cpu": 300}}}, "platform.sizes.core-api", "allowed: 256, 512, 1024"),
+        ({"sizes": {"worker": {"cpu": 256}}}, "platform.sizes.worker", "no such service; allowed: frontend"),
+        ({"environments": ["one", "two"]}, "platform.environments", "prod hosts exactly one environment"),
+        ({"environments": ["Alpha"]}, "platform.environments", "allowed: 1-10 lowercase letters"),
+        ({"sizes": {"frontend": {"onDemandBase": 0}}}, "platform.sizes.frontend.onDemandBase", "keep an on-demand base"),
+        ({"schedule": {}}, "platform.schedule", "prod never scales to zero"),
+    ],
+)
+def test_bad_platform_settings_give_one_line(platform: dict, where: str, allowed: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load("prod", {"kanna-infra:awsAccountId": "111111111111", "kanna-infra:platform": json.dumps(platform)})
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and where in message and allowed in message, message
+
+
+def test_secrets_are_references_only() -> None:
+    from settings.services import ServiceSettings
+
+    with pytest.raises(ValueError, match="secret API_KEY is not a reference"):
+        ServiceSettings.model_validate({**CATALOG["payment"], "secrets": {"API_KEY": "sk_live_123"}})
+    ServiceSettings.model_validate({**CATALOG["payment"], "secrets": {"API_KEY": "arn:aws:ssm:{region}:{account}:parameter/kanna/{env}/k"}})
+
+
+def test_committed_dev_hosts_at_least_three_environments() -> None:
+    assert len(load("dev", stack_config("dev")[0]).platform.environments) >= 3
