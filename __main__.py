@@ -3,6 +3,7 @@
 import pulumi
 
 from components.cluster import Cluster, ClusterArgs
+from components.contracts import Telemetry
 from components.data import Data, DataArgs
 from components.edge import Edge, EdgeArgs
 from components.environment import Environment, EnvironmentArgs
@@ -12,7 +13,7 @@ from components.gcp_firebase import Firebase, FirebaseArgs
 from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
 from components.keys import Keys, KeysArgs
 from components.network import Network, NetworkArgs
-from components.observability import Observability, ObservabilityArgs, observed_services
+from components.observability import Observability, ObservabilityArgs, observed
 from components.providers import aws_providers, datadog_provider, gcp_provider
 from components.security import Security, SecurityArgs
 from components.waf import Waf, WafArgs
@@ -39,7 +40,7 @@ security_args = SecurityArgs(
 )
 security = Security(f"{stack}-security", security_args, regional)
 
-# 4. Data stores. The platform passes each service's task security group as a client when it wires them in.
+# 4. Data stores. The platform's services are admitted to them once they exist (below).
 data = Data(
     f"{stack}-data",
     DataArgs(
@@ -56,7 +57,15 @@ data = Data(
 )
 # 5. Platform: the shared cluster and edge (WAF -> CloudFront -> ALB), then each environment's services.
 cluster = Cluster(
-    f"{stack}-cluster", ClusterArgs(stack, sorted({s.image for s in platform.services.values()}), keys.data.arn, settings.protect), regional
+    f"{stack}-cluster",
+    ClusterArgs(stack, sorted({s.image for s in platform.services.values()}), keys.data.arn, settings.protect, security.exec_logging),
+    regional,
+)
+telemetry = Telemetry(
+    stack,
+    settings.observability.datadog_site,
+    settings.observability.api_key_secret_arn(settings.aws_account_id, settings.region, stack),
+    "bootstrap",
 )
 waf = Waf(
     f"{stack}-waf", WafArgs(stack, platform.rate_limit, platform.log_retention_days, keys.logs.arn, aws.global_, settings.protect), regional
@@ -98,20 +107,23 @@ environments = [
             edge.internal_auth,
             keys.logs.arn,
             keys.secrets.arn,
+            telemetry,
+            security.exec_logging.task_policy_arn,
+            data.connection,
         ),
         regional,
     )
     for index, env in enumerate(platform.environments)
 ]
+for store in ("mysql", "postgres", "redis"):
+    data.admit(store, {client: group for e in environments for client, group in e.store_clients[store].items()})
 
 # 7. Observability: Datadog integration, monitors, SLOs, dashboard and synthetics for what the stack runs.
-observed_web, observed_workers, observed_stores = observed_services(
-    stack, settings.prod
-)  # replaced by the platform's and data stores' outputs
+web, workers, stores = observed(platform, cluster.cluster.name, data)
 observability = Observability(
     f"{stack}-observability",
     ObservabilityArgs(
-        stack, settings.aws_account_id, settings.region, settings.observability, observed_web, observed_workers, observed_stores
+        stack, settings.aws_account_id, settings.region, settings.observability, web, workers, stores, keys.secrets.arn, settings.protect
     ),
     pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings)]),
 )

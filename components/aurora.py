@@ -21,6 +21,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.firewall import admit, store_security_group
 from settings.data import ClusterSettings
 
 PORTS = {"mysql": 3306, "postgres": 5432}
@@ -70,24 +71,9 @@ class AuroraCluster(pulumi.ComponentResource):
             tags={"Name": f"{base}-subnets"},
             opts=child,
         )
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{base}-sg",
-            vpc_id=args.vpc_id,
-            description=f"{base}: port {port} from its client services only",
-            tags={"Name": f"{base}-sg"},
-            opts=child,
-        )
-        for service, client_sg in sorted(args.clients.items()):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{base}-from-{service}",
-                security_group_id=self.security_group.id,
-                referenced_security_group_id=client_sg,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                description=f"{service} tasks",
-                opts=child,
-            )
+        self.security_group = store_security_group(self, base, args.vpc_id, port)
+        self._base = base
+        self.admit(args.clients)
 
         family = f"aurora-mysql{s.engine_version[:3]}" if args.engine == "mysql" else f"aurora-postgresql{s.engine_version.split('.')[0]}"
         parameters = aws.rds.ClusterParameterGroup(
@@ -141,6 +127,9 @@ class AuroraCluster(pulumi.ComponentResource):
         roles = [("writer", 0), *((f"reader-{i + 1}", 1) for i in range(s.app_readers))]
         if args.analytics_reader:
             roles.append(("analytics", 15))  # tier 15: the last candidate, so BI never becomes the writer
+        self.identifier = base
+        self.reader_identifiers = [f"{base}-{role}" for role, tier in roles if role.startswith("reader")]
+        self.analytics_identifiers = [f"{base}-{role}" for role, _ in roles if role == "analytics"]
         self.instances = []
         writer: aws.rds.ClusterInstance | None = None
         for index, (role, tier) in enumerate(roles):
@@ -207,3 +196,7 @@ class AuroraCluster(pulumi.ComponentResource):
                 "port": port,
             }
         )
+
+    def admit(self, clients: Mapping[str, pulumi.Input[str]]) -> None:
+        """Lets these clients (name -> task security group id) reach the store's port; nothing else can."""
+        admit(self, self._base, self.security_group, self.port, clients)

@@ -65,10 +65,14 @@ def secure_bucket(
     access_log_bucket: pulumi.Input[str] | None = None,
     object_lock: ObjectLock | None = None,
     depends_on: list[pulumi.Resource] | None = None,
+    object_ownership: str = "BucketOwnerEnforced",
+    expire_days: int | None = None,
 ) -> SecureBucket:
     """A locked-down bucket named `name` (the physical name is auto-suffixed: bucket names are global).
 
     `kms_key_arn=None` means SSE-S3, only for targets AWS can't write with SSE-KMS (server access logs, ALB logs).
+    `object_ownership="BucketOwnerPreferred"` only where AWS still writes through ACLs (CloudFront standard logs).
+    `expire_days` deletes objects (and old versions) after that many days: for logs with a retention period.
     """
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
@@ -82,7 +86,7 @@ def secure_bucket(
     aws.s3.BucketOwnershipControls(
         f"{name}-ownership",
         bucket=bucket.id,
-        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerEnforced"),
+        rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership=object_ownership),
         opts=child,
     )
     public_access_block = aws.s3.BucketPublicAccessBlock(
@@ -123,6 +127,23 @@ def secure_bucket(
             rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                 default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode=object_lock.mode, days=object_lock.days)
             ),
+            opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+        )
+    if expire_days is not None:
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-expiry",
+            bucket=bucket.id,
+            rules=[
+                aws.s3.BucketLifecycleConfigurationRuleArgs(
+                    id="expire",
+                    status="Enabled",
+                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
+                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=expire_days),
+                    noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                        noncurrent_days=expire_days
+                    ),
+                )
+            ],
             opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
         )
     if access_log_bucket is not None:

@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.firewall import admit, store_security_group
 from settings.data import RedisSettings
 
 PORT = 6379
@@ -52,6 +53,7 @@ class Cache(pulumi.ComponentResource):
         super().__init__("kanna:data:Cache", name, None, opts)
         env, s = args.env, args.settings
         base = f"{env}-redis"
+        self.identifier = base
         child = pulumi.ResourceOptions(parent=self)
         multi_az = s.nodes >= 2
 
@@ -61,24 +63,9 @@ class Cache(pulumi.ComponentResource):
             subnet_ids=list(args.isolated_subnet_ids),
             opts=child,
         )
-        self.security_group = aws.ec2.SecurityGroup(
-            f"{base}-sg",
-            vpc_id=args.vpc_id,
-            description=f"{base}: port {PORT} from its client services only",
-            tags={"Name": f"{base}-sg"},
-            opts=child,
-        )
-        for service, client_sg in sorted(args.clients.items()):
-            aws.vpc.SecurityGroupIngressRule(
-                f"{base}-from-{service}",
-                security_group_id=self.security_group.id,
-                referenced_security_group_id=client_sg,
-                ip_protocol="tcp",
-                from_port=PORT,
-                to_port=PORT,
-                description=f"{service} tasks",
-                opts=child,
-            )
+        self.security_group = store_security_group(self, base, args.vpc_id, PORT)
+        self._base = base
+        self.admit(args.clients)
         parameters = aws.elasticache.ParameterGroup(
             f"{base}-params",
             family=f"valkey{s.engine_version.split('.')[0]}",
@@ -150,3 +137,7 @@ class Cache(pulumi.ComponentResource):
                 "port": PORT,
             }
         )
+
+    def admit(self, clients: Mapping[str, pulumi.Input[str]]) -> None:
+        """Lets these clients (name -> task security group id) reach the store's port; nothing else can."""
+        admit(self, self._base, self.security_group, PORT, clients)

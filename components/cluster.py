@@ -2,6 +2,8 @@
 
 - The cluster has Container Insights, and FARGATE and FARGATE_SPOT as capacity providers with Spot in
   the default strategy, so a task started by hand (a one-off migration) lands on Spot too.
+- ECS Exec sessions are logged (command and output) to the security baseline's encrypted log group and
+  bucket: operators get a shell through SSM, never SSH, and every session leaves a record.
 - One ECR repository per image (sidekiq runs core-api's image): tags are immutable, so a deployed tag
   always means the same bits; images are scanned on push, encrypted with KMS, and old ones expire.
   Every environment deploys from the same repositories: a verification environment runs a tag of the
@@ -15,6 +17,8 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.contracts import ExecLogging
 
 # Untagged layers go after a day; of tagged images the newest 100 stay (rollbacks need a few, audits more).
 LIFECYCLE = {
@@ -41,6 +45,7 @@ class ClusterArgs:
     images: list[str]  # ECR repository names, one per distinct image of the catalog
     data_key_arn: pulumi.Input[str]
     protect: bool
+    exec_logging: ExecLogging
 
 
 class Cluster(pulumi.ComponentResource):
@@ -54,6 +59,19 @@ class Cluster(pulumi.ComponentResource):
         self.cluster = aws.ecs.Cluster(
             f"{env}-cluster",
             settings=[aws.ecs.ClusterSettingArgs(name="containerInsights", value="enabled")],
+            configuration=aws.ecs.ClusterConfigurationArgs(
+                execute_command_configuration=aws.ecs.ClusterConfigurationExecuteCommandConfigurationArgs(
+                    kms_key_id=args.exec_logging.kms_key_arn,
+                    logging="OVERRIDE",
+                    log_configuration=aws.ecs.ClusterConfigurationExecuteCommandConfigurationLogConfigurationArgs(
+                        cloud_watch_encryption_enabled=True,
+                        cloud_watch_log_group_name=args.exec_logging.log_group_name,
+                        s3_bucket_name=args.exec_logging.bucket_name,
+                        s3_bucket_encryption_enabled=True,
+                        s3_key_prefix=args.exec_logging.s3_key_prefix,
+                    ),
+                )
+            ),
             opts=child,
         )
         self.capacity = aws.ecs.ClusterCapacityProviders(

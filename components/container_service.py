@@ -8,6 +8,8 @@
   directories the ECS Exec agent writes to, which keeps ECS Exec working on a read-only root.
 - Placement by capacity provider strategy only: Spot alone in verification environments; in prod an
   on-demand base keeps web services up through a Spot reclaim wave, and Spot carries the rest.
+- Every task carries the Datadog agent and a FireLens log router (components/telemetry.py), with unified
+  service tags, and gets its data stores' endpoints as settings and their credentials as ECS secrets.
 - Calls between services go through Service Connect (an Envoy sidecar and Cloud Map), task to task
   inside the VPC, never through the public ALB.
 """
@@ -20,6 +22,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
+from components import telemetry
+from components.contracts import Connection, Telemetry
 from settings.platform import Schedule
 from settings.services import ServiceSettings, Size
 
@@ -51,6 +55,9 @@ class ContainerServiceArgs:
     logs_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
     protect: bool
+    telemetry: Telemetry
+    exec_policy_arn: pulumi.Input[str]  # lets the ECS Exec agent write session logs where the cluster says
+    connections: list[Connection] = field(default_factory=list)  # the data stores the service uses
     vpc_cidr: str = "10.0.0.0/16"
     callees: dict[str, int] = field(default_factory=dict)  # service -> port, reached through Service Connect
     ingress_from: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # who may connect (the ALB, callers) -> group id
@@ -84,6 +91,7 @@ class ContainerService(pulumi.ComponentResource):
         secrets = spec.secret_arns(args.account_id, args.region, args.env)
         self.execution_role = self._role(f"{base}-execution", self._execution_policy(log_group, secrets))
         self.task_role = self._role(f"{base}-task", self._task_policy())
+        aws.iam.RolePolicyAttachment(f"{base}-task-exec-logging", role=self.task_role.name, policy_arn=args.exec_policy_arn, opts=child)
 
         # Rules are inline, so a task group is whole in one resource: other groups (a database's, say)
         # reference this one in their own rules instead of adding rules to it.
@@ -129,9 +137,7 @@ class ContainerService(pulumi.ComponentResource):
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
             volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=_volume(path)) for path in ("/tmp", *EXEC_AGENT_DIRS)],
-            container_definitions=pulumi.Output.all(args.repository_url, log_group.name).apply(
-                lambda values: json.dumps(self._containers(values[0], values[1], secrets))
-            ),
+            container_definitions=pulumi.Output.json_dumps(self._containers(log_group.name, secrets)),
             opts=child,
         )
 
@@ -174,6 +180,8 @@ class ContainerService(pulumi.ComponentResource):
             enable_execute_command=True,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
+            # The catalog name and kind: Datadog monitors and SLOs are related to the service by these.
+            tags={"kanna:service": args.service, "kanna:kind": args.spec.kind, "kanna:environment": args.env},
             deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             service_connect_configuration=connect,
             opts=pulumi.ResourceOptions(
@@ -196,35 +204,50 @@ class ContainerService(pulumi.ComponentResource):
         )
         return [on_demand, spot]
 
-    def _containers(self, repository_url: str, log_group: str, secrets: dict[str, str]) -> list[dict]:
+    def _containers(self, log_group: pulumi.Input[str], secrets: dict[str, str]) -> list[dict]:
         args, spec = self._args, self._args.spec
-        environment = {
+        environment: dict[str, pulumi.Input[str]] = {
             **spec.environment,
             "KANNA_ENV": args.env,
+            "DD_TAGS": f"kanna_env:{args.env}",
             # Service Connect names: the Envoy sidecar resolves them to the callee's tasks of this environment.
             **{f"{callee.upper().replace('-', '_')}_URL": f"http://{callee}:{port}" for callee, port in sorted(args.callees.items())},
         }
-        container: dict = {
-            "name": args.service,
+        injected: dict[str, pulumi.Input[str]] = dict(secrets)
+        for connection in args.connections:
+            environment.update(connection.environment)
+            injected.update(connection.secrets)
+        app, agent, router = telemetry.container_definitions(
+            service=args.service,
+            env=args.telemetry.env,
+            version=args.telemetry.version,
+            container_name=args.service,
             # CI deploys real tags (immutable); this first tag only has to exist for the service to be created.
-            "image": f"{repository_url}:bootstrap",
-            "essential": True,
-            "readonlyRootFilesystem": spec.read_only_root,
-            "environment": [{"name": key, "value": value} for key, value in sorted(environment.items())],
-            "secrets": [{"name": key, "valueFrom": arn} for key, arn in sorted(secrets.items())],
-            "linuxParameters": {"initProcessEnabled": True},  # ECS Exec needs an init process to reap its sessions
-            "mountPoints": [
-                {"sourceVolume": _volume(path), "containerPath": path, "readOnly": False} for path in ("/tmp", *EXEC_AGENT_DIRS)
-            ],
-            "stopTimeout": 30,
-            "logConfiguration": {
-                "logDriver": "awslogs",
-                "options": {"awslogs-group": log_group, "awslogs-region": args.region, "awslogs-stream-prefix": args.service},
-            },
-        }
-        if spec.port:
-            container["portMappings"] = [{"name": args.service, "containerPort": spec.port, "protocol": "tcp", "appProtocol": "http"}]
-        return [container]
+            image=pulumi.Output.concat(args.repository_url, ":", args.telemetry.version),
+            port=spec.port,
+            log_group=log_group,
+            region=args.region,
+            api_key_secret_arn=args.telemetry.api_key_secret_arn,
+            datadog_site=args.telemetry.datadog_site,
+            environment=dict(sorted(environment.items())),
+            secrets=dict(sorted(injected.items())),
+            log_source="java" if spec.port == 8080 else ("ruby" if spec.image == "kanna/core-api" else "nodejs"),
+        )
+        app.update(
+            {
+                "readonlyRootFilesystem": spec.read_only_root,
+                "linuxParameters": {"initProcessEnabled": True},  # ECS Exec needs an init process to reap its sessions
+                "mountPoints": [
+                    {"sourceVolume": _volume(path), "containerPath": path, "readOnly": False} for path in ("/tmp", *EXEC_AGENT_DIRS)
+                ],
+                "stopTimeout": 30,
+                # Service Connect finds the port by name; workers have none.
+                "portMappings": [{"name": args.service, "containerPort": spec.port, "protocol": "tcp", "appProtocol": "http"}]
+                if spec.port
+                else [],
+            }
+        )
+        return [app, agent, router]
 
     def _role(self, name: str, policy: pulumi.Input[str]) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
@@ -245,11 +268,13 @@ class ContainerService(pulumi.ComponentResource):
 
     def _execution_policy(self, log_group: aws.cloudwatch.LogGroup, secrets: dict[str, str]) -> pulumi.Output[str]:
         args = self._args
-        secret_manager = sorted({f"{arn}-??????" for arn in secrets.values() if ":secretsmanager:" in arn})
+        # Partial ARNs (from the catalog, and the Datadog key) match any version suffix; data-store secrets are exact.
+        named = [*secrets.values(), args.telemetry.api_key_secret_arn]
+        secret_manager = sorted({f"{arn}-??????" for arn in named if ":secretsmanager:" in arn})
         parameters = sorted({arn for arn in secrets.values() if ":ssm:" in arn})
 
         def document(values: list) -> str:
-            repository_arn, group_arn, key_arn = values
+            repository_arn, group_arn, key_arn, *store_secrets = values
             statements = [
                 {"Sid": "EcrLogin", "Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"},
                 {
@@ -265,17 +290,22 @@ class ContainerService(pulumi.ComponentResource):
                     "Resource": f"{group_arn}:*",
                 },
             ]
-            if secret_manager:
+            if secret_manager or store_secrets:
                 statements.append(
-                    {"Sid": "OwnSecrets", "Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": secret_manager}
+                    {
+                        "Sid": "OwnSecrets",
+                        "Effect": "Allow",
+                        "Action": "secretsmanager:GetSecretValue",
+                        "Resource": [*secret_manager, *sorted(store_secrets)],
+                    }
                 )
             if parameters:
                 statements.append({"Sid": "OwnParameters", "Effect": "Allow", "Action": "ssm:GetParameters", "Resource": parameters})
-            if secrets:
-                statements.append({"Sid": "DecryptSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn})
+            statements.append({"Sid": "DecryptSecrets", "Effect": "Allow", "Action": "kms:Decrypt", "Resource": key_arn})
             return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
-        return pulumi.Output.all(args.repository_arn, log_group.arn, args.secrets_key_arn).apply(document)
+        store_secrets = [arn for connection in args.connections for arn in connection.secret_arns]
+        return pulumi.Output.all(args.repository_arn, log_group.arn, args.secrets_key_arn, *store_secrets).apply(document)
 
     def _task_policy(self) -> str:
         statements: list[dict] = [

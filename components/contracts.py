@@ -26,3 +26,25 @@ class ExecLogging:
     s3_key_prefix: str
     kms_key_arn: pulumi.Input[str]
     task_policy_arn: pulumi.Input[str]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How a service reaches one data store: plain settings, and secrets ECS injects at start.
+
+    `secrets` maps an environment variable to a `valueFrom` (a secret ARN, optionally with a JSON key);
+    `secret_arns` are the secrets themselves, which the service's execution role may read."""
+
+    environment: dict[str, pulumi.Input[str]]
+    secrets: dict[str, pulumi.Input[str]]
+    secret_arns: list[pulumi.Input[str]]
+
+
+@dataclass(frozen=True)
+class Telemetry:
+    """What every task needs to ship traces, metrics and logs to Datadog (components/telemetry.py)."""
+
+    env: str  # the Datadog `env` tag: the stack (a verification environment is the tag kanna_env)
+    datadog_site: str
+    api_key_secret_arn: str  # a partial Secrets Manager ARN (no random suffix): known at preview
+    version: str  # the unified-service-tagging version of the first deploy; CI deploys set their own

@@ -10,8 +10,9 @@
 - One cluster set per stack: dev's verification environments share dev's clusters, each with its own
   database or schema that the application's migrations create. Nothing here is per environment.
 
-Clients are passed in explicitly (service name -> the service's task security group id); each one gets
-one ingress rule on its store's port, and nothing else can reach the stores.
+Clients are admitted explicitly (`admit`: a client name -> its task security group id); each one gets
+one ingress rule on its store's port, and nothing else can reach the stores. The platform admits its
+services after creating them, because their task definitions need `connection()` from here first.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.contracts import Connection
 from components.iam import trust_policy
 from settings.data import DataSettings
 
@@ -173,6 +175,39 @@ class Data(pulumi.ComponentResource):
                 "redisAuthSecretArn": self.redis_auth_secret_arn,
             }
         )
+
+    def admit(self, store: str, clients: Mapping[str, pulumi.Input[str]]) -> None:
+        """Opens `store` ('mysql', 'postgres' or 'redis') to these clients' task security groups."""
+        {"mysql": self.mysql, "postgres": self.postgres, "redis": self.redis}[store].admit(clients)
+
+    def connection(self, store: str, service: str) -> Connection:
+        """What `service` needs to reach `store`: endpoints as plain settings, credentials as secrets.
+
+        MySQL: the writer and the application readers (never the analytics reader, which is for BI).
+        PostgreSQL: the service's own database and user. Redis: TLS endpoint and the AUTH token."""
+        if store == "mysql":
+            arn = self.mysql_secret_arn
+            return Connection(
+                {"DATABASE_HOST": self.mysql_writer_endpoint, "DATABASE_READER_HOST": self.mysql_reader_endpoint, "DATABASE_PORT": "3306"},
+                {
+                    "DATABASE_USERNAME": pulumi.Output.concat(arn, ":username::"),
+                    "DATABASE_PASSWORD": pulumi.Output.concat(arn, ":password::"),
+                },
+                [arn],
+            )
+        if store == "postgres":
+            arn = self.postgres_secret_arns[service]
+            url = pulumi.Output.concat("jdbc:postgresql://", self.postgres_writer_endpoint, ":5432/", service, "?sslmode=require")
+            return Connection(
+                {"SPRING_DATASOURCE_URL": url},
+                {
+                    "SPRING_DATASOURCE_USERNAME": pulumi.Output.concat(arn, ":username::"),
+                    "SPRING_DATASOURCE_PASSWORD": pulumi.Output.concat(arn, ":password::"),
+                },
+                [arn],
+            )
+        arn = self.redis_auth_secret_arn
+        return Connection({"REDIS_URL": pulumi.Output.concat("rediss://", self.redis_endpoint, ":6379")}, {"REDIS_AUTH_TOKEN": arn}, [arn])
 
     def _postgres_user(
         self, env: str, service: str, provider: pulumi.ProviderResource, key_arn: pulumi.Input[str], protect: bool

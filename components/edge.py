@@ -15,13 +15,13 @@ ap-northeast-1 for the ALB and in us-east-1 for CloudFront.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.buckets import secure_bucket
 from components.contracts import InternalAuth
 
 ORIGIN_HEADER = "X-Origin-Verify"
@@ -153,7 +153,11 @@ class Edge(pulumi.ComponentResource):
         # --- the origin secret: CloudFront sends it, the ALB's rules require it -------------------
         random_provider = random.Provider(f"{env}-random", opts=child)
         password = random.RandomPassword(
-            f"{env}-origin-secret-value", length=48, special=False, opts=pulumi.ResourceOptions(parent=self, provider=random_provider)
+            f"{env}-origin-secret-value",
+            length=48,
+            special=False,
+            # Replacing it rotates the header: CloudFront and the ALB rules change in one update, but not by accident.
+            opts=pulumi.ResourceOptions(parent=self, provider=random_provider, protect=args.protect),
         )
         secret = aws.secretsmanager.Secret(
             f"{env}-origin-secret",
@@ -263,80 +267,26 @@ class Edge(pulumi.ComponentResource):
 
     def _log_bucket(self) -> aws.s3.Bucket:
         env, protect = self._args.env, self._args.protect
-        child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(f"{env}-edge-logs", force_destroy=not protect, opts=pulumi.ResourceOptions(parent=self, protect=protect))
-        aws.s3.BucketPublicAccessBlock(
-            f"{env}-edge-logs-private",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        # CloudFront's standard logs are written through a bucket ACL, which needs ObjectWriter-or-preferred.
-        aws.s3.BucketOwnershipControls(
-            f"{env}-edge-logs-ownership",
-            bucket=bucket.id,
-            rule=aws.s3.BucketOwnershipControlsRuleArgs(object_ownership="BucketOwnerPreferred"),
-            opts=child,
-        )
-        # ALB access logs support only SSE-S3; the bucket holds request metadata, never bodies.
-        aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{env}-edge-logs-encryption",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                        sse_algorithm="AES256"
-                    )
-                )
+        logs = secure_bucket(
+            f"{env}-edge-logs",
+            parent=self,
+            # ALB access logs support only SSE-S3; the bucket holds request metadata, never bodies.
+            kms_key_arn=None,
+            protect=protect,
+            statements=lambda arn: [
+                {
+                    "Sid": "AlbAccessLogs",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNT}:root"},
+                    "Action": "s3:PutObject",
+                    "Resource": f"{arn}/alb/*",
+                }
             ],
-            opts=child,
+            # CloudFront's standard logs are written through a bucket ACL, which needs ObjectWriter-or-preferred.
+            object_ownership="BucketOwnerPreferred",
+            expire_days=400 if self._args.prod else 30,
         )
-        aws.s3.BucketLifecycleConfiguration(
-            f"{env}-edge-logs-expiry",
-            bucket=bucket.id,
-            rules=[
-                aws.s3.BucketLifecycleConfigurationRuleArgs(
-                    id="expire",
-                    status="Enabled",
-                    filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(prefix=""),
-                    expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(days=400 if self._args.prod else 30),
-                )
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{env}-edge-logs-policy",
-            bucket=bucket.id,
-            policy=bucket.arn.apply(
-                lambda arn: json.dumps(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Sid": "AlbAccessLogs",
-                                "Effect": "Allow",
-                                "Principal": {"AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNT}:root"},
-                                "Action": "s3:PutObject",
-                                "Resource": f"{arn}/alb/*",
-                            },
-                            {
-                                "Sid": "TlsOnly",
-                                "Effect": "Deny",
-                                "Principal": "*",
-                                "Action": "s3:*",
-                                "Resource": [arn, f"{arn}/*"],
-                                "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-                            },
-                        ],
-                    }
-                )
-            ),
-            opts=child,
-        )
-        return bucket
+        return logs.bucket
 
     def _minimal_internal_auth(self) -> InternalAuth:
         """A small Cognito pool for the admin route, until the security baseline's pool is passed in."""

@@ -7,6 +7,7 @@ service admits its callers' groups on its port and nobody else's (web services a
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pulumi
@@ -14,7 +15,7 @@ import pulumi_aws as aws
 
 from components.cluster import Cluster
 from components.container_service import ContainerService, ContainerServiceArgs
-from components.contracts import InternalAuth
+from components.contracts import Connection, InternalAuth, Telemetry
 from components.web_route import WebRoute, WebRouteArgs
 from settings import Settings
 
@@ -38,6 +39,9 @@ class EnvironmentArgs:
     internal_auth: InternalAuth
     logs_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
+    telemetry: Telemetry
+    exec_policy_arn: pulumi.Input[str]
+    connect: Callable[[str, str], Connection]  # (store, service) -> how the service reaches that data store
 
 
 class Environment(pulumi.ComponentResource):
@@ -106,6 +110,9 @@ class Environment(pulumi.ComponentResource):
                     logs_key_arn=args.logs_key_arn,
                     secrets_key_arn=args.secrets_key_arn,
                     protect=settings.protect,
+                    telemetry=args.telemetry,
+                    exec_policy_arn=args.exec_policy_arn,
+                    connections=[args.connect(store, service) for store in spec.stores],
                     callees={callee: platform.services[callee].port or 0 for callee in spec.calls},
                     vpc_cidr=str(settings.network.vpc_cidr),
                     ingress_from=ingress,
@@ -118,4 +125,13 @@ class Environment(pulumi.ComponentResource):
             )
 
         self.security_group_ids = {service: svc.security_group.id for service, svc in self.services.items()}
+        # store -> this environment's clients of it, named <environment>-<service>, for the data stores' ingress.
+        self.store_clients = {
+            store: {
+                f"{env}-{service}": svc.security_group.id
+                for service, svc in self.services.items()
+                if store in platform.services[service].stores
+            }
+            for store in ("mysql", "postgres", "redis")
+        }
         self.register_outputs({"securityGroupIds": self.security_group_ids, "namespaceArn": namespace.arn})

@@ -24,7 +24,9 @@ import pulumi_datadog as datadog
 
 from components import alarms
 from components.alarms import MonitorSpec
-from settings.observability import ObservabilitySettings
+from components.data import Data
+from settings.observability import API_KEY_SECRET, ObservabilitySettings
+from settings.platform import PlatformSettings
 
 DATADOG_AWS_ACCOUNT = "464622532012"  # Datadog's own AWS account, for every commercial-region site
 
@@ -93,7 +95,7 @@ class WebService:
     """A service behind the ALB. Names are literal (they become tags); ECS names may be Outputs."""
 
     name: str
-    hostname: str | None  # public hostname for the synthetic check; None for an internal-only service
+    checks: dict[str, str]  # environment -> the public URL the synthetic check calls; none for internal-only services
     min_tasks: int
     cluster_name: pulumi.Input[str]
     ecs_service_name: pulumi.Input[str]
@@ -128,6 +130,8 @@ class ObservabilityArgs:
     web_services: list[WebService]
     workers: list[Worker]
     data_stores: DataStores
+    secrets_key_arn: pulumi.Input[str]
+    protect: bool
 
 
 class Observability(pulumi.ComponentResource):
@@ -144,13 +148,25 @@ class Observability(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._aws_integration()
+        # Tasks read the API key from here at start (components/telemetry.py). Its value is put in once by an
+        # operator (`aws secretsmanager put-secret-value`), so it never passes through git or Pulumi state.
+        self.api_key_secret = aws.secretsmanager.Secret(
+            f"{args.env}-datadog-api-key",
+            name=API_KEY_SECRET.format(stack=args.env),
+            description="Datadog API key for the agents and log routers of every task",
+            kms_key_id=args.secrets_key_arn,
+            recovery_window_in_days=30,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
         self.monitors = {}
         for spec in self._monitor_specs():
             self._monitor(spec)
         self.slos = {}
         for service in args.web_services:
             self._slos(service)
-        self.synthetics = {s.name: self._synthetic(s) for s in args.web_services if s.hostname}
+        self.synthetics = {
+            f"{where}-{s.name}": self._synthetic(s, where, url) for s in args.web_services for where, url in s.checks.items()
+        }
         self.dashboard = self._dashboard()
         self.register_outputs(
             {
@@ -323,18 +339,16 @@ class Observability(pulumi.ComponentResource):
             opts=self._child,
         )
 
-    def _synthetic(self, service: WebService) -> datadog.SyntheticsTest:
+    def _synthetic(self, service: WebService, where: str, url: str) -> datadog.SyntheticsTest:
         env, s = self._args.env, self._args.settings
         return datadog.SyntheticsTest(
-            f"{env}-{service.name}-https-check",
-            name=f"[{env}] {service.name} HTTPS {service.hostname}",
+            f"{where}-{service.name}-https-check",
+            name=f"[{env}] {service.name} HTTPS {url}",
             type="api",
             subtype="http",
             status="live",
             locations=s.synthetic_locations,
-            request_definition=datadog.SyntheticsTestRequestDefinitionArgs(
-                method="GET", url=f"https://{service.hostname}{service.health_path}", timeout=30
-            ),
+            request_definition=datadog.SyntheticsTestRequestDefinitionArgs(method="GET", url=url, timeout=30),
             assertions=[
                 datadog.SyntheticsTestAssertionArgs(type="statusCode", operator="is", target="200"),
                 datadog.SyntheticsTestAssertionArgs(type="responseTime", operator="lessThan", target=str(s.web.latency_p99_ms)),
@@ -346,8 +360,8 @@ class Observability(pulumi.ComponentResource):
                 retry=datadog.SyntheticsTestOptionsListRetryArgs(count=1, interval=30000),
                 monitor_options=datadog.SyntheticsTestOptionsListMonitorOptionsArgs(renotify_interval=60),
             ),
-            message=f"{service.hostname} failed its HTTPS check from Tokyo in {env}.\n{self._notify}",
-            tags=[f"env:{env}", f"service:{service.name}", "managed-by:pulumi"],
+            message=f"{url} failed its HTTPS check from Tokyo in {env}.\n{self._notify}",
+            tags=[f"env:{env}", f"service:{service.name}", f"kanna_env:{where}", "managed-by:pulumi"],
             opts=self._child,
         )
 
@@ -455,37 +469,45 @@ class Observability(pulumi.ComponentResource):
         return datadog.DashboardJson(f"{env}-dashboard", dashboard=pulumi.Output.json_dumps(document), opts=self._child)
 
 
-# The product's services, until the platform (issue 3) and the data stores (issue 5) are merged.
-PRODUCT_WEB_SERVICES = ("frontend", "admin", "core-api", "openapi", "report", "approval", "payment")
-PRODUCT_WORKERS = ("sidekiq",)
+def observed(platform: PlatformSettings, cluster_name: pulumi.Input[str], data: Data) -> tuple[list[WebService], list[Worker], DataStores]:
+    """What the stack runs, as Datadog sees it: the catalog's services (one Datadog service each, across the
+    stack's environments, told apart by the `kanna_env` tag) and the data component's stores.
 
-
-def observed_services(env: str, prod: bool) -> tuple[list[WebService], list[Worker], DataStores]:
-    """PLACEHOLDER wiring: what the stack observes, by the names the platform and data components will use.
-
-    The lead replaces this with the platform's service catalog and the data component's outputs (ECS
-    cluster and service names, hostnames, Aurora and Redis identifiers). Until then it lists the product's
-    services with the names those components are specified to create, so monitors, SLOs and synthetics are
-    built and tested for the real set of services.
-    """
-    domain = "example.com" if prod else f"{env}.example.com"
-    web = [
-        WebService(
-            name=name,
-            hostname=f"{name}.{domain}",
-            min_tasks=2 if prod else 1,
-            cluster_name=f"{env}-cluster",
-            ecs_service_name=f"{env}-{name}",
-            apm_operation="web.request" if name == "frontend" else "rack.request",
+    Synthetic checks call every public URL of every environment; internal-only services are behind
+    Cognito, where an unauthenticated check could only ever see the login redirect."""
+    single = len(platform.environments) == 1
+    web: list[WebService] = []
+    for name, spec in platform.services.items():
+        if spec.routing is None:
+            continue
+        prefix = spec.routing.paths[0].removesuffix("/*") if spec.routing.paths else ""
+        checks = (
+            {}
+            if spec.internal_auth
+            else {
+                env: f"https://{platform.hosts(env, spec.routing.host, single)}{prefix}{spec.health_path}" for env in platform.environments
+            }
         )
-        for name in PRODUCT_WEB_SERVICES
-    ]
-    workers = [Worker(name) for name in PRODUCT_WORKERS]
-    data = DataStores(
+        web.append(
+            WebService(
+                name=name,
+                checks=checks,
+                min_tasks=platform.size(name).min_tasks,
+                cluster_name=cluster_name,
+                # ECS services are named <environment>-<service>: one monitor watches the service in every environment.
+                ecs_service_name=f"{platform.environments[0]}-{name}" if single else f"*-{name}",
+                apm_operation="rack.request"
+                if spec.image == "kanna/core-api"
+                else ("servlet.request" if spec.port == 8080 else "web.request"),
+                health_path=spec.health_path,
+            )
+        )
+    workers = [Worker(name) for name, spec in platform.services.items() if spec.kind == "worker"]
+    stores = DataStores(
         aurora=[
-            AuroraCluster(f"{env}-mysql", readers=[f"{env}-mysql-2"] if prod else [], analytics_readers=[f"{env}-mysql-analytics"]),
-            AuroraCluster(f"{env}-postgres", readers=[f"{env}-postgres-2"] if prod else []),
+            AuroraCluster(cluster.identifier, readers=cluster.reader_identifiers, analytics_readers=cluster.analytics_identifiers)
+            for cluster in (data.mysql, data.postgres)
         ],
-        redis_replication_groups=[f"{env}-redis"],
+        redis_replication_groups=[data.redis.identifier],
     )
-    return web, workers, data
+    return web, workers, stores

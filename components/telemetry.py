@@ -37,7 +37,7 @@ def container_definitions(
     version: pulumi.Input[str],
     container_name: str,
     image: pulumi.Input[str],
-    port: int,
+    port: int | None,
     log_group: pulumi.Input[str],
     region: str,
     api_key_secret_arn: pulumi.Input[str],
@@ -60,7 +60,7 @@ def container_definitions(
         "name": container_name,
         "image": image,
         "essential": True,
-        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}],
+        "portMappings": [{"containerPort": port, "hostPort": port, "protocol": "tcp"}] if port else [],
         "environment": _env({**(environment or {}), **unified, "DD_LOGS_INJECTION": "true", "DD_TRACE_AGENT_PORT": str(APM_PORT)}),
         "secrets": [{"name": key, "valueFrom": arn} for key, arn in (secrets or {}).items()],
         "dockerLabels": {

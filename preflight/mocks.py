@@ -16,7 +16,7 @@ import pulumi
 ACCOUNT_FALLBACK = "111111111111"
 
 # Computed outputs (beyond id and arn) that the program reads from other resources, per type.
-COMPUTED: dict[str, dict[str, str]] = {
+COMPUTED: dict[str, dict[str, Any]] = {
     "aws:kms/key:Key": {"keyId": "{hash}"},
     "aws:ecr/repository:Repository": {"repositoryUrl": "{account}.dkr.ecr.{region}.amazonaws.com/{name}"},
     "aws:lb/loadBalancer:LoadBalancer": {
@@ -30,6 +30,10 @@ COMPUTED: dict[str, dict[str, str]] = {
     "aws:rds/cluster:Cluster": {
         "endpoint": "{name}.cluster-{hash}.{region}.rds.amazonaws.com",
         "readerEndpoint": "{name}.cluster-ro-{hash}.{region}.rds.amazonaws.com",
+        # manage_master_user_password: RDS creates the master secret and reports its ARN.
+        "masterUserSecrets": [
+            {"secretArn": "arn:aws:secretsmanager:{region}:{account}:secret:rds!cluster-{hash}-AbCdEf", "secretStatus": "active"}
+        ],
     },
     "aws:rds/clusterEndpoint:ClusterEndpoint": {"endpoint": "{name}.cluster-custom-{hash}.{region}.rds.amazonaws.com"},
     "aws:elasticache/replicationGroup:ReplicationGroup": {
@@ -84,6 +88,17 @@ INVOKES: dict[str, dict[str, Any]] = {
 }
 
 
+def _fill(template: Any, values: dict[str, str]) -> Any:
+    """A COMPUTED template with {name}, {hash}, {account} and {region} filled in, at any depth."""
+    if isinstance(template, str):
+        return template.format(**values)
+    if isinstance(template, list):
+        return [_fill(item, values) for item in template]
+    if isinstance(template, dict):
+        return {key: _fill(item, values) for key, item in template.items()}
+    return template
+
+
 def _hash(text: str) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
@@ -113,7 +128,7 @@ class EngineMocks(pulumi.runtime.Mocks):
             resource_id = f"{args.name}-{_hash(args.typ + args.name)}"
         fill = {"name": args.name, "hash": _hash(args.typ + args.name), "account": self.account, "region": self.region}
         state = {"arn": _arn(args.typ, args.name, self.account, self.region)}
-        state.update({key: template.format(**fill) for key, template in COMPUTED.get(args.typ, {}).items()})
+        state.update({key: _fill(template, fill) for key, template in COMPUTED.get(args.typ, {}).items()})
         state.update(args.inputs)
         return resource_id, state
 

@@ -63,6 +63,9 @@ class SloSettings(Section):
         return value
 
 
+API_KEY_SECRET = "kanna/{stack}/datadog/api-key"
+
+
 class ObservabilitySettings(Section):
     """Datadog for one stack. Defaults suit prod."""
 
@@ -130,6 +133,11 @@ class ObservabilitySettings(Section):
                 )
             )
         return found
+
+    def api_key_secret_arn(self, account_id: str, region: str, stack: str) -> str:
+        """The Secrets Manager secret that holds the Datadog API key tasks send with (a partial ARN: no suffix).
+        The observability component creates it empty; an operator puts the key in once, never in git."""
+        return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{API_KEY_SECRET.format(stack=stack)}"
 
     def forwarder_arn(self, account_id: str, region: str) -> str:
         return self.log_forwarder_arn or f"arn:aws:lambda:{region}:{account_id}:function:DatadogForwarder"

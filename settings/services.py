@@ -94,6 +94,9 @@ class ServiceSettings(Section):
     internal_auth: bool = Field(default=False, description="Internal users only: the ALB authenticates them with Cognito first.")
     read_only_root: bool = Field(default=True, description="False only when the runtime must write outside /tmp.")
     calls: list[str] = Field(default_factory=list, description="Services this one calls, through Service Connect.")
+    stores: list[Literal["mysql", "postgres", "redis"]] = Field(
+        default_factory=list, description="Data stores the service connects to: it gets their endpoints and credentials, and their ingress."
+    )
     scale_on: Literal["requests", "queueLatency"] = Field(default="requests", description="Target tracking metric besides CPU.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
     secrets: dict[str, str] = Field(default_factory=dict, description="Env var -> Secrets Manager or SSM parameter ARN.")
@@ -160,8 +163,9 @@ CATALOG: dict[str, dict] = {
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 2, "maxTasks": 20, "onDemandBase": 2, "spotWeight": 3, "onDemandWeight": 1},
         "routing": {"host": "", "paths": ["/api/*"]},
         "calls": ["report", "approval", "payment"],
+        "stores": ["mysql", "redis"],
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
-        "secrets": {"RAILS_MASTER_KEY": f"{_SSM}/core-api/rails-master-key", "DATABASE_URL": f"{_SM}/core-api/database-url"},
+        "secrets": {"RAILS_MASTER_KEY": f"{_SSM}/core-api/rails-master-key"},
     },
     "sidekiq": {
         "kind": "worker",
@@ -169,10 +173,10 @@ CATALOG: dict[str, dict] = {
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 1, "maxTasks": 10, "spotWeight": 1},
         "scaleOn": "queueLatency",
         "calls": ["report", "approval", "payment"],
+        "stores": ["mysql", "redis"],
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
         "secrets": {
             "RAILS_MASTER_KEY": f"{_SSM}/core-api/rails-master-key",
-            "DATABASE_URL": f"{_SM}/core-api/database-url",
             "BUNDLE_ENTERPRISE__CONTRIBSYS__COM": f"{_SM}/sidekiq/enterprise-license",
         },
     },
@@ -184,6 +188,7 @@ CATALOG: dict[str, dict] = {
         "size": {"cpu": 512, "memory": 1024, "minTasks": 2, "maxTasks": 8, "onDemandBase": 1, "spotWeight": 2, "onDemandWeight": 1},
         "routing": {"host": "openapi"},
         "calls": ["core-api"],
+        "stores": ["mysql"],
         "environment": {"NODE_ENV": "production"},
     },
     "report": {
@@ -194,7 +199,7 @@ CATALOG: dict[str, dict] = {
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 1, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 2},
         "routing": {"host": "", "paths": ["/report/*"]},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
-        "secrets": {"SPRING_DATASOURCE_PASSWORD": f"{_SM}/report/db-password"},
+        "stores": ["postgres"],
     },
     "approval": {
         "kind": "web",
@@ -204,7 +209,7 @@ CATALOG: dict[str, dict] = {
         "size": {"cpu": 512, "memory": 1024, "minTasks": 1, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 2},
         "routing": {"host": "", "paths": ["/approval/*"]},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
-        "secrets": {"SPRING_DATASOURCE_PASSWORD": f"{_SM}/approval/db-password"},
+        "stores": ["postgres"],
     },
     "payment": {
         "kind": "web",
@@ -214,6 +219,7 @@ CATALOG: dict[str, dict] = {
         "size": {"cpu": 512, "memory": 1024, "minTasks": 2, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 1, "onDemandWeight": 1},
         "routing": {"host": "", "paths": ["/payment/*"]},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
-        "secrets": {"SPRING_DATASOURCE_PASSWORD": f"{_SM}/payment/db-password", "PSP_API_KEY": f"{_SM}/payment/psp-api-key"},
+        "stores": ["postgres"],
+        "secrets": {"PSP_API_KEY": f"{_SM}/payment/psp-api-key"},
     },
 }

@@ -9,6 +9,7 @@ import pytest
 from preflight.analyzer import PolicyPack
 from preflight.program import Registration
 from settings import SettingsError, load
+from settings.services import CATALOG
 from tests.conftest import recording
 from tests.kit import UNKNOWN, RecordedStack, judge, mutate, res, violations
 
@@ -129,11 +130,47 @@ def test_security_groups_admit_only_listed_clients_and_no_cidr(each_stack: Recor
     assert each_stack.deps(each_stack.one(CACHE, f"{e}-redis"), "securityGroupIds") == [groups[f"{e}-redis-sg"]]
     for group in groups.values():
         assert "ingress" not in group.inputs and "egress" not in group.inputs
-    rules = [
-        r for r in each_stack.of_type(RULE) if set(r.property_dependencies.get("securityGroupId", [])) & {g.urn for g in groups.values()}
-    ]
-    # The platform passes the services' task security groups; until it does, nothing at all may connect.
-    assert rules == []
+    # Exactly the services whose catalog entry uses a store are admitted to it, in every environment,
+    # each by its own task security group, on the store's port only, and never from a CIDR.
+    environments = [c.name.removeprefix(f"{e}-") for c in each_stack.of_type("kanna:platform:Environment")]
+    for store, port in (("mysql", 3306), ("postgres", 5432), ("redis", 6379)):
+        group = groups[f"{e}-{store}-sg"]
+        rules = [r for r in each_stack.of_type(RULE) if each_stack.deps(r, "securityGroupId") == [group]]
+        assert all("cidrIpv4" not in r.inputs and "cidrIpv6" not in r.inputs for r in rules)
+        assert all((r.inputs["fromPort"], r.inputs["toPort"], r.inputs["ipProtocol"]) == (port, port, "tcp") for r in rules)
+        admitted = {source.name for r in rules for source in each_stack.deps(r, "referencedSecurityGroupId")}
+        users = [name for name, entry in CATALOG.items() if store in entry.get("stores", [])]
+        assert admitted == {f"{env_}-{name}-sg" for env_ in environments for name in users}, store
+
+
+def test_services_receive_their_stores_connection_details(prod: RecordedStack) -> None:
+    tasks = {t.name.removeprefix("prod-").removesuffix("-task"): t for t in prod.of_type("aws:ecs/taskDefinition:TaskDefinition")}
+    mysql_secret = prod.one(CLUSTER, "prod-mysql-cluster")
+    for service, task in tasks.items():
+        (app,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == service]
+        env_names = {v["name"] for v in app["environment"]}
+        secrets = {v["name"]: v["valueFrom"] for v in app["secrets"]}
+        stores = CATALOG[service].get("stores", [])
+        assert ("DATABASE_HOST" in env_names) is ("mysql" in stores)
+        assert ("SPRING_DATASOURCE_URL" in env_names) is ("postgres" in stores)
+        assert ("REDIS_URL" in env_names) is ("redis" in stores)
+        if "mysql" in stores:
+            # The application readers' endpoint, never the analytics reader, which is for BI only.
+            host = {v["name"]: v["value"] for v in app["environment"]}["DATABASE_READER_HOST"]
+            assert "app-readers" in host and "analytics" not in json.dumps(app)
+            assert secrets["DATABASE_PASSWORD"].endswith(":password::") and ":secretsmanager:" in secrets["DATABASE_PASSWORD"]
+        if "postgres" in stores:
+            # The service's own user: its secret, not the master's.
+            assert f"postgres-{service}" in secrets["SPRING_DATASOURCE_PASSWORD"]
+        # The execution role may read exactly the secrets its task injects.
+        (role,) = prod.deps(task, "executionRoleArn")
+        (policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy") if prod.deps(p, "role") == [role]]
+        statements = json.loads(policy.inputs["policy"])["Statement"]
+        allowed = [arn for st in statements if st["Sid"] in ("OwnSecrets", "OwnParameters") for arn in st["Resource"]]
+        for value_from in secrets.values():
+            arn = value_from.split(":password::")[0].split(":username::")[0]
+            assert any(arn == a or (a.endswith("-??????") and arn.startswith(a[:-7])) for a in allowed), (service, arn)
+    assert mysql_secret is not None
 
 
 def test_redis_is_encrypted_multi_az_in_prod_with_a_token_in_secrets_manager(each_stack: RecordedStack) -> None:
@@ -173,7 +210,9 @@ def test_a_postgres_database_and_user_per_service(each_stack: RecordedStack) -> 
 
 def test_prod_protects_every_stateful_data_resource(prod: RecordedStack, dev: RecordedStack) -> None:
     stateful = [
-        r for r in prod.of_type(CLUSTER) + prod.of_type(INSTANCE) + prod.of_type(CACHE) + prod.of_type(SECRET) + prod.of_type(PASSWORD)
+        r
+        for r in prod.of_type(CLUSTER) + prod.of_type(INSTANCE) + prod.of_type(CACHE) + prod.of_type(SECRET) + prod.of_type(PASSWORD)
+        if prod.component_of(r) == "prod-data"
     ]
     assert len(stateful) == 2 + 5 + 1 + 4 + 4
     assert [r.name for r in stateful if not r.protect] == []
@@ -181,7 +220,7 @@ def test_prod_protects_every_stateful_data_resource(prod: RecordedStack, dev: Re
         assert cluster.inputs["deletionProtection"] is True and cluster.inputs["skipFinalSnapshot"] is False
         assert cluster.inputs["finalSnapshotIdentifier"] == cluster.name.removesuffix("-cluster") + "-final"
     assert prod.one(CACHE, "prod-redis").inputs["finalSnapshotIdentifier"] == "prod-redis-final"
-    assert all(s.inputs["recoveryWindowInDays"] == 30 for s in prod.of_type(SECRET))
+    assert all(s.inputs["recoveryWindowInDays"] == 30 for s in prod.of_type(SECRET, under="prod-data"))
     # dev is disposable: nothing protected, no final snapshot to clean up.
     assert [r.name for r in dev.of_type(CLUSTER) + dev.of_type(INSTANCE) + dev.of_type(CACHE) if r.protect] == []
     assert all(c.inputs["skipFinalSnapshot"] is True and c.inputs["deletionProtection"] is False for c in dev.of_type(CLUSTER))
@@ -262,8 +301,13 @@ def test_done_when_world_open_data_port_fails(pack: PolicyPack, mode: str, engin
         {"securityGroupId": [group]},
     )
     found = violations(judge(pack, [*stack.registrations, rule], "prod"))
-    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("data-port-no-public-ingress", "prod-anyone")]
-    assert f"data port {port}" in found[0].message and "0.0.0.0/0" in found[0].message
+    # The data policy names the data port; the edge's general no-world-ingress policy catches it too.
+    assert sorted((d.policy, d.urn.rsplit("::", 1)[-1]) for d in found) == [
+        ("data-port-no-public-ingress", "prod-anyone"),
+        ("no-world-ingress", "prod-anyone"),
+    ]
+    (data_finding,) = [d for d in found if d.policy == "data-port-no-public-ingress"]
+    assert f"data port {port}" in data_finding.message and "0.0.0.0/0" in data_finding.message
 
 
 def test_prod_cluster_with_a_single_instance_fails_multi_az(pack: PolicyPack) -> None:

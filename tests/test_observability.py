@@ -7,10 +7,14 @@ import json
 import pytest
 
 from components.alarms import service_alarm_specs, web_monitor_specs
-from components.observability import METRIC_NAMESPACES, PRODUCT_WEB_SERVICES, PRODUCT_WORKERS
+from components.observability import METRIC_NAMESPACES
 from components.telemetry import AGENT_CONTAINER, AGENT_IMAGE, LOG_ROUTER_CONTAINER, LOG_ROUTER_IMAGE, container_definitions
 from settings.observability import WebThresholds
+from settings.services import CATALOG
 from tests.kit import UNKNOWN, RecordedStack
+
+PRODUCT_WEB_SERVICES = [name for name, entry in CATALOG.items() if entry["kind"] == "web"]
+PRODUCT_WORKERS = [name for name, entry in CATALOG.items() if entry["kind"] == "worker"]
 
 MONITOR = "datadog:index/monitor:Monitor"
 SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective"
@@ -112,7 +116,7 @@ def test_slo_targets_and_notifications_per_stack(stack: str, target: float, hand
 def test_data_store_and_platform_monitors(prod: RecordedStack) -> None:
     names = {m.name: m.inputs for m in prod.of_type(MONITOR)}
     assert names["prod-prod-mysql-prod-mysql-analytics-replica-lag"]["query"].endswith("> 300000.0")
-    assert names["prod-prod-mysql-prod-mysql-2-replica-lag"]["query"].endswith("> 5000.0")
+    assert names["prod-prod-mysql-prod-mysql-reader-1-replica-lag"]["query"].endswith("> 5000.0")
     for key in ("cpu", "connections", "freeable-memory"):
         assert "dbclusteridentifier:prod-postgres" in names[f"prod-prod-postgres-{key}"]["query"]
     assert "cacheclusterid:prod-redis-*" in names["prod-prod-redis-evictions"]["query"]
@@ -127,13 +131,17 @@ def test_data_store_and_platform_monitors(prod: RecordedStack) -> None:
 
 
 def test_synthetics_from_tokyo_for_every_public_hostname(each_stack: RecordedStack) -> None:
-    stack = each_stack.recording.stack
+    environments = [c.name.split("-", 1)[1] for c in each_stack.of_type("kanna:platform:Environment")]
+    public = [name for name in PRODUCT_WEB_SERVICES if not CATALOG[name].get("internalAuth")]
     checks = {s.name: s.inputs for s in each_stack.of_type(SYNTHETIC)}
-    assert set(checks) == {f"{stack}-{name}-https-check" for name in PRODUCT_WEB_SERVICES}
-    for check in checks.values():
+    # Every public URL of every environment; the Cognito-protected admin only ever answers with a login redirect.
+    assert set(checks) == {f"{env}-{name}-https-check" for env in environments for name in public}
+    for name, check in checks.items():
+        service = next(s for s in public if name.endswith(f"-{s}-https-check"))
         assert check["locations"] == ["aws:ap-northeast-1"]
         assert check["type"] == "api" and check["subtype"] == "http" and check["status"] == "live"
-        assert check["requestDefinition"]["url"].startswith("https://") and check["requestDefinition"]["url"].endswith(".example.com/up")
+        url = check["requestDefinition"]["url"]
+        assert url.startswith("https://") and "example.com/" in url and url.endswith(CATALOG[service]["healthPath"])
         assert {"type": "statusCode", "operator": "is", "target": "200"} in check["assertions"]
 
 

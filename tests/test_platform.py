@@ -55,7 +55,10 @@ def test_task_definitions_are_arm64_with_read_only_root_where_allowed(each_stack
         assert len(roles) == 2, "execution and task roles are separate"
         if task.inputs["containerDefinitions"] == UNKNOWN:
             continue
-        (container,) = json.loads(task.inputs["containerDefinitions"])
+        containers = json.loads(task.inputs["containerDefinitions"])
+        # The app, then the Datadog agent and the FireLens log router (components/telemetry.py).
+        assert [c["name"] for c in containers[1:]] == ["datadog-agent", "log-router"]
+        container = containers[0]
         service = container["name"]
         assert container["readonlyRootFilesystem"] is CATALOG[service].get("readOnlyRoot", True)
         assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp", "/var/lib/amazon", "/var/log/amazon"}
@@ -171,12 +174,7 @@ def test_alb_admits_only_cloudfront_and_tasks_only_the_alb_or_callers(each_stack
     listeners = {listener.inputs["port"]: listener for listener in each_stack.of_type("aws:lb/listener:Listener")}
     assert listeners[443].inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert [a["type"] for a in listeners[80].inputs["defaultActions"]] == ["redirect"]
-    task_groups = [
-        g
-        for g in each_stack.of_type(SG)
-        if each_stack.component_of(g)
-        not in (each_stack.component_of(alb), each_stack.component_of(each_stack.of_type("aws:ec2/vpc:Vpc")[0]))
-    ]
+    task_groups = [g for g in each_stack.of_type(SG) if each_stack.by_urn[g.parent].type == "kanna:platform:ContainerService"]
     assert len(task_groups) == 8 * len(envs(each_stack))
     for group in task_groups:
         sources = each_stack.deps(group, "ingress")

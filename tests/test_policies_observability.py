@@ -7,10 +7,13 @@ import json
 
 import pytest
 
-from components.observability import PRODUCT_WEB_SERVICES
 from components.telemetry import AGENT_CONTAINER, container_definitions
 from preflight.analyzer import PolicyPack
+from settings.services import CATALOG
 from tests.kit import UNKNOWN, RecordedStack, deferred, judge, res, violations
+
+PRODUCT_WEB_SERVICES = [name for name, entry in CATALOG.items() if entry["kind"] == "web"]
+PRODUCT_WORKERS = [name for name, entry in CATALOG.items() if entry["kind"] == "worker"]
 
 SERVICE = "aws:ecs/service:Service"
 TASK = "aws:ecs/taskDefinition:TaskDefinition"
@@ -87,9 +90,9 @@ def test_unknown_values_first_preview(pack: PolicyPack) -> None:
 
 
 def test_removing_a_prod_services_slo_fails_the_recorded_stack(prod: RecordedStack, pack: PolicyPack) -> None:
-    # What the platform will add, tagged (the network policies judge their subnets; not this test's concern).
-    services = [web_service(name) for name in PRODUCT_WEB_SERVICES]
-    registrations = [*copy.deepcopy(prod.registrations), *services]
+    # The real prod stack: its ECS services are tagged kanna:service, its monitors and SLOs service:<name>.
+    registrations = copy.deepcopy(prod.registrations)
+    assert len([r for r in registrations if r.type == SERVICE]) == len(CATALOG)
     assert violations(judge(pack, registrations), "web-service-monitored") == []
     without = [r for r in registrations if r.name != "prod-payment-availability-slo"]
     without = [r for r in without if r.name != "prod-payment-latency-slo"]

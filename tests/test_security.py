@@ -129,7 +129,9 @@ def _account(env: str) -> str:
 def test_every_bucket_is_secure_and_protected_in_prod(each_stack: RecordedStack) -> None:
     env = each_stack.recording.stack
     buckets = each_stack.of_type(BUCKET)
-    assert {b.name for b in buckets} == {f"{env}-access-logs", f"{env}-cloudtrail", f"{env}-config", f"{env}-sessions"}
+    assert {b.name for b in buckets} == {f"{env}-access-logs", f"{env}-cloudtrail", f"{env}-config", f"{env}-sessions", f"{env}-edge-logs"}
+    # Written by AWS services that only support SSE-S3 (server access logs, ALB logs) and, for CloudFront, ACLs.
+    sse_s3 = {f"{env}-access-logs", f"{env}-edge-logs"}
     for bucket in buckets:
         assert bucket.protect is (env == "prod")
         assert bucket.inputs["forceDestroy"] is False
@@ -143,10 +145,11 @@ def test_every_bucket_is_secure_and_protected_in_prod(each_stack: RecordedStack)
             block.inputs[flag] is True for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
         )
         assert one("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"] == {"status": "Enabled"}
-        assert one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
+        ownership = "BucketOwnerPreferred" if bucket.name.endswith("edge-logs") else "BucketOwnerEnforced"
+        assert one("aws:s3/bucketOwnershipControls:BucketOwnershipControls").inputs["rule"] == {"objectOwnership": ownership}
         (rule,) = one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").inputs["rules"]
-        if bucket.name.endswith("access-logs"):
-            assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}  # S3 access logs can't use SSE-KMS
+        if bucket.name in sse_s3:
+            assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
         else:
             sse = one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
             assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
