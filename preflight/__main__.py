@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from . import MAIN, MODES, PROJECTS, ROOT, Project
@@ -23,26 +24,34 @@ EXIT_VIOLATION, EXIT_PROGRAM, EXIT_PACK = 1, 2, 3
 
 
 def run(stacks: Sequence[str | tuple[Project, str]], modes: list[str], stack_files: dict[str, Path] | None = None) -> list[Outcome]:
-    """Checks each stack (a main-program stack name, or a (project, stack) pair) in each mode with one pack."""
+    """Checks each stack (a main-program stack name, or a (project, stack) pair) in each mode with one pack.
+
+    Recording is CPU work in this process; judging is mostly CPU work in the pack's process. So each
+    recording is judged on a background thread while the next one records, and the two use both cores.
+    A single judging thread keeps `configure` and `analyze` of one recording together and in order (the
+    pack holds one configuration at a time), so every outcome is what a one-at-a-time run would give.
+    """
     outcomes = []
     targets = [(MAIN, s) if isinstance(s, str) else s for s in stacks]
-    with PolicyPack() as pack:
+    with PolicyPack() as pack, ThreadPoolExecutor(max_workers=1) as judge:
         for project, stack in targets:
             config_file = ROOT / "policies" / "config" / f"{stack}.json"
             if not config_file.exists():
                 config_file = ROOT / "policies" / "config" / "prod.json"  # an unknown stack is judged like prod
-            levels = pack.configure(config_file)
+            levels = judge.submit(pack.configure, config_file)
             for mode in modes:
                 try:
                     config, secrets = stack_config(stack, (stack_files or {}).get(stack), project)
                     recording = record(stack, mode, config, secrets, project)
                 except ProgramError as exc:
                     recording = Recording(stack, mode, [], str(exc), project.name)
-                outcome = Outcome(stack, mode, recording, levels=levels)
-                if recording.error is None:
-                    outcome.diagnostics = pack.analyze(recording.registrations)
-                outcomes.append(outcome)
-    return outcomes
+                diagnostics = judge.submit(pack.analyze, recording.registrations) if recording.error is None else None
+                outcomes.append((Outcome(stack, mode, recording), levels, diagnostics))
+        for outcome, levels, diagnostics in outcomes:
+            outcome.levels = levels.result()  # raises PolicyPackError as the sequential run did
+            if diagnostics is not None:
+                outcome.diagnostics = diagnostics.result()
+    return [outcome for outcome, _, _ in outcomes]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -99,6 +99,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.stack = stack
         self.registrations: list[Registration] = []
+        self._by_urn: dict[str, Registration] = {}  # RegisterResourceOutputs finds its resource without a scan
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
@@ -133,14 +134,15 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         )
         with self._lock:
             self.registrations.append(registration)
+            self._by_urn[registration.urn] = registration
         return response
 
     def RegisterResourceOutputs(self, request):  # noqa: N802
         outputs = json_format.MessageToDict(request.outputs)
         with self._lock:
-            for registration in self.registrations:
-                if registration.urn == request.urn:
-                    registration.outputs = outputs
+            registration = self._by_urn.get(request.urn)
+            if registration is not None:
+                registration.outputs = outputs
         return super().RegisterResourceOutputs(request)
 
 
