@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +16,41 @@ from preflight.program import Recording, record
 from tests.kit import RecordedStack
 
 _recordings: dict[tuple[str, str], Recording] = {}
+
+# The preflight CLI runs as its own process, as CI runs it. Those runs start with the session, so they use
+# the second core while the in-process tests use the first; the tests that read them wait for them.
+_cli: dict[str, subprocess.Popen[str]] = {}
+BAD_VPC_CIDR = "10.0.0.0/8"
+TWELVE_ENVIRONMENTS = [f"qa{i}" for i in range(12)]
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    from preflight import ROOT
+
+    def start(name: str, *args: str) -> None:
+        _cli[name] = subprocess.Popen(
+            [sys.executable, "-m", "preflight", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    start("all", "--all", "--json", "-")
+    bad = Path(tempfile.mkdtemp()) / "Pulumi.prod.yaml"
+    bad.write_text((ROOT / "Pulumi.prod.yaml").read_text() + f"  kanna-infra:network:\n    vpcCidr: {BAD_VPC_CIDR}\n")
+    start("bad-settings", "prod", "--mode", "update", "--stack-file", str(bad))
+    # The dev stack with 12 verification environments, the most the shared platform must carry.
+    import yaml
+
+    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    document["config"]["kanna-infra:platform"]["environments"] = TWELVE_ENVIRONMENTS
+    twelve = bad.parent / "Pulumi.dev.yaml"
+    twelve.write_text(yaml.safe_dump(document))
+    start("twelve", "dev", "--mode", "first", "--stack-file", str(twelve), "--json", "-")
+
+
+def cli_result(name: str) -> subprocess.CompletedProcess[str]:
+    """The finished CLI run `name` ('all', 'bad-settings' or 'twelve'): its exit code, stdout and stderr."""
+    process = _cli[name]
+    stdout, stderr = process.communicate(timeout=600)
+    return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
 def recording(stack: str, mode: str = "update") -> Recording:

@@ -86,10 +86,17 @@ def res(
     )
 
 
+_memos: dict[Path, dict[bytes, list[Diagnostic]]] = {}
+
+
 def judge(pack: PolicyPack, registrations: Iterable[Registration], stack: str = "prod", config: Path | None = None) -> list[Diagnostic]:
-    """What the pack says about these resources under `stack`'s policy config."""
-    pack.configure(config or CONFIG_DIR / f"{stack}.json")
-    return pack.analyze(list(registrations))
+    """What the pack says about these resources under `stack`'s policy config.
+
+    Answers to identical single-resource requests are remembered per config for the session (see
+    `PolicyPack.analyze`): every changed resource and every whole-stack check still goes to the pack."""
+    path = config or CONFIG_DIR / f"{stack}.json"
+    pack.configure(path)
+    return pack.analyze(list(registrations), memo=_memos.setdefault(path, {}))
 
 
 def violations(diagnostics: Iterable[Diagnostic], policy: str | None = None, level: str = "mandatory") -> list[Diagnostic]:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 
-from preflight import ROOT
 from preflight.__main__ import EXIT_PROGRAM, EXIT_VIOLATION, exit_code
 from preflight.analyzer import PolicyPack
 from preflight.report import Outcome
-from tests.conftest import recording
+from tests.conftest import cli_result, recording
 from tests.kit import RecordedStack, judge, res, violations
 
 
@@ -76,9 +73,7 @@ def test_exit_codes() -> None:
 
 
 def test_cli_json_for_ci() -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "preflight", "--all", "--json", "-"], cwd=ROOT, capture_output=True, text=True, timeout=300
-    )
+    result = cli_result("all")  # `python -m preflight --all --json -`, started with the session
     assert result.returncode == 0, result.stderr[-3000:]
     outcomes = json.loads(result.stdout)
     assert [(o["project"], o["stack"], o["mode"]) for o in outcomes] == [

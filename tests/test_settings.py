@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
-from preflight import ROOT
 from preflight.program import record, stack_config
 from settings import SettingsError, load
+from tests.conftest import BAD_VPC_CIDR, cli_result
 
 ACCOUNT = {"kanna-infra:awsAccountId": "111111111111"}
 
@@ -119,19 +116,12 @@ def test_bad_settings_register_no_resource() -> None:
     assert [r.type for r in recording.registrations] == ["pulumi:pulumi:Stack"]
 
 
-def test_preflight_cli_exits_2_with_one_line_and_no_traceback(tmp_path: Path) -> None:
-    stack_file = tmp_path / "Pulumi.prod.yaml"
-    stack_file.write_text((ROOT / "Pulumi.prod.yaml").read_text() + "  kanna-infra:network:\n    vpcCidr: 10.0.0.0/8\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "preflight", "prod", "--mode", "update", "--stack-file", str(stack_file)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def test_preflight_cli_exits_2_with_one_line_and_no_traceback() -> None:
+    # `python -m preflight prod --mode update --stack-file <Pulumi.prod.yaml + vpcCidr 10.0.0.0/8>`
+    result = cli_result("bad-settings")
     assert result.returncode == 2, result.stdout + result.stderr
     errors = [line for line in result.stdout.splitlines() if line.startswith("stack 'prod'")]
     assert errors == [
-        "stack 'prod': kanna-infra:network.vpcCidr = \"10.0.0.0/8\": a VPC must be /16 to /20; allowed: a prefix length from 16 to 20"
+        f"stack 'prod': kanna-infra:network.vpcCidr = \"{BAD_VPC_CIDR}\": a VPC must be /16 to /20; allowed: a prefix length from 16 to 20"
     ]
     assert "Traceback" not in result.stdout + result.stderr
