@@ -58,6 +58,8 @@ class ContainerServiceArgs:
     alb_arn_suffix: pulumi.Input[str] | None = None
     schedule: Schedule | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
+    blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/bluegreen.py) ships new task definitions
+    rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -174,17 +176,36 @@ class ContainerService(pulumi.ComponentResource):
             enable_execute_command=True,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             service_connect_configuration=connect,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=args.depends_on,
-                # Autoscaling (and the out-of-hours schedule) owns the task count after creation.
-                ignore_changes=["desiredCount"],
-            ),
+            **self._deployment(),
         )
         self._autoscaling()
         self.register_outputs({"serviceArn": self.service.id, "securityGroupId": self.security_group.id})
+
+    def _deployment(self) -> dict:
+        """The ECS service's deployment settings: CodeDeploy blue/green, or rolling with the circuit breaker."""
+        args = self._args
+        # Autoscaling (and the out-of-hours schedule) owns the task count after creation.
+        ignored = ["desiredCount"]
+        if args.blue_green:
+            # CodeDeploy owns these after the first deploy: each deploy registers a new task definition revision
+            # and swaps the load balancer to the other target group. Re-applying Pulumi's would revert traffic to
+            # the idle group, and ECS refuses a task definition update on a CODE_DEPLOY service. Pulumi creates
+            # the first task definition; later ones ship through CodeDeploy (deploy/render.py, CI).
+            ignored += ["taskDefinition", "loadBalancers"]
+            return {
+                "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="CODE_DEPLOY"),
+                "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
+            }
+        return {
+            "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
+            "deployment_circuit_breaker": aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            # A deploy whose new tasks start but don't work (a growing queue) is rolled back on the alarm.
+            "alarms": aws.ecs.ServiceAlarmsArgs(enable=True, rollback=True, alarm_names=args.rollback_alarm_names)
+            if args.rollback_alarm_names
+            else None,
+            "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
+        }
 
     def _capacity(self) -> list[aws.ecs.ServiceCapacityProviderStrategyArgs]:
         size = self._args.size
