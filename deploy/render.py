@@ -47,7 +47,10 @@ def render(outputs: dict[str, Any], env: str, service: str) -> tuple[dict[str, A
     if inputs["containerName"] not in names:
         raise RenderError(f"container {inputs['containerName']!r} is not in the task definition of {env}/{service}: {names}")
     keys = ("cluster", "service", "application", "deploymentGroup", "containerName")
-    return appspec, taskdef, {key: str(inputs[key]) for key in keys}
+    (container,) = [c for c in taskdef["containerDefinitions"] if c["name"] == inputs["containerName"]]
+    # The ECR repository the service pulls from; CI pushes the new tag there.
+    repository = container["image"].rsplit(":", 1)[0]
+    return appspec, taskdef, {**{key: str(inputs[key]) for key in keys}, "repository": repository}
 
 
 def main(argv: list[str] | None = None) -> int:

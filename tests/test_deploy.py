@@ -21,6 +21,7 @@ ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 WEB = sorted(name for name, entry in CATALOG.items() if entry["kind"] == "web")
 TRAFFIC = {"dev": "CodeDeployDefault.ECSAllAtOnce", "prod": "CodeDeployDefault.ECSCanary10Percent5Minutes"}
 WAIT = {"dev": 5.0, "prod": 60.0}
+ACCOUNT = {"dev": "222222222222", "prod": "111111111111"}
 
 
 def environments(stack: RecordedStack) -> list[str]:
@@ -54,7 +55,10 @@ def test_every_web_service_has_a_deployment_group_matching_its_load_balancer(nam
             assert pair["prodTrafficRoute"]["listenerArns"] != pair["testTrafficRoute"]["listenerArns"]
             assert inputs["autoRollbackConfiguration"] == {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
             config = inputs["blueGreenDeploymentConfig"]
-            assert config["terminateBlueInstancesOnDeploymentSuccess"] == {"action": "TERMINATE", "terminationWaitTimeInMinutes": WAIT[name]}
+            assert config["terminateBlueInstancesOnDeploymentSuccess"] == {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": WAIT[name],
+            }
             (role,) = stack.deps(group, "serviceRoleArn")
             attachment = [a for a in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if stack.deps(a, "role") == [role]]
             assert [a.inputs["policyArn"] for a in attachment] == ["arn:aws:iam::aws:policy/AWSCodeDeployRoleForECS"]
@@ -136,7 +140,9 @@ def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, d
                 "application": f"kanna-{env}",
                 "deploymentGroup": f"{env}-{service}",
                 "containerName": service,
+                "repository": names["repository"],
             }
+            assert names["repository"].startswith(f"{ACCOUNT[name]}.dkr.ecr.ap-northeast-1.amazonaws.com/")
             recorded = stack.one("aws:ecs/taskDefinition:TaskDefinition", f"{env}-{service}-task")
             assert taskdef["family"] == recorded.inputs["family"] == f"kanna-{env}-{service}"
             assert taskdef["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}

@@ -66,7 +66,11 @@ def test_public_web_service_deploys_blue_green_with_alarm_rollback(pack: PolicyP
     assert missing.policy == "ecs-web-service-blue-green" and "no deployment group of this stack references it" in missing.message
     rolling = web(controller="ECS", breaker={"enable": True, "rollback": True})
     (found,) = ours(judge(pack, rolling))
-    assert found.policy == "ecs-web-service-blue-green" and "ECS controller, not CODE_DEPLOY" in found.message and "Service 'svc'" in found.message
+    assert (
+        found.policy == "ecs-web-service-blue-green"
+        and "ECS controller, not CODE_DEPLOY" in found.message
+        and "Service 'svc'" in found.message
+    )
     # Behind an internal load balancer only: rolling is fine.
     assert ours(judge(pack, web(internal=True, controller="ECS", breaker={"enable": True, "rollback": True}))) == []
     # Dev advises instead (large verification fleets may deploy rolling: settings/deploy.py).
@@ -143,4 +147,7 @@ def test_done_when_mutations_fail_preflight(pack: PolicyPack, stack: str, mode: 
     assert all(target in d.message for d in found), [d.message for d in found]
     if type_ == GROUP and stack == "prod":
         # The stack check names the service the disabled group deploys.
-        assert any(d.policy == "ecs-web-service-blue-green" and "has automatic rollback disabled" in d.message for d in found) or mode == "first"
+        assert (
+            any(d.policy == "ecs-web-service-blue-green" and "has automatic rollback disabled" in d.message for d in found)
+            or mode == "first"
+        )
