@@ -87,6 +87,7 @@ edge = Edge(
         settings.prod,
         settings.protect,
         internal_auth=security.internal_auth,
+        test_listener_port=settings.deploy.test_listener_port if settings.deploy.web_strategy == "blueGreen" else None,
     ),
     regional,
 )
@@ -110,6 +111,7 @@ environments = [
             telemetry,
             security.exec_logging.task_policy_arn,
             data.connection,
+            edge.test_listener.arn if edge.test_listener else None,
         ),
         regional,
     )
@@ -154,4 +156,6 @@ pulumi.export("postgresWriterEndpoint", data.postgres_writer_endpoint)
 pulumi.export("redisEndpoint", data.redis_endpoint)
 pulumi.export("securityFindingsTopicArn", security.findings_topic.arn)
 pulumi.export("operatorPolicyArn", security.operator_access.operator_policy.arn)
+# What CI needs to ship an image to a web service, by environment and service (deploy/render.py reads it).
+pulumi.export("deploy", {env: e.deploy for env, e in zip(platform.environments, environments, strict=True)})
 pulumi.export("datadogDashboardUrl", observability.dashboard.url)

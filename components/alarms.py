@@ -45,6 +45,7 @@ class AlarmSpec:
     period: int = 60
     evaluation_periods: int = 3
     datapoints_to_alarm: int = 2
+    namespace: str = ALB_NAMESPACE
 
 
 @dataclass(frozen=True)
@@ -110,8 +111,28 @@ def service_alarm_specs(
     return specs
 
 
+def worker_alarm_specs(service: str, env: str, namespace: str, thresholds: DataThresholds) -> list[AlarmSpec]:
+    """The alarm ECS rolls a worker deploy back on: jobs wait too long, as when the new tasks don't work them off.
+
+    The workers publish their oldest job's wait per environment (the metric they also scale on). A bad
+    image that crashes or stalls lets the queue age; the deployment's own alarm catches that within minutes.
+    """
+    seconds = thresholds.sidekiq_queue_latency_seconds
+    return [
+        AlarmSpec(
+            name=f"{env}-{service}-queue-latency",
+            description=f"{service}: the oldest job has waited more than {seconds:g} s",
+            comparison="GreaterThanThreshold",
+            threshold=seconds,
+            queries=(MetricQuery("latency", "QueueLatency", "Maximum", return_data=True),),
+            dimensions={"Environment": env},
+            namespace=namespace,
+        )
+    ]
+
+
 def service_alarms(specs: Sequence[AlarmSpec], opts: pulumi.ResourceOptions) -> list[aws.cloudwatch.MetricAlarm]:
-    """The CloudWatch alarms for `specs` (pass `parent=` the blue/green component in `opts`)."""
+    """The CloudWatch alarms for `specs` (pass `parent=` the blue/green component, or the environment, in `opts`)."""
     alarms = []
     for spec in specs:
         queries = [
@@ -122,7 +143,11 @@ def service_alarms(specs: Sequence[AlarmSpec], opts: pulumi.ResourceOptions) -> 
                 metric=None
                 if q.metric_name is None
                 else aws.cloudwatch.MetricAlarmMetricQueryMetricArgs(
-                    namespace=ALB_NAMESPACE, metric_name=q.metric_name, stat=q.stat or "Sum", period=spec.period, dimensions=spec.dimensions
+                    namespace=spec.namespace,
+                    metric_name=q.metric_name,
+                    stat=q.stat or "Sum",
+                    period=spec.period,
+                    dimensions=spec.dimensions,
                 ),
             )
             for q in spec.queries

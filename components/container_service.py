@@ -10,7 +10,7 @@
   on-demand base keeps web services up through a Spot reclaim wave, and Spot carries the rest.
 - Every task carries the Datadog agent and a FireLens log router (components/telemetry.py), with unified
   service tags, and gets its data stores' endpoints as settings and their credentials as ECS secrets.
-- Calls between services go through Service Connect (an Envoy sidecar and Cloud Map), task to task
+- Calls between services go through Cloud Map DNS names (`<service>.<environment>.kanna.internal`), task to task
   inside the VPC, never through the public ALB.
 """
 
@@ -50,7 +50,7 @@ class ContainerServiceArgs:
     repository_url: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     subnet_ids: list[pulumi.Output[str]]
-    namespace_arn: pulumi.Input[str]
+    namespace_id: pulumi.Input[str]  # the environment's private DNS namespace
     log_retention_days: int
     logs_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
@@ -59,12 +59,14 @@ class ContainerServiceArgs:
     exec_policy_arn: pulumi.Input[str]  # lets the ECS Exec agent write session logs where the cluster says
     connections: list[Connection] = field(default_factory=list)  # the data stores the service uses
     vpc_cidr: str = "10.0.0.0/16"
-    callees: dict[str, int] = field(default_factory=dict)  # service -> port, reached through Service Connect
+    callees: dict[str, int] = field(default_factory=dict)  # service -> port, reached by its Cloud Map DNS name
     ingress_from: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # who may connect (the ALB, callers) -> group id
     target_group: aws.lb.TargetGroup | None = None  # web services: where the ALB sends requests
     alb_arn_suffix: pulumi.Input[str] | None = None
     schedule: Schedule | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
+    blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/bluegreen.py) ships new task definitions
+    rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -142,22 +144,23 @@ class ContainerService(pulumi.ComponentResource):
         )
 
         strategies = self._capacity()
-        connect = aws.ecs.ServiceServiceConnectConfigurationArgs(
-            enabled=True,
-            namespace=args.namespace_arn,
-            services=[
-                aws.ecs.ServiceServiceConnectConfigurationServiceArgs(
-                    port_name=args.service,
-                    discovery_name=args.service,
-                    client_alias=[aws.ecs.ServiceServiceConnectConfigurationServiceClientAliasArgs(port=spec.port, dns_name=args.service)],
-                )
-            ]
+        # Callers find this service's tasks by DNS in the environment's private namespace. Not Service Connect:
+        # ECS does not support it on services with the CODE_DEPLOY controller (aws/containers-roadmap#1993).
+        registry = (
+            aws.servicediscovery.Service(
+                f"{base}-discovery",
+                name=args.service,
+                dns_config=aws.servicediscovery.ServiceDnsConfigArgs(
+                    namespace_id=args.namespace_id,
+                    dns_records=[aws.servicediscovery.ServiceDnsConfigDnsRecordArgs(ttl=10, type="A")],
+                    routing_policy="MULTIVALUE",
+                ),
+                # ECS reports task health to Cloud Map; an unhealthy task leaves DNS within seconds.
+                health_check_custom_config=aws.servicediscovery.ServiceHealthCheckCustomConfigArgs(),
+                opts=child,
+            )
             if spec.port
-            else None,
-            log_configuration=aws.ecs.ServiceServiceConnectConfigurationLogConfigurationArgs(
-                log_driver="awslogs",
-                options={"awslogs-group": log_group.name, "awslogs-region": args.region, "awslogs-stream-prefix": "service-connect"},
-            ),
+            else None
         )
         self.service = aws.ecs.Service(
             f"{base}-service",
@@ -182,17 +185,36 @@ class ContainerService(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             # The catalog name and kind: Datadog monitors and SLOs are related to the service by these.
             tags={"kanna:service": args.service, "kanna:kind": args.spec.kind, "kanna:environment": args.env},
-            deployment_circuit_breaker=aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
-            service_connect_configuration=connect,
-            opts=pulumi.ResourceOptions(
-                parent=self,
-                depends_on=args.depends_on,
-                # Autoscaling (and the out-of-hours schedule) owns the task count after creation.
-                ignore_changes=["desiredCount"],
-            ),
+            service_registries=aws.ecs.ServiceServiceRegistriesArgs(registry_arn=registry.arn) if registry is not None else None,
+            **self._deployment(),
         )
         self._autoscaling()
         self.register_outputs({"serviceArn": self.service.id, "securityGroupId": self.security_group.id})
+
+    def _deployment(self) -> dict:
+        """The ECS service's deployment settings: CodeDeploy blue/green, or rolling with the circuit breaker."""
+        args = self._args
+        # Autoscaling (and the out-of-hours schedule) owns the task count after creation.
+        ignored = ["desiredCount"]
+        if args.blue_green:
+            # CodeDeploy owns these after the first deploy: each deploy registers a new task definition revision
+            # and swaps the load balancer to the other target group. Re-applying Pulumi's would revert traffic to
+            # the idle group, and ECS refuses a task definition update on a CODE_DEPLOY service. Pulumi creates
+            # the first task definition; later ones ship through CodeDeploy (deploy/render.py, CI).
+            ignored += ["taskDefinition", "loadBalancers"]
+            return {
+                "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="CODE_DEPLOY"),
+                "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
+            }
+        return {
+            "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
+            "deployment_circuit_breaker": aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
+            # A deploy whose new tasks start but don't work (a growing queue) is rolled back on the alarm.
+            "alarms": aws.ecs.ServiceAlarmsArgs(enable=True, rollback=True, alarm_names=args.rollback_alarm_names)
+            if args.rollback_alarm_names
+            else None,
+            "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
+        }
 
     def _capacity(self) -> list[aws.ecs.ServiceCapacityProviderStrategyArgs]:
         size = self._args.size
@@ -210,8 +232,11 @@ class ContainerService(pulumi.ComponentResource):
             **spec.environment,
             "KANNA_ENV": args.env,
             "DD_TAGS": f"kanna_env:{args.env}",
-            # Service Connect names: the Envoy sidecar resolves them to the callee's tasks of this environment.
-            **{f"{callee.upper().replace('-', '_')}_URL": f"http://{callee}:{port}" for callee, port in sorted(args.callees.items())},
+            # Cloud Map names: they resolve to the callee's healthy tasks of this environment only.
+            **{
+                f"{callee.upper().replace('-', '_')}_URL": f"http://{callee}.{args.env}.kanna.internal:{port}"
+                for callee, port in sorted(args.callees.items())
+            },
         }
         injected: dict[str, pulumi.Input[str]] = dict(secrets)
         for connection in args.connections:
@@ -241,7 +266,6 @@ class ContainerService(pulumi.ComponentResource):
                     {"sourceVolume": _volume(path), "containerPath": path, "readOnly": False} for path in ("/tmp", *EXEC_AGENT_DIRS)
                 ],
                 "stopTimeout": 30,
-                # Service Connect finds the port by name; workers have none.
                 "portMappings": [{"name": args.service, "containerPort": spec.port, "protocol": "tcp", "appProtocol": "http"}]
                 if spec.port
                 else [],

@@ -51,6 +51,7 @@ class EdgeArgs:
     prod: bool
     protect: bool
     internal_auth: InternalAuth | None = None  # the security baseline's Cognito pool; None: a minimal one here
+    test_listener_port: int | None = None  # blue/green: CodeDeploy's test listener, reachable from the VPC only
 
 
 class Edge(pulumi.ComponentResource):
@@ -58,6 +59,7 @@ class Edge(pulumi.ComponentResource):
     alb_security_group: aws.ec2.SecurityGroup
     https_listener: aws.lb.Listener
     http_listener: aws.lb.Listener
+    test_listener: aws.lb.Listener | None
     distribution: aws.cloudfront.Distribution
     origin_secret: pulumi.Output[str]
     internal_auth: InternalAuth
@@ -147,6 +149,38 @@ class Edge(pulumi.ComponentResource):
             ],
             opts=child,
         )
+        self.test_listener = None
+        if args.test_listener_port is not None:
+            # Blue/green test traffic: a validation hook or test runner in the VPC reaches the green tasks here
+            # before CodeDeploy moves users. Only the VPC may connect; CloudFront's prefix list stays on 443 alone.
+            port = args.test_listener_port
+            aws.vpc.SecurityGroupIngressRule(
+                f"{env}-alb-test-from-vpc",
+                security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=args.vpc_cidr,
+                description="Blue/green test listener, from inside the VPC only",
+                opts=child,
+            )
+            self.test_listener = aws.lb.Listener(
+                f"{env}-alb-test",
+                load_balancer_arn=self.alb.arn,
+                port=port,
+                protocol="HTTPS",
+                ssl_policy=TLS_POLICY,
+                certificate_arn=regional_cert.certificate_arn,
+                default_actions=[
+                    aws.lb.ListenerDefaultActionArgs(
+                        type="fixed-response",
+                        fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
+                            content_type="text/plain", message_body="Not found", status_code="404"
+                        ),
+                    )
+                ],
+                opts=child,
+            )
         origin_host = f"origin.{args.domain}"
         self._alias(origin_host, self.alb.dns_name, self.alb.zone_id)
 
@@ -223,6 +257,7 @@ class Edge(pulumi.ComponentResource):
                 "albArn": self.alb.arn,
                 "albSecurityGroupId": self.alb_security_group.id,
                 "httpsListenerArn": self.https_listener.arn,
+                "testListenerArn": self.test_listener.arn if self.test_listener else None,
                 "distributionDomainName": self.distribution.domain_name,
                 "zoneId": self.zone.zone_id,
                 "nameServers": self.zone.name_servers,

@@ -1,8 +1,13 @@
 """One verification environment (or prod's only one): every catalog service, on the shared cluster and ALB.
 
-An environment has its own Service Connect namespace, so `http://core-api:3000` inside `alpha` reaches
+An environment has its own private DNS namespace, so `http://core-api.alpha.kanna.internal:3000` reaches
 alpha's core-api and nothing else, its own hosts on the shared ALB, and its own security groups: a
 service admits its callers' groups on its port and nobody else's (web services also admit the ALB).
+
+Deploys: with the stack's `deploy.webStrategy` blueGreen (and the edge's test listener), every web service
+gets a green target group, a test rule and a CodeDeploy deployment group (components/bluegreen.py), all in
+the environment's one CodeDeploy application; `deploy` holds what CI needs per service. Workers deploy
+rolling, rolled back by the circuit breaker and by their queue-latency alarm.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.alarms import service_alarms, worker_alarm_specs
+from components.bluegreen import BlueGreen, BlueGreenArgs, deploy_application, deploy_inputs
 from components.cluster import Cluster
-from components.container_service import ContainerService, ContainerServiceArgs
+from components.container_service import QUEUE_METRIC_NAMESPACE, ContainerService, ContainerServiceArgs
 from components.contracts import Connection, InternalAuth, Telemetry
 from components.web_route import WebRoute, WebRouteArgs
 from settings import Settings
@@ -42,22 +49,26 @@ class EnvironmentArgs:
     telemetry: Telemetry
     exec_policy_arn: pulumi.Input[str]
     connect: Callable[[str, str], Connection]  # (store, service) -> how the service reaches that data store
+    test_listener_arn: pulumi.Input[str] | None = None  # the ALB's VPC-only test listener: web services deploy blue/green
 
 
 class Environment(pulumi.ComponentResource):
     services: dict[str, ContainerService]
     routes: dict[str, WebRoute]
     security_group_ids: dict[str, pulumi.Output[str]]  # by service: for data stores' ingress rules
+    blue_green: dict[str, BlueGreen]  # by web service, when the stack deploys blue/green
+    deploy: dict[str, pulumi.Output[dict]]  # by web service: what CI needs to ship an image (deploy/render.py)
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:platform:Environment", name, None, opts)
         env, settings = args.env, args.settings
         platform = settings.platform
         child = pulumi.ResourceOptions(parent=self)
-        namespace = aws.servicediscovery.HttpNamespace(
-            f"{env}-namespace", name=f"{env}.kanna.internal", description=f"Service Connect names of {env}", opts=child
+        namespace = aws.servicediscovery.PrivateDnsNamespace(
+            f"{env}-namespace", name=f"{env}.kanna.internal", vpc=args.vpc_id, description=f"Service names of {env}", opts=child
         )
         single = len(platform.environments) == 1
+        blue_green = settings.deploy.web_strategy == "blueGreen" and args.test_listener_arn is not None
         web = [name for name, spec in platform.services.items() if spec.routing is not None]
         ordered = sorted(web, key=lambda name: not platform.services[name].routing.paths)  # type: ignore[union-attr]
 
@@ -78,6 +89,7 @@ class Environment(pulumi.ComponentResource):
                     listener_arn=args.listener_arn,
                     origin_secret=args.origin_secret,
                     internal_auth=args.internal_auth if spec.internal_auth else None,
+                    test_listener_arn=args.test_listener_arn if blue_green else None,
                 ),
                 child,
             )
@@ -89,6 +101,10 @@ class Environment(pulumi.ComponentResource):
             route = self.routes.get(service)
             callers = {name: self.services[name].security_group.id for name, other in platform.services.items() if service in other.calls}
             ingress = {**callers, **({"alb": args.alb_security_group_id} if route else {})}
+            rollback_alarms: list[pulumi.Input[str]] = []
+            if spec.scale_on == "queueLatency":
+                specs = worker_alarm_specs(service, env, QUEUE_METRIC_NAMESPACE, settings.observability.data)
+                rollback_alarms = [alarm.name for alarm in service_alarms(specs, child)]
             self.services[service] = ContainerService(
                 f"{env}-{service}",
                 ContainerServiceArgs(
@@ -105,7 +121,7 @@ class Environment(pulumi.ComponentResource):
                     repository_url=args.cluster.repositories[spec.image].repository_url,
                     vpc_id=args.vpc_id,
                     subnet_ids=args.subnet_ids,
-                    namespace_arn=namespace.arn,
+                    namespace_id=namespace.id,
                     log_retention_days=platform.log_retention_days,
                     logs_key_arn=args.logs_key_arn,
                     secrets_key_arn=args.secrets_key_arn,
@@ -120,9 +136,38 @@ class Environment(pulumi.ComponentResource):
                     alb_arn_suffix=args.alb_arn_suffix if route else None,
                     schedule=platform.schedule,
                     depends_on=[route.rule] if route else [],
+                    blue_green=blue_green and route is not None,
+                    rollback_alarm_names=rollback_alarms,
                 ),
                 child,
             )
+
+        self.blue_green, self.deploy = {}, {}
+        if blue_green and args.test_listener_arn is not None:
+            application, role = deploy_application(env, settings.aws_account_id, self)
+            for service, route in self.routes.items():
+                port = platform.services[service].port or 0
+                self.blue_green[service] = BlueGreen(
+                    f"{env}-{service}-bluegreen",
+                    BlueGreenArgs(
+                        env=env,
+                        service=service,
+                        route=route,
+                        container_service=self.services[service],
+                        application=application,
+                        role=role,
+                        cluster_name=args.cluster.cluster.name,
+                        listener_arn=args.listener_arn,
+                        test_listener_arn=args.test_listener_arn,
+                        alb_arn_suffix=args.alb_arn_suffix,
+                        settings=settings.deploy,
+                        thresholds=settings.observability.web,
+                    ),
+                    child,
+                )
+                self.deploy[service] = deploy_inputs(
+                    self.services[service], self.blue_green[service], args.cluster.cluster.name, service, port
+                )
 
         self.security_group_ids = {service: svc.security_group.id for service, svc in self.services.items()}
         # store -> this environment's clients of it, named <environment>-<service>, for the data stores' ingress.

@@ -24,7 +24,7 @@ COMPUTED: dict[str, dict[str, Any]] = {
         "zoneId": "Z14GRHDCWA56QT",
         "arnSuffix": "app/{name}/{hash}",
     },
-    "aws:lb/targetGroup:TargetGroup": {"arnSuffix": "targetgroup/{name}/{hash}"},
+    "aws:lb/targetGroup:TargetGroup": {"arnSuffix": "targetgroup/{name}/{hash}", "name": "tg-{hash}"},
     "aws:lb/listener:Listener": {},
     "aws:cloudfront/distribution:Distribution": {"domainName": "d{hash}.cloudfront.net", "hostedZoneId": "Z2FDTNDATAQYW2"},
     "aws:rds/cluster:Cluster": {

@@ -16,6 +16,7 @@ from pydantic import Field, ValidationError, model_validator
 
 from .base import Problem, Section, SettingsProblems
 from .data import DataSettings
+from .deploy import DeploySettings
 from .gcp import GcpSettings
 from .network import NetworkSettings
 from .observability import ObservabilitySettings
@@ -29,6 +30,7 @@ __all__ = [
     "PROJECT",
     "REGION",
     "DataSettings",
+    "DeploySettings",
     "GcpSettings",
     "NetworkSettings",
     "ObservabilitySettings",
@@ -56,6 +58,7 @@ class Settings(Section):
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
+    deploy: DeploySettings = Field(default_factory=DeploySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
@@ -67,6 +70,7 @@ class Settings(Section):
         sections = {
             "network": self.network,
             "platform": self.platform,
+            "deploy": self.deploy,
             "data": self.data,
             "security": self.security,
             "observability": self.observability,
@@ -77,6 +81,10 @@ class Settings(Section):
             for key, section in sections.items()
             if section is not None
             for p in section.problems(prod)
+        ]
+        web = sum(1 for service in self.platform.services.values() if service.kind == "web")
+        problems += [
+            Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.capacity_problems(len(self.platform.environments), web)
         ]
         if problems:
             raise SettingsProblems(problems)

@@ -30,18 +30,26 @@ def test_every_environment_runs_every_catalog_service(dev: RecordedStack, prod: 
         for env in envs(stack):
             names = sorted(s.inputs["name"] for s in stack.of_type(SERVICE) if s.name.startswith(f"{env}-"))
             assert names == sorted(f"{env}-{service}" for service in CATALOG)
-            (namespace,) = [n for n in stack.of_type("aws:servicediscovery/httpNamespace:HttpNamespace") if n.name == f"{env}-namespace"]
+            (namespace,) = [
+                n for n in stack.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace") if n.name == f"{env}-namespace"
+            ]
+            assert namespace.inputs["name"] == f"{env}.kanna.internal"
             for service in (s for s in stack.of_type(SERVICE) if s.name.startswith(f"{env}-")):
-                # Service Connect in the environment's own namespace; private subnets, no public IP, ECS Exec on.
-                assert stack.deps(service, "serviceConnectConfiguration") and namespace in stack.deps(
-                    service, "serviceConnectConfiguration"
-                )
+                # A DNS name in the environment's own namespace (web services: callers reach them task to task);
+                # private subnets, no public IP, ECS Exec on.
+                if "serviceRegistries" in service.inputs:
+                    (registry,) = stack.deps(service, "serviceRegistries")
+                    assert stack.deps(registry, "dnsConfig") == [namespace]
+                    assert registry.inputs["name"] == service.name.removeprefix(f"{env}-").removesuffix("-service")
+                else:
+                    assert CATALOG[service.name.removeprefix(f"{env}-").removesuffix("-service")]["kind"] == "worker"
+                assert "serviceConnectConfiguration" not in service.inputs
                 assert service.inputs["networkConfiguration"]["assignPublicIp"] is False
                 assert {s.inputs["tags"]["Tier"] for s in stack.deps(service, "networkConfiguration", "aws:ec2/subnet:Subnet")} == {
                     "private"
                 }
                 assert service.inputs["enableExecuteCommand"] is True and "launchType" not in service.inputs
-                assert service.ignore_changes == ["desiredCount"]
+                assert service.ignore_changes[0] == "desiredCount"  # the rest is CodeDeploy's: tests/test_deploy.py
 
 
 def test_task_definitions_are_arm64_with_read_only_root_where_allowed(each_stack: RecordedStack) -> None:
@@ -87,10 +95,15 @@ def test_dev_is_spot_only_and_prod_web_keeps_an_on_demand_base(dev: RecordedStac
     assert cluster.inputs["settings"] == [{"name": "containerInsights", "value": "enabled"}]
 
 
+def production_rules(stack: RecordedStack) -> list:
+    """The HTTPS listener's rules (blue/green adds a test rule per service on the VPC-only test listener)."""
+    return [r for r in stack.of_type(RULE) if not r.name.endswith("-test-rule")]
+
+
 def test_host_rules_per_environment_require_the_origin_header(dev: RecordedStack, prod: RecordedStack) -> None:
     def hosts(stack: RecordedStack, env: str) -> dict[str, tuple[str, list[str]]]:
         found = {}
-        for rule in stack.of_type(RULE):
+        for rule in production_rules(stack):
             if rule.name.startswith(f"{env}-"):
                 conditions = {next(iter(c)): next(iter(c.values())) for c in rule.inputs["conditions"]}
                 assert conditions["httpHeader"]["httpHeaderName"] == "X-Origin-Verify"
@@ -111,16 +124,16 @@ def test_host_rules_per_environment_require_the_origin_header(dev: RecordedStack
     }
     assert hosts(prod, "prod")["frontend"] == ("example.com", []) and hosts(prod, "prod")["openapi"] == ("openapi.example.com", [])
     for stack in (dev, prod):
-        priorities = [r.inputs["priority"] for r in stack.of_type(RULE)]
+        priorities = [r.inputs["priority"] for r in production_rules(stack)]
         assert len(priorities) == len(set(priorities))
         # On a shared host, path rules are evaluated before the host's catch-all.
-        by_name = {r.name: r.inputs["priority"] for r in stack.of_type(RULE)}
+        by_name = {r.name: r.inputs["priority"] for r in production_rules(stack)}
         for env in envs(stack):
             assert by_name[f"{env}-core-api-rule"] < by_name[f"{env}-frontend-rule"]
-        (admin,) = [r for r in stack.of_type(RULE) if r.name.endswith("-admin-rule")][:1]
+        (admin,) = [r for r in production_rules(stack) if r.name.endswith("-admin-rule")][:1]
         assert [a["type"] for a in admin.inputs["actions"]] == ["authenticate-cognito", "forward"]
         assert all(
-            [a["type"] for a in r.inputs["actions"]] == ["forward"] for r in stack.of_type(RULE) if not r.name.endswith("-admin-rule")
+            [a["type"] for a in r.inputs["actions"]] == ["forward"] for r in production_rules(stack) if not r.name.endswith("-admin-rule")
         )
     (distribution,) = dev.of_type("aws:cloudfront/distribution:Distribution")
     assert len(distribution.inputs["aliases"]) == 9  # 3 environments x (main, admin, openapi)
@@ -166,6 +179,8 @@ def test_alb_admits_only_cloudfront_and_tasks_only_the_alb_or_callers(each_stack
         for r in each_stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
         if alb_sg in each_stack.deps(r, "securityGroupId")
     ]
+    # 443 from CloudFront; the blue/green test listener's port from the VPC only (tests/test_deploy.py).
+    rules = [r for r in rules if r.inputs["fromPort"] != 8443]
     assert len(rules) == 1 and "ingress" not in alb_sg.inputs
     assert (rules[0].inputs["fromPort"], rules[0].inputs["toPort"]) == (443, 443) and "cidrIpv4" not in rules[0].inputs
     if each_stack.recording.mode == "update":
@@ -224,7 +239,9 @@ def test_twelve_environments_preflight_cleanly() -> None:
     result = cli_result("twelve")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (outcome,) = json.loads(result.stdout)
-    assert outcome["passed"] and outcome["error"] is None and outcome["violations"] == []
+    assert outcome["passed"] and outcome["error"] is None
+    # Rolling deploys there (see conftest) are what dev's advisory blue/green policy points out, and nothing else.
+    assert {(v["policy"], v["level"]) for v in outcome["violations"]} == {("ecs-web-service-blue-green", "advisory")}
     count = {(p["component"], p["type"]): p["count"] for p in outcome["plan"]}
     for env in TWELVE_ENVIRONMENTS:
         assert count[(f"dev-{env}", SERVICE)] == len(CATALOG)

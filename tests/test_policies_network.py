@@ -49,7 +49,9 @@ def tier(name: str, gateway_type: str | None, *, maps_public: bool = False, know
 def service(subnets: list, assign_public_ip: object = False, known: bool = True) -> object:
     network = {"subnets": ["subnet-1" if known else UNKNOWN], "assignPublicIp": assign_public_ip}
     spot = [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}]  # placement is policies/compute.py's concern
-    return res(SERVICE, "svc", {"networkConfiguration": network, "capacityProviderStrategies": spot}, {"networkConfiguration": subnets})
+    breaker = {"enable": True, "rollback": True}  # deploys are policies/deploy.py's concern
+    props = {"networkConfiguration": network, "capacityProviderStrategies": spot, "deploymentCircuitBreaker": breaker}
+    return res(SERVICE, "svc", props, {"networkConfiguration": subnets})
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])

@@ -27,6 +27,7 @@ def with_service(stack: RecordedStack, tier: str, assign_public_ip: bool) -> lis
         {
             "networkConfiguration": {"subnets": [s.inputs["vpcId"] for s in subnets], "assignPublicIp": assign_public_ip},
             "capacityProviderStrategies": [{"capacityProvider": "FARGATE_SPOT", "weight": 1, "base": 0}],
+            "deploymentCircuitBreaker": {"enable": True, "rollback": True},
         },
         {"networkConfiguration": subnets},
     )

@@ -47,7 +47,7 @@ def steps(job: dict[str, Any], action: str) -> list[dict[str, Any]]:
 
 
 def test_the_workflows_are_the_expected_ones() -> None:
-    assert [p.name for p in WORKFLOWS] == ["deploy.yml", "drift.yml", "pull-request.yml"]
+    assert [p.name for p in WORKFLOWS] == ["deploy-service.yml", "deploy.yml", "drift.yml", "pull-request.yml"]
 
 
 def test_every_workflow_passes_the_github_workflow_schema() -> None:
@@ -169,3 +169,42 @@ def test_every_stack_job_has_a_concurrency_group_per_stack(workflow: str) -> Non
         if steps(job, "pulumi/actions"):
             group = job["concurrency"]["group"]
             assert "${{ matrix.stack }}" in group or any(f"-{s}-" in f"{group}-" for s in STACKS), f"{workflow}:{name}: {group}"
+
+
+def test_deploy_service_ships_an_arm64_image_through_codedeploy_from_the_stack_outputs() -> None:
+    from settings.services import CATALOG
+
+    workflow = load("deploy-service.yml")
+    assert list(workflow["on"]) == ["workflow_dispatch"]
+    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
+    assert inputs["stack"]["options"] == list(STACKS)
+    assert inputs["service"]["options"] == [name for name, entry in CATALOG.items() if entry["kind"] == "web"]
+    (job,) = workflow["jobs"].values()
+    # The stack's GitHub environment is the credential gate (its deploy role trusts only that subject).
+    assert job["environment"] == "${{ inputs.stack }}" and job["permissions"] == {"contents": "read", "id-token": "write"}
+    assert job["concurrency"]["cancel-in-progress"] is False and "${{ inputs.service }}" in job["concurrency"]["group"]
+    (aws,) = steps(job, "aws-actions/configure-aws-credentials")
+    assert aws["with"]["role-to-assume"] == "${{ vars.AWS_DEPLOY_ROLE }}"
+    assert steps(job, "aws-actions/amazon-ecr-login")
+    render = next(s for s in job["steps"] if s.get("id") == "render")
+    assert "pulumi stack output" in render["run"] and "deploy/render.py" in render["run"]
+    build = next(s for s in job["steps"] if s.get("id") == "image")
+    assert "--platform linux/arm64" in build["run"] and "arm" in job["runs-on"]
+    (taskdef,) = steps(job, "aws-actions/amazon-ecs-render-task-definition")
+    assert taskdef["with"] == {
+        "task-definition": "build/taskdef.json",
+        "container-name": "${{ steps.render.outputs.containerName }}",
+        "image": "${{ steps.image.outputs.uri }}",
+    }
+    (deploy,) = steps(job, "aws-actions/amazon-ecs-deploy-task-definition")
+    assert {key: deploy["with"][key] for key in ("task-definition", "cluster", "service", "codedeploy-appspec")} == {
+        "task-definition": "${{ steps.taskdef.outputs.task-definition }}",
+        "cluster": "${{ steps.render.outputs.cluster }}",
+        "service": "${{ steps.render.outputs.service }}",
+        "codedeploy-appspec": "build/appspec.json",
+    }
+    assert deploy["with"]["codedeploy-application"] == "${{ steps.render.outputs.application }}"
+    assert deploy["with"]["codedeploy-deployment-group"] == "${{ steps.render.outputs.deploymentGroup }}"
+    # Every name the steps read is one deploy/render.py prints (tests/test_deploy.py checks what it prints).
+    read = set(re.findall(r"steps\.render\.outputs\.(\w+)", (ROOT / ".github" / "workflows" / "deploy-service.yml").read_text()))
+    assert read == {"containerName", "cluster", "service", "application", "deploymentGroup", "repository"}

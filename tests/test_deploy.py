@@ -1,0 +1,179 @@
+"""Blue/green deploys on the real stacks: deployment group wiring per web service, ignoreChanges, worker rollback,
+the VPC-only test listener, settings, and the deploy inputs CI renders."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from deploy.render import PLACEHOLDER, RenderError, main, render
+from settings import SettingsError, load
+from settings.services import CATALOG
+from tests.kit import RecordedStack
+
+SERVICE = "aws:ecs/service:Service"
+GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
+TG = "aws:lb/targetGroup:TargetGroup"
+RULE = "aws:lb/listenerRule:ListenerRule"
+LISTENER = "aws:lb/listener:Listener"
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+WEB = sorted(name for name, entry in CATALOG.items() if entry["kind"] == "web")
+TRAFFIC = {"dev": "CodeDeployDefault.ECSAllAtOnce", "prod": "CodeDeployDefault.ECSCanary10Percent5Minutes"}
+WAIT = {"dev": 5.0, "prod": 60.0}
+ACCOUNT = {"dev": "222222222222", "prod": "111111111111"}
+
+
+def environments(stack: RecordedStack) -> list[str]:
+    return ["alpha", "beta", "gamma"] if stack.recording.stack == "dev" else ["prod"]
+
+
+def listeners(stack: RecordedStack) -> dict[float, object]:
+    return {listener.inputs["port"]: listener for listener in stack.of_type(LISTENER)}
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_every_web_service_has_a_deployment_group_matching_its_load_balancer(name: str, dev: RecordedStack, prod: RecordedStack) -> None:
+    stack = dev if name == "dev" else prod
+    by_port = listeners(stack)
+    for env in environments(stack):
+        for service in WEB:
+            base = f"{env}-{service}"
+            group, ecs = stack.one(GROUP, f"{base}-deployment-group"), stack.one(SERVICE, f"{base}-service")
+            blue, green = stack.one(TG, f"{base}-tg"), stack.one(TG, f"{base}-green-tg")
+            inputs = group.inputs
+            assert inputs["deploymentStyle"] == {"deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL"}
+            assert inputs["deploymentGroupName"] == base and inputs["deploymentConfigName"] == TRAFFIC[name]
+            # The pair is the service's own load balancer group (blue) and its green twin, related by dependency.
+            assert stack.deps(ecs, "loadBalancers", TG) == [blue]
+            assert sorted(r.name for r in stack.deps(group, "loadBalancerInfo", TG)) == sorted([blue.name, green.name])
+            assert stack.deps(group, "ecsService", SERVICE) == [ecs]
+            pair = inputs["loadBalancerInfo"]["targetGroupPairInfo"]
+            assert len(pair["targetGroups"]) == 2
+            assert {r.urn for r in stack.deps(group, "loadBalancerInfo", LISTENER)} == {by_port[443.0].urn, by_port[8443.0].urn}  # type: ignore[attr-defined]
+            assert len(pair["prodTrafficRoute"]["listenerArns"]) == len(pair["testTrafficRoute"]["listenerArns"]) == 1
+            assert pair["prodTrafficRoute"]["listenerArns"] != pair["testTrafficRoute"]["listenerArns"]
+            assert inputs["autoRollbackConfiguration"] == {"enabled": True, "events": ["DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"]}
+            config = inputs["blueGreenDeploymentConfig"]
+            assert config["terminateBlueInstancesOnDeploymentSuccess"] == {
+                "action": "TERMINATE",
+                "terminationWaitTimeInMinutes": WAIT[name],
+            }
+            (role,) = stack.deps(group, "serviceRoleArn")
+            attachment = [a for a in stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if stack.deps(a, "role") == [role]]
+            assert [a.inputs["policyArn"] for a in attachment] == ["arn:aws:iam::aws:policy/AWSCodeDeployRoleForECS"]
+            assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "codedeploy.amazonaws.com"}
+            # The rollback alarms: 5xx rate, unhealthy hosts and p99 latency, over both target groups.
+            alarms = stack.deps(group, "alarmConfiguration", ALARM)
+            assert inputs["alarmConfiguration"]["enabled"] is True and len(inputs["alarmConfiguration"]["alarms"]) == 6
+            assert sorted(a.inputs["name"] for a in alarms) == sorted(
+                f"{base}-{role}-{kind}" for role in ("blue", "green") for kind in ("5xx-rate", "unhealthy-hosts", "p99-latency")
+            )
+            watched = {t.name for a in alarms for t in stack.deps(a, "metricQueries", TG)}
+            assert watched == {blue.name, green.name}
+
+
+def test_code_deploy_owns_the_task_definition_load_balancers_and_rule_actions(each_stack: RecordedStack) -> None:
+    for ecs in each_stack.of_type(SERVICE):
+        service = ecs.inputs["name"].split("-", 1)[1]
+        if service in WEB:
+            assert ecs.inputs["deploymentController"] == {"type": "CODE_DEPLOY"}
+            assert ecs.ignore_changes == ["desiredCount", "taskDefinition", "loadBalancers"]
+            assert "deploymentCircuitBreaker" not in ecs.inputs
+            # Pulumi creates the first task definition; CodeDeploy ships the next ones.
+            assert [t.type for t in each_stack.deps(ecs, "taskDefinition")] == ["aws:ecs/taskDefinition:TaskDefinition"]
+        else:
+            assert ecs.inputs["deploymentController"] == {"type": "ECS"} and ecs.ignore_changes == ["desiredCount"]
+            assert ecs.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
+    rules = each_stack.of_type(RULE)
+    assert len(rules) == 2 * len(WEB) * len(environments(each_stack))
+    assert all(rule.ignore_changes == ["actions"] for rule in rules)
+
+
+def test_workers_roll_back_on_their_queue_latency_alarm(each_stack: RecordedStack) -> None:
+    for env in environments(each_stack):
+        sidekiq = each_stack.one(SERVICE, f"{env}-sidekiq-service")
+        assert sidekiq.inputs["alarms"]["enable"] is True and sidekiq.inputs["alarms"]["rollback"] is True
+        (alarm,) = each_stack.deps(sidekiq, "alarms", ALARM)
+        assert alarm.inputs["name"] == f"{env}-sidekiq-queue-latency"
+        (query,) = alarm.inputs["metricQueries"]
+        assert query["metric"]["namespace"] == "Kanna/Sidekiq" and query["metric"]["dimensions"] == {"Environment": env}
+        assert alarm.inputs["threshold"] == 60.0
+
+
+def test_the_test_listener_is_https_and_reachable_from_the_vpc_only(each_stack: RecordedStack) -> None:
+    test = listeners(each_stack)[8443.0]
+    assert test.inputs["protocol"] == "HTTPS" and test.inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
+    assert [a["type"] for a in test.inputs["defaultActions"]] == ["fixed-response"]
+    (vpc,) = each_stack.of_type("aws:ec2/vpc:Vpc")
+    (rule,) = [
+        r for r in each_stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule") if r.inputs.get("fromPort") == 8443.0
+    ]
+    assert rule.inputs["cidrIpv4"] == vpc.inputs["cidrBlock"] and rule.inputs["toPort"] == 8443.0 and "prefixListId" not in rule.inputs
+    test_rules = [r for r in each_stack.of_type(RULE) if r.name.endswith("-test-rule")]
+    assert {d.name for r in test_rules for d in each_stack.deps(r, "listenerArn")} == {test.name}
+    for rule in test_rules:
+        prod = each_stack.one(RULE, rule.name.replace("-test-rule", "-rule"))
+        # Same routing and actions as production, minus CloudFront's origin header (the VPC reaches the ALB directly).
+        assert [c for c in prod.inputs["conditions"] if "httpHeader" not in c] == rule.inputs["conditions"]
+        assert [a["type"] for a in rule.inputs["actions"]] == [a["type"] for a in prod.inputs["actions"]]
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, dev: RecordedStack, prod: RecordedStack, tmp_path) -> None:
+    stack = dev if name == "dev" else prod
+    outputs = stack.outputs
+    for env in environments(stack):
+        assert sorted(outputs["deploy"][env]) == WEB
+        for service in WEB:
+            appspec, taskdef, names = render(outputs, env, service)
+            (target,) = appspec["Resources"]
+            properties = target["TargetService"]["Properties"]
+            assert target["TargetService"]["Type"] == "AWS::ECS::Service" and appspec["version"] == 0.0
+            assert properties["TaskDefinition"] == PLACEHOLDER
+            assert properties["LoadBalancerInfo"] == {"ContainerName": service, "ContainerPort": CATALOG[service]["port"]}
+            providers = {s["CapacityProvider"] for s in properties["CapacityProviderStrategy"]}
+            assert providers == ({"FARGATE_SPOT"} if name == "dev" else {"FARGATE", "FARGATE_SPOT"})
+            assert names == {
+                "cluster": f"{name}-cluster",
+                "service": f"{env}-{service}",
+                "application": f"kanna-{env}",
+                "deploymentGroup": f"{env}-{service}",
+                "containerName": service,
+                "repository": names["repository"],
+            }
+            assert names["repository"].startswith(f"{ACCOUNT[name]}.dkr.ecr.ap-northeast-1.amazonaws.com/")
+            recorded = stack.one("aws:ecs/taskDefinition:TaskDefinition", f"{env}-{service}-task")
+            assert taskdef["family"] == recorded.inputs["family"] == f"kanna-{env}-{service}"
+            assert taskdef["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
+            assert taskdef["containerDefinitions"] == json.loads(recorded.inputs["containerDefinitions"])
+            assert (taskdef["cpu"], taskdef["memory"]) == (recorded.inputs["cpu"], recorded.inputs["memory"])
+            assert taskdef["executionRoleArn"].endswith(f"{env}-{service}-execution-role")
+    (tmp_path / "outputs.json").write_text(json.dumps(outputs))
+    env = environments(stack)[0]
+    assert main(["--outputs", str(tmp_path / "outputs.json"), "--env", env, "--service", "report", "--out-dir", str(tmp_path)]) == 0
+    assert json.loads((tmp_path / "appspec.json").read_text())["Resources"][0]["TargetService"]["Properties"]["LoadBalancerInfo"] == {
+        "ContainerName": "report",
+        "ContainerPort": 8080,
+    }
+    with pytest.raises(RenderError, match="no blue/green web service 'sidekiq'"):
+        render(outputs, env, "sidekiq")
+
+
+@pytest.mark.parametrize(
+    ("stack", "deploy", "platform", "where", "allowed"),
+    [
+        ("prod", {"webStrategy": "rolling"}, {}, "deploy.webStrategy", "prod deploys web services blue/green"),
+        ("prod", {"trafficConfig": "CodeDeployDefault.ECSAllAtOnce"}, {}, "deploy.trafficConfig", "a canary or linear config"),
+        ("dev", {}, {"environments": [f"qa{i}" for i in range(8)]}, "deploy.webStrategy", "at most 7 environments with blueGreen"),
+        ("prod", {"trafficConfig": "AllAtOnce"}, {}, "deploy.trafficConfig", "CodeDeployDefault.ECSAllAtOnce"),
+    ],
+)
+def test_bad_deploy_settings_give_one_line(stack: str, deploy: dict, platform: dict, where: str, allowed: str) -> None:
+    config = {"kanna-infra:awsAccountId": "111111111111", "kanna-infra:deploy": json.dumps(deploy)}
+    if stack == "dev":
+        config |= {"kanna-infra:tier": "dev", "kanna-infra:platform": json.dumps(platform)}
+    with pytest.raises(SettingsError) as caught:
+        load(stack, config)
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and where in message and allowed in message, message
