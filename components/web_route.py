@@ -94,12 +94,15 @@ class WebRoute(pulumi.ComponentResource):
         actions.append(aws.lb.ListenerRuleActionArgs(type="forward", order=len(actions) + 1, target_group_arn=self.target_group.arn))
         # CodeDeploy rewrites the forward action on every deploy (see the module docstring).
         flipped = pulumi.ResourceOptions(parent=self, ignore_changes=["actions"] if blue_green else None)
+        # Marks the route internal for the policy pack, whatever its hostname looks like in each environment.
+        tags = {"Internal": "true"} if args.internal_auth is not None else None
         self.rule = aws.lb.ListenerRule(
             f"{args.name}-rule",
             listener_arn=args.listener_arn,
             priority=args.priority,
             conditions=conditions,
             actions=actions,
+            tags=tags,
             opts=flipped,
         )
         self.test_rule = None
@@ -111,6 +114,7 @@ class WebRoute(pulumi.ComponentResource):
                 priority=args.priority,
                 conditions=routing,
                 actions=actions,
+                tags=tags,
                 opts=flipped,
             )
         self.register_outputs(

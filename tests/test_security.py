@@ -8,7 +8,7 @@ import json
 import pytest
 
 from preflight.analyzer import PolicyPack
-from preflight.program import record, stack_config
+from preflight.program import Registration, record, stack_config
 from settings import SettingsError, load
 from tests.conftest import recording
 from tests.kit import UNKNOWN, RecordedStack, judge, mutate, violations
@@ -341,3 +341,28 @@ def test_done_when_mutations_fail_in_prod_and_advise_in_dev(pack: PolicyPack, mu
     diagnostics = judge(pack, change(dev, "dev"), "dev")
     assert violations(diagnostics) == []
     assert [d.policy for d in violations(diagnostics, level="advisory")] == [policy]
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+def test_admin_is_reachable_only_through_cognito_and_a_plain_forward_fails(pack: PolicyPack, mode: str) -> None:
+    for stack_name, level in (("prod", "mandatory"), ("dev", "advisory")):
+        stack = RecordedStack(recording(stack_name, mode))
+        (pool,) = stack.of_type("aws:cognito/userPool:UserPool")
+        admin_rules = [r for r in stack.of_type("aws:lb/listenerRule:ListenerRule") if "-admin-" in r.name]
+        assert admin_rules, "every environment's admin route, and its test rule"
+        for rule in admin_rules:
+            # Cognito first, with the security baseline's pool, then the forward; tagged internal for the pack.
+            assert [a["type"] for a in sorted(rule.inputs["actions"], key=lambda a: a["order"])] == ["authenticate-cognito", "forward"]
+            assert pool in stack.deps(rule, "actions") and rule.inputs["tags"] == {"Internal": "true"}
+        (prod_rule,) = [r for r in admin_rules if not r.name.endswith("-test-rule")][:1]
+
+        def plain_forward(rule: Registration) -> None:
+            rule.inputs["actions"] = [a | {"order": 1} for a in rule.inputs["actions"] if a["type"] == "forward"]
+
+        found = violations(
+            judge(pack, mutate(stack.recording, prod_rule.type, prod_rule.name, plain_forward), stack_name),
+            "internal-routes-authenticated",
+            level=level,
+        )
+        assert [d.urn.rsplit("::", 1)[-1] for d in found] == [prod_rule.name]
+        assert "without an authenticate-cognito action first" in found[0].message
