@@ -132,40 +132,11 @@ class Edge(pulumi.ComponentResource):
             ],
             opts=child,
         )
-        self.https_listener = aws.lb.Listener(
-            f"{env}-alb-https",
-            load_balancer_arn=self.alb.arn,
-            port=443,
-            protocol="HTTPS",
-            ssl_policy=TLS_POLICY,
-            certificate_arn=regional_cert.certificate_arn,
-            default_actions=[
-                aws.lb.ListenerDefaultActionArgs(
-                    type="fixed-response",
-                    fixed_response=aws.lb.ListenerDefaultActionFixedResponseArgs(
-                        content_type="text/plain", message_body="Not found", status_code="404"
-                    ),
-                )
-            ],
-            opts=child,
-        )
-        self.test_listener = None
-        if args.test_listener_port is not None:
-            # Blue/green test traffic: a validation hook or test runner in the VPC reaches the green tasks here
-            # before CodeDeploy moves users. Only the VPC may connect; CloudFront's prefix list stays on 443 alone.
-            port = args.test_listener_port
-            aws.vpc.SecurityGroupIngressRule(
-                f"{env}-alb-test-from-vpc",
-                security_group_id=self.alb_security_group.id,
-                ip_protocol="tcp",
-                from_port=port,
-                to_port=port,
-                cidr_ipv4=args.vpc_cidr,
-                description="Blue/green test listener, from inside the VPC only",
-                opts=child,
-            )
-            self.test_listener = aws.lb.Listener(
-                f"{env}-alb-test",
+
+        def https_listener(name: str, port: int) -> aws.lb.Listener:
+            # Only listener rules serve anything: an unmatched host or path gets a 404 from the ALB itself.
+            return aws.lb.Listener(
+                name,
                 load_balancer_arn=self.alb.arn,
                 port=port,
                 protocol="HTTPS",
@@ -181,6 +152,24 @@ class Edge(pulumi.ComponentResource):
                 ],
                 opts=child,
             )
+
+        self.https_listener = https_listener(f"{env}-alb-https", 443)
+        self.test_listener = None
+        if args.test_listener_port is not None:
+            # Blue/green test traffic: a validation hook or test runner in the VPC reaches the green tasks here
+            # before CodeDeploy moves users. Only the VPC may connect; CloudFront's prefix list stays on 443 alone.
+            port = args.test_listener_port
+            aws.vpc.SecurityGroupIngressRule(
+                f"{env}-alb-test-from-vpc",
+                security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=port,
+                to_port=port,
+                cidr_ipv4=args.vpc_cidr,
+                description="Blue/green test listener, from inside the VPC only",
+                opts=child,
+            )
+            self.test_listener = https_listener(f"{env}-alb-test", port)
         origin_host = f"origin.{args.domain}"
         self._alias(origin_host, self.alb.dns_name, self.alb.zone_id)
 
