@@ -93,7 +93,9 @@ class ServiceSettings(Section):
     routing: Routing | None = Field(default=None, description="Web services only.")
     internal_auth: bool = Field(default=False, description="Internal users only: the ALB authenticates them with Cognito first.")
     read_only_root: bool = Field(default=True, description="False only when the runtime must write outside /tmp.")
-    calls: list[str] = Field(default_factory=list, description="Services this one calls, by their Cloud Map DNS names inside its environment.")
+    calls: list[str] = Field(
+        default_factory=list, description="Services this one calls, by their Cloud Map DNS names inside its environment."
+    )
     stores: list[Literal["mysql", "postgres", "redis"]] = Field(
         default_factory=list, description="Data stores the service connects to: it gets their endpoints and credentials, and their ingress."
     )
