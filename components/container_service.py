@@ -62,6 +62,7 @@ class ContainerServiceArgs:
     callees: dict[str, int] = field(default_factory=dict)  # service -> port, reached by its Cloud Map DNS name
     ingress_from: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # who may connect (the ALB, callers) -> group id
     target_group: aws.lb.TargetGroup | None = None  # web services: where the ALB sends requests
+    green_target_group: aws.lb.TargetGroup | None = None  # blue/green: the other half of the pair CodeDeploy swaps
     alb_arn_suffix: pulumi.Input[str] | None = None
     schedule: Schedule | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
@@ -357,6 +358,79 @@ class ContainerService(pulumi.ComponentResource):
             )
         return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
+    def _requests_per_task(
+        self, blue: aws.lb.TargetGroup, alb_arn_suffix: pulumi.Input[str]
+    ) -> aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs:
+        """Requests per running task and minute. Under blue/green, CodeDeploy moves traffic between the two
+        target groups, so a policy that watched one of them (ALBRequestCountPerTarget) would see zero after
+        every other deploy and scale the service in: the sum over both groups follows the traffic instead."""
+        args = self._args
+        if args.green_target_group is None:
+            return aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+                target_value=REQUESTS_PER_TARGET,
+                predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
+                    predefined_metric_type="ALBRequestCountPerTarget",
+                    resource_label=pulumi.Output.concat(alb_arn_suffix, "/", blue.arn_suffix),
+                ),
+                scale_in_cooldown=300,
+                scale_out_cooldown=60,
+            )
+        spec = aws.appautoscaling
+
+        def metric(id_: str, namespace: str, name: str, stat: str, dimensions: dict[str, pulumi.Input[str]]):
+            return spec.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs(
+                id=id_,
+                return_data=False,
+                metric_stat=spec.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatArgs(
+                    stat=stat,
+                    metric=spec.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricArgs(
+                        namespace=namespace,
+                        metric_name=name,
+                        dimensions=[
+                            spec.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricMetricStatMetricDimensionArgs(
+                                name=key, value=value
+                            )
+                            for key, value in dimensions.items()
+                        ],
+                    ),
+                ),
+            )
+
+        return spec.PolicyTargetTrackingScalingPolicyConfigurationArgs(
+            target_value=REQUESTS_PER_TARGET,
+            customized_metric_specification=spec.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationArgs(
+                metrics=[
+                    metric(
+                        "blue",
+                        "AWS/ApplicationELB",
+                        "RequestCount",
+                        "Sum",
+                        {"LoadBalancer": alb_arn_suffix, "TargetGroup": blue.arn_suffix},
+                    ),
+                    metric(
+                        "green",
+                        "AWS/ApplicationELB",
+                        "RequestCount",
+                        "Sum",
+                        {"LoadBalancer": alb_arn_suffix, "TargetGroup": args.green_target_group.arn_suffix},
+                    ),
+                    # Container Insights (on for the cluster) publishes the running task count per service.
+                    metric(
+                        "tasks",
+                        "ECS/ContainerInsights",
+                        "RunningTaskCount",
+                        "Average",
+                        {"ClusterName": args.cluster_name, "ServiceName": self.service.name},
+                    ),
+                    spec.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs(
+                        id="perTask", expression="(FILL(blue, 0) + FILL(green, 0)) / tasks", label="requests per task", return_data=True
+                    ),
+                ]
+            ),
+            scale_in_cooldown=300,
+            scale_out_cooldown=60,
+        )
+
     def _autoscaling(self) -> None:
         args, size = self._args, self._args.size
         base = f"{args.env}-{args.service}"
@@ -395,19 +469,7 @@ class ContainerService(pulumi.ComponentResource):
             ),
         )
         if args.spec.scale_on == "requests" and args.target_group is not None and args.alb_arn_suffix is not None:
-            tracking(
-                "requests",
-                REQUESTS_PER_TARGET,
-                aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
-                    target_value=REQUESTS_PER_TARGET,
-                    predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
-                        predefined_metric_type="ALBRequestCountPerTarget",
-                        resource_label=pulumi.Output.concat(args.alb_arn_suffix, "/", args.target_group.arn_suffix),
-                    ),
-                    scale_in_cooldown=300,
-                    scale_out_cooldown=60,
-                ),
-            )
+            tracking("requests", REQUESTS_PER_TARGET, self._requests_per_task(args.target_group, args.alb_arn_suffix))
         elif args.spec.scale_on == "queueLatency":
             # The workers publish their oldest job's wait (Sidekiq::Queue#latency) once a minute.
             tracking(

@@ -133,6 +133,7 @@ class Environment(pulumi.ComponentResource):
                     vpc_cidr=str(settings.network.vpc_cidr),
                     ingress_from=ingress,
                     target_group=route.target_group if route else None,
+                    green_target_group=route.green_target_group if route else None,
                     alb_arn_suffix=args.alb_arn_suffix if route else None,
                     schedule=platform.schedule,
                     depends_on=[route.rule] if route else [],

@@ -177,3 +177,18 @@ def test_bad_deploy_settings_give_one_line(stack: str, deploy: dict, platform: d
         load(stack, config)
     message = str(caught.value)
     assert len(message.splitlines()) == 1 and where in message and allowed in message, message
+
+
+def test_request_scaling_follows_traffic_across_blue_and_green(each_stack: RecordedStack) -> None:
+    """CodeDeploy moves traffic between the pair: scaling on one target group would see zero after a swap."""
+    policies = [p for p in each_stack.of_type("aws:appautoscaling/policy:Policy") if p.name.endswith("-scale-on-requests")]
+    web = [n for n, entry in CATALOG.items() if entry["kind"] == "web" and entry.get("scaleOn", "requests") == "requests"]
+    assert len(policies) == len(web) * len(environments(each_stack))
+    for policy in policies:
+        spec = policy.inputs["targetTrackingScalingPolicyConfiguration"]["customizedMetricSpecification"]
+        metrics = {m["id"]: m for m in spec["metrics"]}
+        assert metrics["perTask"]["expression"] == "(FILL(blue, 0) + FILL(green, 0)) / tasks" and metrics["perTask"]["returnData"]
+        assert metrics["tasks"]["metricStat"]["metric"]["metricName"] == "RunningTaskCount"
+        groups = each_stack.deps(policy, "targetTrackingScalingPolicyConfiguration", "aws:lb/targetGroup:TargetGroup")
+        base = policy.name.removesuffix("-scale-on-requests")
+        assert sorted(g.name for g in groups) == sorted([f"{base}-tg", f"{base}-green-tg"])
