@@ -6,14 +6,13 @@ program with one line per problem that names the stack, the key, the value and w
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-from settings.base import Problem, Section, SettingsProblems
+from settings.base import Problem, Section, SettingsError, SettingsProblems, config_from_pulumi, validate
 
 PROJECT = "kanna-bootstrap"
 REGION = "ap-northeast-1"
@@ -141,52 +140,13 @@ class BootstrapSettings(Section):
         return self.accounts[self.stacks[stack]]
 
 
-class BootstrapSettingsError(Exception):
-    """Bad bootstrap settings: one line per problem."""
+# One error type for both programs' settings; the bootstrap name stays for its callers.
+BootstrapSettingsError = SettingsError
 
 
 def from_pulumi() -> BootstrapSettings:
-    import pulumi
-
-    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    return load(pulumi.get_stack(), config)
+    return load(*config_from_pulumi())
 
 
 def load(stack: str, config: Mapping[str, Any]) -> BootstrapSettings:
-    prefix = f"{PROJECT}:"
-    raw = {key[len(prefix) :]: _parse(value) for key, value in config.items() if key.startswith(prefix)}
-    try:
-        return BootstrapSettings.model_validate(raw)
-    except SettingsProblems as exc:
-        problems = exc.problems
-    except ValidationError as exc:
-        problems = [_from_pydantic(error) for error in exc.errors()]
-    raise BootstrapSettingsError("\n".join(_describe(stack, p) for p in problems)) from None
-
-
-def _parse(value: Any) -> Any:
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _from_pydantic(error: Any) -> Problem:
-    message = str(error["msg"]).removeprefix("Value error, ")
-    if error["type"] == "extra_forbidden":
-        message = "unknown key; allowed: the keys of bootstrap/settings.py"
-    elif error["type"] == "missing":
-        message = "required and not set; allowed: see bootstrap/settings.py"
-    elif "allowed:" not in message:
-        message = f"{message}; allowed: see bootstrap/settings.py"
-    return Problem(tuple(error["loc"]), None if error["type"] == "missing" else error.get("input"), message)
-
-
-def _describe(stack: str, problem: Problem) -> str:
-    path = ""
-    for part in problem.path:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    value = json.dumps(problem.value, default=str) if problem.value is not None else "(not set)"
-    return f"stack '{stack}': {PROJECT}:{path} = {value[:80]}: {problem.message}"
+    return validate(BootstrapSettings, PROJECT, stack, config)

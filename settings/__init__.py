@@ -8,13 +8,12 @@ value and what is allowed, one line per problem.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
-from .base import Problem, Section, SettingsProblems
+from .base import Problem, Section, SettingsError, SettingsProblems, config_from_pulumi, validate
 from .data import DataSettings
 from .deploy import DeploySettings
 from .gcp import GcpSettings
@@ -100,99 +99,11 @@ class Settings(Section):
         return self.prod
 
 
-class SettingsError(Exception):
-    """Bad stack settings. `str()` is the message for the user: one line per problem."""
-
-    def __init__(self, stack: str, problems: list[Problem]) -> None:
-        self.stack = stack
-        self.problems = problems
-        super().__init__("\n".join(_describe(stack, p) for p in problems))
-
-
 def from_pulumi() -> Settings:
     """The current stack's settings, as the Pulumi language host handed the config to this program."""
-    import pulumi  # here, so that validating a plain dict (tests, tools) needs no Pulumi runtime
-
-    config = {**pulumi.runtime.get_config_env(), **pulumi.runtime.config.CONFIG.get()}
-    return load(pulumi.get_stack(), config)
+    return load(*config_from_pulumi())
 
 
 def load(stack: str, config: Mapping[str, Any]) -> Settings:
     """Validates the raw config of `stack` (keys like `kanna-infra:network`, values as Pulumi passes them)."""
-    prefix = f"{PROJECT}:"
-    raw = {key[len(prefix) :]: _parse(value) for key, value in config.items() if key.startswith(prefix)}
-    try:
-        return Settings.model_validate(raw)
-    except SettingsProblems as exc:
-        raise SettingsError(stack, exc.problems) from None
-    except ValidationError as exc:
-        raise SettingsError(stack, [_from_pydantic(error, raw) for error in exc.errors()]) from None
-
-
-def _parse(value: Any) -> Any:
-    """Pulumi hands structured config to the program as JSON text, and scalars as plain strings."""
-    if isinstance(value, str) and value[:1] in "{[":
-        try:
-            return json.loads(value)
-        except json.JSONDecodeError:
-            return value
-    return value
-
-
-def _from_pydantic(error: Any, raw: Mapping[str, Any]) -> Problem:
-    loc = tuple(error["loc"])
-    message = str(error["msg"]).removeprefix("Value error, ")
-    kind = error["type"]
-    if kind == "extra_forbidden":
-        model = _model_at(loc[:-1])
-        allowed = sorted(field.alias or name for name, field in model.model_fields.items())
-        message = f"unknown key; allowed keys: {', '.join(allowed)}"
-    elif kind == "missing":
-        message = f"required and not set; allowed: {_describe_field(loc)}"
-    elif message.startswith("Input should be "):
-        message = f"wrong value; allowed: {message.removeprefix('Input should be ')} ({_describe_field(loc)})"
-    elif kind == "string_pattern_mismatch":
-        message = f"wrong format; allowed: text matching {error['ctx']['pattern']} ({_describe_field(loc)})"
-    elif "allowed:" not in message:
-        message = f"{message}; allowed: {_describe_field(loc)}"
-    return Problem(loc, None if kind == "missing" else error.get("input"), message)
-
-
-def _model_at(loc: tuple[str | int, ...]) -> type[Section]:
-    """The section class that holds the key at `loc` (indexes into lists are skipped)."""
-    model: type[Section] = Settings
-    for part in loc:
-        if isinstance(part, int):
-            continue
-        field = _field(model, part)
-        annotation = field.annotation if field else None
-        if isinstance(annotation, type) and issubclass(annotation, Section):
-            model = annotation
-        else:
-            for arg in getattr(annotation, "__args__", ()):
-                if isinstance(arg, type) and issubclass(arg, Section):
-                    model = arg
-    return model
-
-
-def _field(model: type[Section], key: str) -> Any:
-    for name, field in model.model_fields.items():
-        if key in (name, field.alias):
-            return field
-    return None
-
-
-def _describe_field(loc: tuple[str | int, ...]) -> str:
-    keys = [part for part in loc if isinstance(part, str)]
-    field = _field(_model_at(tuple(keys[:-1])), keys[-1]) if keys else None
-    return field.description if field is not None and field.description else "see settings/ for the type of this key"
-
-
-def _describe(stack: str, problem: Problem) -> str:
-    path = ""
-    for part in problem.path:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    value = json.dumps(problem.value, default=str) if problem.value is not None else "(not set)"
-    if len(value) > 80:
-        value = value[:77] + "..."
-    return f"stack '{stack}': {PROJECT}:{path} = {value}: {problem.message}"
+    return validate(Settings, PROJECT, stack, config)
