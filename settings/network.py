@@ -8,12 +8,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
-from .base import Problem, Section
+from .base import Problem, RetentionDays, Section
 
 IPv4Net = ipaddress.IPv4Network
-
-# CloudWatch Logs accepts only these retention periods (days).
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 
 # Application subnets must hold thousands of Fargate task ENIs: /27 subnets ran out of addresses before.
 MAX_PRIVATE_PREFIX = 20
@@ -50,7 +47,7 @@ class NetworkSettings(Section):
         default=[IPv4Net("10.0.8.0/24"), IPv4Net("10.0.9.0/24"), IPv4Net("10.0.10.0/24")],
         description="Isolated tier, one per AZ: data stores, no route to the internet.",
     )
-    flow_log_retention_days: int = Field(default=365, description="Retention of the VPC flow log group.")
+    flow_log_retention_days: RetentionDays = Field(default=365, description="Retention of the VPC flow log group.")
 
     @field_validator("vpc_cidr", mode="before")
     @classmethod
@@ -91,13 +88,6 @@ class NetworkSettings(Section):
             raise ValueError("an AZ is listed twice; allowed: distinct AZs")
         if not value:
             raise ValueError("no AZ given; allowed: 1 to 3 distinct AZs (3 in prod)")
-        return value
-
-    @field_validator("flow_log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"not a CloudWatch retention period; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
     def problems(self, prod: bool) -> list[Problem]:

@@ -11,8 +11,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from .base import Problem, Section
-from .network import LOG_RETENTION_DAYS
+from .base import Problem, RetentionDays, Section
 from .services import CATALOG, ServiceSettings, Size, SizeOverride
 
 # An ALB takes 100 listener rules; each environment uses one per web service (7 today): 12 fit with room.
@@ -47,7 +46,7 @@ class PlatformSettings(Section):
     )
     sizes: dict[str, SizeOverride] = Field(default_factory=dict, description="Per-service size changes, by catalog name.")
     schedule: Schedule | None = Field(default=None, description="Scale to zero out of hours (dev only).")
-    log_retention_days: int = Field(default=365, description="Retention of service, ALB-side and WAF log groups.")
+    log_retention_days: RetentionDays = Field(default=365, description="Retention of service, ALB-side and WAF log groups.")
     rate_limit: int = Field(default=2000, ge=100, le=2_000_000_000, description="WAF requests per IP per 5 minutes.")
 
     @field_validator("environments")
@@ -58,13 +57,6 @@ class PlatformSettings(Section):
                 raise ValueError(f"{name!r} is not an environment name; allowed: 1-10 lowercase letters and digits, starting with a letter")
         if len(set(value)) != len(value):
             raise ValueError("an environment is listed twice; allowed: distinct names")
-        return value
-
-    @field_validator("log_retention_days")
-    @classmethod
-    def _retention(cls, value: int) -> int:
-        if value not in LOG_RETENTION_DAYS:
-            raise ValueError(f"not a CloudWatch retention period; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}")
         return value
 
     def problems(self, prod: bool) -> list[Problem]:

@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from .base import Problem, Section
-from .network import LOG_RETENTION_DAYS
-
-
-def _retention(value: int) -> int:
-    if value not in LOG_RETENTION_DAYS:
-        raise ValueError(f"not a CloudWatch retention period; allowed: {', '.join(map(str, LOG_RETENTION_DAYS))}")
-    return value
+from .base import Problem, RetentionDays, Section
 
 
 class IdpSettings(Section):
@@ -62,11 +55,9 @@ class SecuritySettings(Section):
         description="Object Lock mode of the CloudTrail bucket: COMPLIANCE (nobody can delete, prod) or GOVERNANCE (dev).",
     )
     audit_lock_days: int = Field(default=365, ge=1, le=3650, description="Default Object Lock retention of audit logs, 1-3650 days.")
-    audit_log_retention_days: int = Field(default=365, description="Retention of the CloudTrail log group.")
-    session_log_retention_days: int = Field(default=365, description="Retention of the SSM / ECS Exec session log group.")
+    audit_log_retention_days: RetentionDays = Field(default=365, description="Retention of the CloudTrail log group.")
+    session_log_retention_days: RetentionDays = Field(default=365, description="Retention of the SSM / ECS Exec session log group.")
     finding_severity: float = Field(default=7, ge=1, le=8.9, description="GuardDuty findings at or above this severity notify (1-8.9).")
-
-    _retentions = field_validator("audit_log_retention_days", "session_log_retention_days")(_retention)
 
     def problems(self, prod: bool) -> list[Problem]:
         found = [Problem(("idp", *p.path), p.value, p.message) for p in (self.idp.problems() if self.idp else [])]
