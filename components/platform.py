@@ -1,0 +1,130 @@
+"""The application platform of a stack: one cluster and one edge shared by every environment's services.
+
+- `Cluster`: ECS (Fargate and Fargate Spot) and the image repositories.
+- `Waf` and `Edge`: WAF -> CloudFront -> ALB, DNS and certificates; admin routes behind the security
+  baseline's Cognito pool; a VPC-only test listener when web services deploy blue/green.
+- One `Environment` per name in `platform.environments` (prod has one, dev several): every catalog
+  service, with its Datadog telemetry, its data stores' connection details and ECS Exec logging.
+- The data stores admit each environment's services that use them, and nobody else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+from components.cluster import Cluster, ClusterArgs
+from components.contracts import Telemetry
+from components.data import Data
+from components.edge import Edge, EdgeArgs
+from components.environment import Environment, EnvironmentArgs
+from components.keys import Keys
+from components.network import Network
+from components.providers import AwsProviders
+from components.security import Security
+from components.waf import Waf, WafArgs
+from settings import Settings
+
+STORES = ("mysql", "postgres", "redis")
+
+
+@dataclass(frozen=True)
+class PlatformArgs:
+    stack: str
+    settings: Settings
+    providers: AwsProviders
+    keys: Keys
+    network: Network
+    security: Security
+    data: Data
+
+
+class Platform(pulumi.ComponentResource):
+    cluster: Cluster
+    waf: Waf
+    edge: Edge
+    environments: dict[str, Environment]
+
+    def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kanna:platform:Platform", name, None, opts)
+        stack, settings, keys, network, security = args.stack, args.settings, args.keys, args.network, args.security
+        platform, child = settings.platform, pulumi.ResourceOptions(parent=self)
+
+        self.cluster = Cluster(
+            f"{stack}-cluster",
+            ClusterArgs(
+                stack, sorted({s.image for s in platform.services.values()}), keys.data.arn, settings.protect, security.exec_logging
+            ),
+            child,
+        )
+        self.waf = Waf(
+            f"{stack}-waf",
+            WafArgs(stack, platform.rate_limit, platform.log_retention_days, keys.logs.arn, args.providers.global_, settings.protect),
+            child,
+        )
+        blue_green = settings.deploy.web_strategy == "blueGreen"
+        self.edge = edge = Edge(
+            f"{stack}-edge",
+            EdgeArgs(
+                stack,
+                platform.domain,
+                platform.public_hosts(),
+                platform.public_hosts(internal=True),
+                network.vpc.id,
+                str(settings.network.vpc_cidr),
+                network.public_subnet_ids,
+                keys.secrets.arn,
+                self.waf.regional_acl.arn,
+                self.waf.cloudfront_acl.arn,
+                args.providers.global_,
+                settings.prod,
+                settings.protect,
+                internal_auth=security.internal_auth,
+                test_listener_port=settings.deploy.test_listener_port if blue_green else None,
+            ),
+            child,
+        )
+        observability = settings.observability
+        # The first image tag ("bootstrap") doubles as the version tag until CI deploys a real one.
+        telemetry = Telemetry(
+            stack,
+            observability.datadog_site,
+            observability.api_key_secret_arn(settings.aws_account_id, settings.region, stack),
+            "bootstrap",
+        )
+        self.environments = {
+            env: Environment(
+                f"{stack}-{env}",
+                EnvironmentArgs(
+                    env,
+                    index,
+                    settings,
+                    self.cluster,
+                    network.vpc.id,
+                    network.private_subnet_ids,
+                    edge.https_listener.arn,
+                    edge.alb.arn_suffix,
+                    edge.alb_security_group.id,
+                    edge.origin_secret,
+                    edge.internal_auth,
+                    keys.logs.arn,
+                    keys.secrets.arn,
+                    telemetry,
+                    security.exec_logging.task_policy_arn,
+                    args.data.connection,
+                    edge.test_listener.arn if edge.test_listener else None,
+                ),
+                child,
+            )
+            for index, env in enumerate(platform.environments)
+        }
+        for store in STORES:
+            args.data.admit(store, {client: group for e in self.environments.values() for client, group in e.store_clients[store].items()})
+        self.register_outputs(
+            {
+                "clusterArn": self.cluster.cluster.arn,
+                "cdnDomainName": edge.distribution.domain_name,
+                "taskSecurityGroupIds": {env: e.security_group_ids for env, e in self.environments.items()},
+            }
+        )
