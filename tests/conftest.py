@@ -48,6 +48,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     start("twelve", "dev", "--mode", "first", "--stack-file", str(twelve), "--json", "-")
 
 
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    # A run no test waited for (a `-k` selection, say) must not outlive the session.
+    for process in _cli.values():
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 def cli_result(name: str) -> subprocess.CompletedProcess[str]:
     """The finished CLI run `name` ('all', 'bad-settings' or 'twelve'): its exit code, stdout and stderr."""
     process = _cli[name]
