@@ -118,6 +118,9 @@ def test_listeners(pack: PolicyPack) -> None:
         assert "ELBSecurityPolicy-2016-08" in found.message
     diagnostics = judge(pack, [listener(UNKNOWN), listener("HTTPS", sslPolicy=UNKNOWN)])
     assert violations(diagnostics) == [] and deferred(diagnostics, "alb-https-tls-policy")
+    # An HTTP listener whose actions are not known yet is checked again at the update, not passed.
+    diagnostics = judge(pack, [listener("HTTP", defaultActions=UNKNOWN)])
+    assert violations(diagnostics) == [] and deferred(diagnostics, "alb-http-redirects-only")
 
 
 def world_rules(group: object, port: int) -> list:
