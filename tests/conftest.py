@@ -17,17 +17,26 @@ from tests.kit import RecordedStack
 
 _recordings: dict[tuple[str, str], Recording] = {}
 
-# The preflight CLI runs as its own process, as CI runs it. Those runs start with the session, so they use
+# The preflight CLI runs as its own process, as CI runs it. The runs the selected tests mark start when collection ends, so they use
 # the second core while the in-process tests use the first; the tests that read them wait for them.
 _cli: dict[str, subprocess.Popen[str]] = {}
 BAD_VPC_CIDR = "10.0.0.0/8"
 TWELVE_ENVIRONMENTS = [f"qa{i}" for i in range(12)]
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "cli(name): the test reads the preflight CLI run `name` (started with the session)")
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start the CLI runs that the selected tests read, and only those: a `-k` run of one test starts none."""
     from preflight import ROOT
 
+    wanted = {name for item in session.items for mark in item.iter_markers("cli") for name in mark.args}
+
     def start(name: str, *args: str) -> None:
+        if name not in wanted:
+            return
         _cli[name] = subprocess.Popen(
             [sys.executable, "-m", "preflight", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
         )

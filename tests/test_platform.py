@@ -234,6 +234,7 @@ def test_prod_stateful_platform_resources_are_protected(prod: RecordedStack) -> 
     assert repo.inputs["encryptionConfigurations"][0]["encryptionType"] == "KMS"
 
 
+@pytest.mark.cli("twelve")
 def test_twelve_environments_preflight_cleanly() -> None:
     # `python -m preflight dev --mode first --stack-file <dev with 12 environments> --json -`
     result = cli_result("twelve")

@@ -73,6 +73,7 @@ def test_exit_codes() -> None:
     assert exit_code([advisory, deferred]) == 0
 
 
+@pytest.mark.cli("all")
 def test_cli_json_for_ci() -> None:
     result = cli_result("all")  # `python -m preflight --all --json -`, started with the session
     assert result.returncode == 0, result.stderr[-3000:]

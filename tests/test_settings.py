@@ -116,6 +116,7 @@ def test_bad_settings_register_no_resource() -> None:
     assert [r.type for r in recording.registrations] == ["pulumi:pulumi:Stack"]
 
 
+@pytest.mark.cli("bad-settings")
 def test_preflight_cli_exits_2_with_one_line_and_no_traceback() -> None:
     # `python -m preflight prod --mode update --stack-file <Pulumi.prod.yaml + vpcCidr 10.0.0.0/8>`
     result = cli_result("bad-settings")
