@@ -24,6 +24,7 @@ from types import FrameType
 from typing import Any
 
 import pulumi
+from pulumi.runtime.settings import get_root_resource
 
 from . import ROOT
 
@@ -79,7 +80,7 @@ class SourceMap:
     def constructed(self, resource: object, type_: str, name: str, opts: Any) -> None:
         parent = getattr(opts, "parent", None) if opts is not None else None
         if parent is None:
-            parent = pulumi.runtime.settings.get_root_resource()
+            parent = get_root_resource()
         key = (type_, name, getattr(parent, "_type", ""), getattr(parent, "_name", ""))
         found = position(sys._getframe(2), resource)
         with self._lock:

@@ -94,7 +94,8 @@ def outcome_markdown(outcome: Outcome, link: Links, plan: bool = True) -> str:
     ]
     for (component, type_), count in sorted(outcome.components().items()):
         positions = sources.get((component, type_), [])
-        made = ", ".join(link(s) for s in positions[:3]) + (f", +{len(positions) - 3} more" if len(positions) > 3 else "")
+        # Plain positions here (links only on findings): the summary has to fit in a pull-request comment.
+        made = ", ".join(f"`{s}`" for s in positions[:3]) + (f", +{len(positions) - 3} more" if len(positions) > 3 else "")
         lines.append(f"| {component} | `{type_}` | {count} | {made} |")
     lines += ["", "</details>", ""]
     return "\n".join(lines)
