@@ -10,6 +10,7 @@ from preflight.program import record
 from settings.services import CATALOG
 from tests.conftest import recording
 from tests.kit import RecordedStack
+from tests.test_findings import line_of
 
 REGENERATE = "run `python -m preflight.diagram --write` and commit docs/architecture/"
 
@@ -25,10 +26,16 @@ def test_the_committed_bootstrap_diagram_is_current() -> None:
     assert management.error is None, management.error
     path = path_of(BOOTSTRAP, "management")
     assert path.read_text() == document(management), f"{path.name} is stale: {REGENERATE}"
+    # bootstrap's resources point into bootstrap/, its components to bootstrap's __main__.py.
+    by_type = {r.type: r for r in management.registrations}
+    assert by_type["aws:organizations/organization:Organization"].source == line_of(
+        "bootstrap/organization.py", "aws.organizations.Organization("
+    )
+    assert by_type["kanna:bootstrap:Organization"].source == line_of("bootstrap/__main__.py", 'organization = Organization("organization"')
     diagram = Diagram(management)
-    (providers,) = {b.id: b for b in diagram.find("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "prod-ci")}.values()
+    (provider,) = diagram.find("aws:iam/openIdConnectProvider:OpenIdConnectProvider", "prod-ci")
     (roles,) = diagram.find("aws:iam/role:Role", "prod-ci")
-    assert diagram.edge(providers, roles) == {"assumes"}  # GitHub's OIDC provider reaches the CI roles
+    assert diagram.edge(provider, roles) == {"assumes"}  # GitHub's OIDC provider reaches the CI roles
 
 
 def test_the_dev_diagram_reads_like_the_architecture(dev: RecordedStack) -> None:
