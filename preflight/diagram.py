@@ -38,9 +38,11 @@ def _count(noun: str, plural: str | None = None) -> Label:
 
 def _short_names(members: list[Registration], suffix: str) -> str:
     """`alpha-core-api-service` -> `core-api`: the part that differs, for a box listing its members."""
-    names = [m.name.removesuffix(suffix) for m in members]
-    prefix = names[0].split("-", 1)[0] + "-" if len(names) > 1 and all(n.startswith(names[0].split("-", 1)[0] + "-") for n in names) else ""
-    return ", ".join(n.removeprefix(prefix) for n in names)
+    words = [m.name.removesuffix(suffix).split("-") for m in members]
+    shared = 0  # the leading words all names share (`alpha`), never a whole name
+    while len(words) > 1 and all(len(w) > shared + 1 and w[shared] == words[0][shared] for w in words):
+        shared += 1
+    return ", ".join("-".join(w[shared:]) for w in words)
 
 
 def _services(members: list[Registration]) -> str:
@@ -167,7 +169,7 @@ NOT_REACHED = {
 @dataclass
 class Box:
     id: str
-    subgraph: tuple[str, ...]  # component names, outermost first
+    subgraph: tuple[str, ...]  # the URNs of the components it is drawn in, outermost first
     type: str
     members: list[Registration] = field(default_factory=list)
 
