@@ -17,8 +17,9 @@ setup: $(VENV)/.installed
 setup-dev: $(VENV)/.installed-dev
 
 ## Offline preflight of every stack, as an update preview and as a first preview.
+## PREFLIGHT_ARGS adds flags, e.g. `--sarif build/preflight.sarif --markdown build/preflight.md` in CI.
 preflight: $(VENV)/.installed
-	$(PY) -m preflight --all
+	$(PY) -m preflight --all $(PREFLIGHT_ARGS)
 
 ## Lint, type checks and the test suite.
 test: $(VENV)/.installed-dev

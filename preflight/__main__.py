@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,6 +20,8 @@ from . import MAIN, MODES, PROJECTS, ROOT, Project
 from .analyzer import PolicyPack, PolicyPackError
 from .program import ProgramError, Recording, record, stack_config
 from .report import Outcome
+from .sarif import policy_info, sarif
+from .summary import markdown
 
 EXIT_VIOLATION, EXIT_PROGRAM, EXIT_PACK = 1, 2, 3
 
@@ -49,6 +52,7 @@ def run(stacks: Sequence[str | tuple[Project, str]], modes: list[str], stack_fil
                 outcomes.append((Outcome(stack, mode, recording), levels, diagnostics))
         for outcome, levels, diagnostics in outcomes:
             outcome.levels = levels.result()  # raises PolicyPackError as the sequential run did
+            outcome.policy_info = policy_info(pack)  # descriptions, for the SARIF rules
             if diagnostics is not None:
                 outcome.diagnostics = diagnostics.result()
     return [outcome for outcome, _, _ in outcomes]
@@ -62,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mode", choices=[*MODES, "both"], default="both", help="update preview, first preview, or both")
     parser.add_argument("--stack-file", type=Path, help="use this file instead of Pulumi.<stack>.yaml (one stack only)")
     parser.add_argument("--json", type=Path, help="also write the outcome as JSON to this file ('-' for stdout)")
+    parser.add_argument("--sarif", type=Path, help="also write the violations as SARIF 2.1.0 to this file (code scanning)")
+    parser.add_argument("--markdown", type=Path, help="also write a Markdown summary to this file (job summary, PR comment)")
     args = parser.parse_args(argv)
     project = PROJECTS[args.project]
     if args.all:
@@ -86,7 +92,25 @@ def main(argv: list[str] | None = None) -> int:
             print(document)
         else:
             args.json.write_text(document + "\n")
+    write_reports(outcomes, args.sarif, args.markdown)
     return exit_code(outcomes)
+
+
+def write_reports(outcomes: list[Outcome], sarif_file: Path | None, markdown_file: Path | None) -> None:
+    """`--sarif` and `--markdown`; on GitHub Actions the summary links each source position to its line."""
+    if sarif_file is not None:
+        sarif_file.parent.mkdir(parents=True, exist_ok=True)
+        sarif_file.write_text(json.dumps(sarif(outcomes), indent=2) + "\n")
+    if markdown_file is not None:
+        markdown_file.parent.mkdir(parents=True, exist_ok=True)
+        markdown_file.write_text(markdown(outcomes, github_blob(os.environ)) + "\n")
+
+
+def github_blob(env: Mapping[str, str]) -> str | None:
+    """https://github.com/<owner>/<repo>/blob/<sha> of the commit a workflow checked out, or None outside Actions."""
+    if not all(env.get(key) for key in ("GITHUB_SERVER_URL", "GITHUB_REPOSITORY", "GITHUB_SHA")):
+        return None
+    return f"{env['GITHUB_SERVER_URL']}/{env['GITHUB_REPOSITORY']}/blob/{env['GITHUB_SHA']}"
 
 
 def exit_code(outcomes: list[Outcome]) -> int:

@@ -17,7 +17,7 @@ from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.stack import run_in_stack
 
-from . import MAIN, ROOT, Project
+from . import MAIN, ROOT, Project, source
 from .mocks import EngineMocks
 
 PROJECT = "kanna-infra"
@@ -45,6 +45,7 @@ class Registration:
     replace_on_changes: list[str]
     additional_secret_outputs: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)  # registerOutputs, for components and the stack
+    source: str | None = None  # `components/edge.py:101`: the line in this repository that made it (preflight/source.py)
 
 
 @dataclass
@@ -131,6 +132,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             replace_on_changes=list(request.replaceOnChanges),
             additional_secret_outputs=list(request.additionalSecretOutputs),
+            source=source.registered(request.type, request.name, request.parent),
         )
         with self._lock:
             self.registrations.append(registration)
@@ -177,7 +179,8 @@ def record(
     error = None
     sys.path.insert(0, str(ROOT))
     try:
-        loop.run_until_complete(run_in_stack(program))
+        with source.capture():  # each registration's position in this repository
+            loop.run_until_complete(run_in_stack(program))
     except pulumi.RunError as exc:
         error = str(exc)
     except ProgramError as exc:

@@ -88,7 +88,8 @@ def test_actions_are_pinned_to_a_major_version() -> None:
     for workflow, name, job in jobs():
         for step in job.get("steps", []):
             if "uses" in step:
-                assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", step["uses"]), f"{workflow}:{name}: {step['uses']}"
+                # owner/repo[/path]@vN: an action may live in a folder of its repository (codeql-action/upload-sarif).
+                assert re.fullmatch(r"[\w.-]+/[\w.-]+(/[\w.-]+)*@v\d+", step["uses"]), f"{workflow}:{name}: {step['uses']}"
 
 
 def pulumi_steps() -> list[tuple[str, str, dict[str, Any], dict[str, Any]]]:
@@ -134,6 +135,24 @@ def test_pull_request_previews_every_stack_and_comments() -> None:
     (aws,) = steps(preview, "aws-actions/configure-aws-credentials")
     assert aws["with"]["role-to-assume"] == "${{ vars[matrix.aws-role] }}"
     assert [e["aws-role"] for e in preview["strategy"]["matrix"]["include"]] == [f"AWS_PREVIEW_ROLE_{s.upper()}" for s in STACKS]
+
+
+def test_pull_request_shows_preflight_findings_where_reviewers_look() -> None:
+    checks, preview = (load("pull-request.yml")["jobs"][job] for job in ("checks", "preview"))
+    (preflight,) = [s for s in checks["steps"] if s.get("run") == "make preflight"]
+    flags = preflight["env"]["PREFLIGHT_ARGS"].split()
+    sarif_file, summary_file = flags[flags.index("--sarif") + 1], flags[flags.index("--markdown") + 1]
+    # Code-scanning alerts from the SARIF, also when the preflight failed (that is when they matter).
+    (upload,) = steps(checks, "github/codeql-action/upload-sarif")
+    assert upload["with"]["sarif_file"] == sarif_file and "!cancelled()" in upload["if"]
+    assert checks["permissions"]["security-events"] == "write"
+    (summary,) = [s for s in checks["steps"] if "GITHUB_STEP_SUMMARY" in s.get("run", "")]
+    assert summary_file in summary["run"] and "!cancelled()" in summary["if"]
+    # The preview comment: pulumi/actions' comment of this stack, found by the heading it writes, gets the summary.
+    steps_after = preview["steps"][preview["steps"].index(steps(preview, "pulumi/actions")[0]) + 1 :]
+    (comment,) = [s for s in steps_after if "--markdown" in s.get("run", "")]
+    assert comment["env"]["HEADING"] == "#### :tropical_drink: `preview` on kanna-infra/${{ matrix.stack }}"
+    assert 'preflight "${{ matrix.stack }}" --markdown' in comment["run"] and "gh api -X PATCH" in comment["run"]
 
 
 def test_deploy_goes_dev_then_prod_behind_its_environment() -> None:
