@@ -16,7 +16,7 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource
 
-from preflight.cost.estimate import ENVIRONMENT, SHARED, Estimate, Resource, estimate
+from preflight.cost.estimate import ENVIRONMENT, SHARED, Estimate, Resource, environment_of, estimate
 from settings.cost import CostSettings
 
 from ._lib import Finding, StackIndex, _plain, defer, stack_policy
@@ -63,7 +63,7 @@ def _within_budget(index: StackIndex, config: Mapping[str, Any]) -> list[Finding
     if budget is not None and anchor is not None and (problem := _over(found, found.total, float(budget), None)):
         findings.append((anchor, problem))
     if per_environment is not None:
-        components = {r.name.partition("-")[2] or r.name: r for r in index.resources if r.resource_type.endswith(ENVIRONMENT)}
+        components = {environment_of(_resource(r)): r for r in index.resources if r.resource_type.endswith(ENVIRONMENT)}
         for environment in found.by("environment"):
             if environment == SHARED:
                 continue

@@ -160,6 +160,7 @@ class _Stack:
         self.fargate_vcpu_months = 0.0
         self.aurora_vcpu_months = 0.0
         self.task_hours: dict[str, float] = {}
+        self.environments = [environment_of(r) for r in self.resources if r.type.endswith(ENVIRONMENT)]
 
     def dep(self, resource: Resource, prop: str, type_: str) -> Resource | None:
         found = [self.by_urn[u] for u in resource.deps.get(prop, []) if u in self.by_urn and self.by_urn[u].type == type_]
@@ -169,13 +170,24 @@ class _Stack:
         return [r for r in self.by_type.get(type_, []) if target.urn in r.deps.get(prop, [])]
 
     def placement(self, resource: Resource) -> tuple[str, str]:
-        """(top-level component, verification environment or SHARED) of a resource."""
+        """(top-level component, verification environment or SHARED) of a resource.
+
+        A resource belongs to an environment when an Environment component is its ancestor, or when a shared
+        component made it for one (a synthetic test in observability): logical names start `<env>-`.
+        """
         component, environment, current = "(stack)", SHARED, resource
         while (parent := self.by_urn.get(current.parent)) is not None and parent.type != "pulumi:pulumi:Stack":
             if parent.type.endswith(ENVIRONMENT) and environment == SHARED:
-                environment = parent.name.partition("-")[2] or parent.name
+                environment = environment_of(parent)
             component, current = parent.name, parent
+        if environment == SHARED:
+            environment = next((e for e in self.environments if resource.name.startswith(f"{e}-")), SHARED)
         return component, environment
+
+
+def environment_of(component: Resource) -> str:
+    """An Environment component is named `<stack>-<environment>`."""
+    return component.name.partition("-")[2] or component.name
 
 
 def value(inputs: Mapping[str, Any], *path: str | int, default: Any = None) -> Any:
@@ -364,7 +376,9 @@ def _cache(stack: _Stack, group: Resource) -> Iterator[tuple[str, str, float, st
 
 def _cloudfront(stack: _Stack, distribution: Resource) -> Iterator[tuple[str, str, float, str, float, str]]:
     usage = stack.usage
-    yield _item("CloudFront", "GB to viewers above the free TB", max(0.0, usage.egress_gb - rate("cloudfront.free-gb")), "cloudfront.japan.gb")
+    yield _item(
+        "CloudFront", "GB to viewers above the free TB", max(0.0, usage.egress_gb - rate("cloudfront.free-gb")), "cloudfront.japan.gb"
+    )
     requests = max(0.0, usage.requests_per_month - rate("cloudfront.free-requests"))
     yield _item("CloudFront", "HTTPS requests above the free 10M (10k)", requests / 1e4, "cloudfront.japan.https-10k")
 
@@ -456,7 +470,9 @@ def _firestore(stack: _Stack, database: Resource) -> Iterator[tuple[str, str, fl
 def _bigquery(stack: _Stack, dataset: Resource) -> Iterator[tuple[str, str, float, str, float, str]]:
     count = len(stack.by_type[dataset.type])
     usage = stack.usage
-    yield _item("BigQuery", "active storage above the free 10 GiB", max(0.0, usage.bigquery_storage_gb - 10) / count, "bigquery.storage-gb-month")
+    yield _item(
+        "BigQuery", "active storage above the free 10 GiB", max(0.0, usage.bigquery_storage_gb - 10) / count, "bigquery.storage-gb-month"
+    )
     yield _item("BigQuery", "on-demand query TiB above the free TiB", max(0.0, usage.bigquery_query_tib - 1) / count, "bigquery.query-tib")
 
 

@@ -66,11 +66,15 @@ PRICES: dict[str, Price] = {
     "fargate-spot.arm64.gb-hour": Price(0.001326, "GB-hour", _FARGATE, note=_SPOT),
     "savings-plan.fargate-discount": Price(0.20, "share off on-demand", _SAVINGS, note="Compute Savings Plan, 1 year, no upfront"),
     # Networking.
-    "nat.hour": Price(0.062, "NAT gateway-hour", _VPC, checked=CONFIRMED, note="awsi.click/en/articles/nat-gateway-cost-structure-avoidance"),
+    "nat.hour": Price(
+        0.062, "NAT gateway-hour", _VPC, checked=CONFIRMED, note="awsi.click/en/articles/nat-gateway-cost-structure-avoidance"
+    ),
     "nat.gb": Price(0.062, "GB processed", _VPC, checked=CONFIRMED, note="same page"),
     "public-ipv4.hour": Price(0.005, "public IPv4 address-hour", _VPC, as_of="2024-02", note="every public IPv4, attached or not"),
     "endpoint.interface.az-hour": Price(0.014, "endpoint-AZ-hour", _PRIVATELINK),
-    "endpoint.interface.gb": Price(0.01, "GB processed (first PB)", _PRIVATELINK, checked=CONFIRMED, note="aws.amazon.com/jp/privatelink/pricing"),
+    "endpoint.interface.gb": Price(
+        0.01, "GB processed (first PB)", _PRIVATELINK, checked=CONFIRMED, note="aws.amazon.com/jp/privatelink/pricing"
+    ),
     "alb.hour": Price(0.0243, "ALB-hour", _ELB, checked=CONFIRMED, note="aws.darcy-it.com ELB cost page"),
     "alb.lcu-hour": Price(0.008, "LCU-hour", _ELB, checked=CONFIRMED, note="same page"),
     # Aurora (Standard configuration, on-demand).

@@ -69,7 +69,10 @@ def ratios(resources: list[Resource], estimate: Estimate) -> list[Ratio]:
         ),
         Ratio("the schedule vs always on", estimate.total, always_on, f"up {usage.schedule_share:.0%} of the hours"),
         Ratio(
-            "Savings Plan coverage vs none", estimate.total, no_plan, f"{usage.savings_plan_coverage:.0%} of on-demand Fargate hours covered"
+            "Savings Plan coverage vs none",
+            estimate.total,
+            no_plan,
+            f"{usage.savings_plan_coverage:.0%} of on-demand Fargate hours covered",
         ),
         Ratio("reserved coverage vs none", estimate.total, no_reserved, f"{usage.reserved_coverage:.0%} of Aurora and cache node hours"),
     ]
@@ -151,11 +154,18 @@ def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[dict[st
         changes = []
         for urn in sorted(set(old) | set(new)):
             was, now = old.get(urn, (None, None, 0.0))[2], new.get(urn, (None, None, 0.0))[2]
-            if round(now - was, 2):
+            if abs(now - was) > 1e-6:  # every change, however small, so that the changes add up to the total's
                 name, environment, _ = new.get(urn) or old[urn]
                 change = "added" if urn not in old else "removed" if urn not in new else "changed"
                 changes.append(
-                    {"urn": urn, "name": name, "environment": environment, "change": change, "baseUsd": round(was, 2), "headUsd": round(now, 2)}
+                    {
+                        "urn": urn,
+                        "name": name,
+                        "environment": environment,
+                        "change": change,
+                        "baseUsd": round(was, 4),
+                        "headUsd": round(now, 4),
+                    }
                 )
         changes.sort(key=lambda c: -abs(c["headUsd"] - c["baseUsd"]))
         out.append({"stack": doc["stack"], "baseUsd": before["totalUsd"], "headUsd": doc["totalUsd"], "changes": changes})
