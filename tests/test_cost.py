@@ -234,3 +234,17 @@ def test_budget_policy_defers_on_unknown_values_unless_the_known_part_is_over(pa
     tight = budget_config(tmp_path, "prod", monthlyBudgetUsd=10)  # the NAT gateway alone is over
     (over,) = violations(judge(pack, [task, service, nat], "prod", tight), POLICY)
     assert "(known resources alone)" in over.message and "nat ($" in over.message
+
+
+def test_the_pull_request_workflow_comments_the_cost_diff_offline() -> None:
+    from tests.test_workflows import load, steps
+
+    job = load("pull-request.yml")["jobs"]["cost"]
+    script = "\n".join(s.get("run", "") for s in job["steps"])
+    assert "preflight cost --all --save head-cost.json" in script and "git worktree add ../base" in script
+    assert "preflight cost diff base-cost.json head-cost.json --markdown > cost.md" in script
+    (comment,) = steps(job, "actions/github-script")
+    assert "cost.md" in comment["with"]["script"] and "updateComment" in comment["with"]["script"]
+    # Offline: no cloud login, no OIDC token; only the comment is written.
+    assert not steps(job, "aws-actions/configure-aws-credentials") and not steps(job, "google-github-actions/auth")
+    assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
