@@ -248,3 +248,14 @@ def test_the_pull_request_workflow_comments_the_cost_diff_offline() -> None:
     # Offline: no cloud login, no OIDC token; only the comment is written.
     assert not steps(job, "aws-actions/configure-aws-credentials") and not steps(job, "google-github-actions/auth")
     assert job["permissions"] == {"contents": "read", "pull-requests": "write"}
+
+
+def test_the_readme_shows_the_current_estimate_as_the_command_prints_it(dev: RecordedStack, prod: RecordedStack) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = readme.split("## Cost", 1)[1].split("```", 2)[1]
+    printed = ""
+    for stack in (dev, prod):
+        resources, found = cost_of(stack)
+        printed += render(document(stack.recording.stack, found, ratios(resources, found))) + "\n"
+    shown = [line for line in block.splitlines() if line.strip()]
+    assert len(shown) > 10 and [line for line in shown if line not in printed.splitlines()] == []

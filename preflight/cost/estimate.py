@@ -173,7 +173,7 @@ class _Stack:
         """(top-level component, verification environment or SHARED) of a resource.
 
         A resource belongs to an environment when an Environment component is its ancestor, or when a shared
-        component made it for one (a synthetic test in observability): logical names start `<env>-`.
+        component made it for one and tagged it so (a synthetic test in observability: `kanna_env:<env>`).
         """
         component, environment, current = "(stack)", SHARED, resource
         while (parent := self.by_urn.get(current.parent)) is not None and parent.type != "pulumi:pulumi:Stack":
@@ -181,7 +181,11 @@ class _Stack:
                 environment = environment_of(parent)
             component, current = parent.name, parent
         if environment == SHARED:
-            environment = next((e for e in self.environments if resource.name.startswith(f"{e}-")), SHARED)
+            tags = resource.inputs.get("tags")
+            tagged = tags.get("kanna:environment") if isinstance(tags, Mapping) else None
+            if isinstance(tags, list):
+                tagged = next((t.removeprefix("kanna_env:") for t in tags if isinstance(t, str) and t.startswith("kanna_env:")), None)
+            environment = tagged if tagged in self.environments else SHARED
         return component, environment
 
 
