@@ -20,6 +20,7 @@ from preflight.cost.prices import CONFIRMED, NOT_VERIFIED, PRICES, rate
 from preflight.cost.report import diff, document, ratios, render, render_diff
 from preflight.program import UNKNOWN, record, stack_config
 from settings import SettingsError
+from tests.conftest import recording
 from tests.kit import CONFIG_DIR, RecordedStack, deferred, judge, res, violations
 
 H = 730  # hours in the estimate's month
@@ -55,6 +56,13 @@ def test_every_recorded_type_is_priced_free_or_explicitly_not_priced(dev: Record
     _, found = cost_of(dev)
     assert {gap.type for gap in found.not_priced} == UNPRICED  # reported by name, not costed at 0
     assert found.unknown == []
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_first_preview_prices_the_same_as_the_update(stack: str) -> None:
+    # Relations go through property dependencies and sizes are literal inputs, so no id or ARN is needed.
+    update, first = (cost_of(RecordedStack(recording(stack, mode)))[1] for mode in ("update", "first"))
+    assert first.unknown == [] and first.total == pytest.approx(update.total)
 
 
 def test_an_unknown_type_is_reported_not_priced_never_zero() -> None:
