@@ -32,45 +32,48 @@ def _resource(resource: PolicyResource) -> Resource:
     return Resource(resource.urn, resource.resource_type, resource.name, parent, _plain(resource.props) or {}, deps, custom)
 
 
-def _contributors(found: Estimate, environment: str | None = None) -> str:
-    return ", ".join(f"{name} (${usd:,.0f})" for name, usd in found.top(TOP, environment))
-
-
-def _over(found: Estimate, spent: float, budget: float, environment: str | None) -> str | None:
-    """The violation, when `spent` exceeds `budget`; defers when it doesn't but an unknown value could add to it."""
+def _over(found: Estimate, spent: float, budget: float, environment: str | None) -> tuple[str | None, str | None]:
+    """(the violation when `spent` exceeds `budget`, else None; what is unknown and could still add to `spent`)."""
     unknown = [g for g in found.unknown if environment is None or g.environment == environment]
-    if spent > budget:
-        where = "the stack's monthly estimate" if environment is None else f"environment {environment}'s monthly estimate"
-        known = " (known resources alone)" if unknown else ""
-        return f"{where}{known} is ${spent:,.0f}, over its ${budget:,.0f} budget; the biggest contributors: {_contributors(found, environment)}"
-    if unknown:
-        defer(f"{unknown[0].reason} ({unknown[0].type.rsplit(':', 1)[-1]} '{unknown[0].name}')")
-    return None
+    pending = f"{unknown[0].reason} ({unknown[0].type.rsplit(':', 1)[-1]} '{unknown[0].name}')" if unknown else None
+    if spent <= budget:
+        return None, pending
+    where = "the stack's monthly estimate" if environment is None else f"environment {environment}'s monthly estimate"
+    known = " (known resources alone)" if unknown else ""
+    contributors = ", ".join(f"{name} (${usd:,.0f})" for name, usd in found.top(TOP, environment))
+    return f"{where}{known} is ${spent:,.0f}, over its ${budget:,.0f} budget; the biggest contributors: {contributors}", None
 
 
 def _within_budget(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
     budget, per_environment = config.get("monthlyBudgetUsd"), config.get("environmentBudgetUsd")
     if budget is None and per_environment is None:
         return []
-    resources = [_resource(r) for r in index.resources]
-    found = estimate(resources, CostSettings.model_validate(config.get("usage") or {}))
+    found = estimate([_resource(r) for r in index.resources], CostSettings.model_validate(config.get("usage") or {}))
     by_urn = {r.urn: r for r in index.resources}
     top = found.top(1)
     anchor = next(iter(index.of_type("pulumi:pulumi:Stack")), None) or next(
         (by_urn[line.urn] for line in found.lines if top and line.name == top[0][0]), None
     )
-    findings: list[Finding] = []
-    if budget is not None and anchor is not None and (problem := _over(found, found.total, float(budget), None)):
-        findings.append((anchor, problem))
+    checks: list[tuple[PolicyResource | None, float, float, str | None]] = []
+    if budget is not None:
+        checks.append((anchor, found.total, float(budget), None))
     if per_environment is not None:
         components = {environment_of(_resource(r)): r for r in index.resources if r.resource_type.endswith(ENVIRONMENT)}
         for environment in found.by("environment"):
-            if environment == SHARED:
-                continue
-            spent = found.environment_total(environment)
-            problem = _over(found, spent, float(per_environment), environment)
-            if problem and (component := components.get(environment) or anchor) is not None:
-                findings.append((component, problem))
+            if environment != SHARED:
+                checks.append(
+                    (components.get(environment) or anchor, found.environment_total(environment), float(per_environment), environment)
+                )
+    findings: list[Finding] = []
+    pending: list[str] = []
+    for resource, spent, limit, environment in checks:
+        problem, unknown = _over(found, spent, limit, environment)
+        if problem and resource is not None:
+            findings.append((resource, problem))
+        if unknown:
+            pending.append(unknown)
+    if pending and not findings:
+        defer(pending[0])  # under budget so far, but an unknown value could still add to the estimate
     return findings
 
 

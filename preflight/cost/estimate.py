@@ -5,8 +5,8 @@ strategy and its autoscaling floor, instance classes, node types, counts) and re
 property dependencies, which a first preview knows as well as an update does. The policy pack calls the
 same function on the resources of AnalyzeStack, so the preflight's figure and the budget's are one figure.
 
-Every resource type is in exactly one of three places: `PRICERS` (it costs money and is priced),
-`FREE` (it costs nothing, with the reason) or `NOT_PRICED` (it may cost money, and there is no price or
+Every resource type is in exactly one of three places: `PRICERS` here (it costs money and is priced),
+`FREE` in free.py (it costs nothing, with the reason) or `NOT_PRICED` there (it may cost money, and no price or
 usage assumption for it yet). A type in none of them is reported as not priced, never costed at 0.
 """
 
@@ -21,6 +21,7 @@ from pulumi_policy.proxy import _is_unknown
 
 from settings.cost import HOURS_PER_MONTH, CostSettings
 
+from .free import FREE, NOT_PRICED
 from .prices import LOG_EVENTS_PER_GB, PRICES, rate
 
 DAYS_PER_MONTH = HOURS_PER_MONTH / 24
@@ -241,6 +242,8 @@ def _split(strategies: list[Any], tasks: float) -> dict[str, float]:
         return {"FARGATE": tasks}
     placed: dict[str, float] = defaultdict(float)
     remaining = tasks
+    if not all(isinstance(entry, Mapping) for entry in strategies):
+        raise Unknown("capacityProviderStrategies")
     for entry in strategies:
         base = min(remaining, float(entry.get("base") or 0))
         placed[entry["capacityProvider"]] += base
@@ -514,121 +517,6 @@ PRICERS: dict[str, Pricer] = {
 # Priced after the others: they share out totals the others accumulate (task-hours, vCPU-months).
 _SECOND_PASS = {"aws:guardduty/detectorFeature:DetectorFeature"}
 
-_NO_CHARGE = "no charge of its own"
-FREE: dict[str, str] = {
-    **dict.fromkeys(
-        [
-            "aws:iam/role:Role",
-            "aws:iam/rolePolicy:RolePolicy",
-            "aws:iam/rolePolicyAttachment:RolePolicyAttachment",
-            "aws:iam/policy:Policy",
-            "aws:iam/accountPasswordPolicy:AccountPasswordPolicy",
-            "aws:iam/openIdConnectProvider:OpenIdConnectProvider",
-            "aws:ec2/vpc:Vpc",
-            "aws:ec2/subnet:Subnet",
-            "aws:ec2/routeTable:RouteTable",
-            "aws:ec2/route:Route",
-            "aws:ec2/routeTableAssociation:RouteTableAssociation",
-            "aws:ec2/internetGateway:InternetGateway",
-            "aws:ec2/securityGroup:SecurityGroup",
-            "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup",
-            "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
-            "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
-            "aws:ebs/defaultKmsKey:DefaultKmsKey",
-            "aws:ebs/encryptionByDefault:EncryptionByDefault",
-            "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock",
-            "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
-            "aws:s3/bucketLogging:BucketLogging",
-            "aws:s3/bucketObjectLockConfiguration:BucketObjectLockConfiguration",
-            "aws:s3/bucketOwnershipControls:BucketOwnershipControls",
-            "aws:s3/bucketPolicy:BucketPolicy",
-            "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
-            "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
-            "aws:s3/bucketVersioning:BucketVersioning",
-            "aws:kms/alias:Alias",
-            "aws:acm/certificate:Certificate",  # public ACM certificates are free
-            "aws:acm/certificateValidation:CertificateValidation",
-            "aws:lb/listener:Listener",
-            "aws:lb/listenerRule:ListenerRule",
-            "aws:lb/targetGroup:TargetGroup",
-            "aws:ecs/cluster:Cluster",
-            "aws:ecs/clusterCapacityProviders:ClusterCapacityProviders",
-            "aws:appautoscaling/target:Target",
-            "aws:appautoscaling/policy:Policy",
-            "aws:appautoscaling/scheduledAction:ScheduledAction",
-            "aws:codedeploy/application:Application",  # CodeDeploy to ECS has no charge
-            "aws:codedeploy/deploymentGroup:DeploymentGroup",
-            "aws:rds/clusterParameterGroup:ClusterParameterGroup",
-            "aws:rds/subnetGroup:SubnetGroup",
-            "aws:rds/clusterEndpoint:ClusterEndpoint",
-            "aws:elasticache/parameterGroup:ParameterGroup",
-            "aws:elasticache/subnetGroup:SubnetGroup",
-            "aws:ecr/lifecyclePolicy:LifecyclePolicy",
-            "aws:ssm/document:Document",
-            "aws:sns/topicPolicy:TopicPolicy",
-            "aws:cloudwatch/eventTarget:EventTarget",
-            "aws:wafv2/webAclAssociation:WebAclAssociation",
-            "aws:secretsmanager/secretVersion:SecretVersion",
-            "aws:cognito/userPoolClient:UserPoolClient",
-            "aws:cognito/userPoolDomain:UserPoolDomain",
-            "aws:cfg/deliveryChannel:DeliveryChannel",
-            "aws:cfg/recorderStatus:RecorderStatus",
-            "aws:securityhub/standardsSubscription:StandardsSubscription",  # checks are billed on the account
-            "aws:organizations/organization:Organization",
-            "aws:organizations/organizationalUnit:OrganizationalUnit",
-            "aws:organizations/account:Account",
-            "aws:organizations/policy:Policy",
-            "aws:organizations/policyAttachment:PolicyAttachment",
-            "aws:ssoadmin/accountAssignment:AccountAssignment",
-            "aws:ssoadmin/managedPolicyAttachment:ManagedPolicyAttachment",
-            "aws:ssoadmin/permissionSet:PermissionSet",
-            "aws:ssoadmin/permissionSetInlinePolicy:PermissionSetInlinePolicy",
-            "datadog:index/monitor:Monitor",
-            "datadog:index/serviceLevelObjective:ServiceLevelObjective",
-            "datadog:index/dashboardJson:DashboardJson",
-            "datadog:aws/integrationAccount:IntegrationAccount",
-            "datadog:aws/integrationExternalId:IntegrationExternalId",
-            "gcp:projects/service:Service",
-            "gcp:projects/serviceIdentity:ServiceIdentity",
-            "gcp:projects/iAMMember:IAMMember",
-            "gcp:projects/iAMCustomRole:IAMCustomRole",
-            "gcp:serviceaccount/account:Account",
-            "gcp:serviceaccount/iAMMember:IAMMember",
-            "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
-            "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
-            "gcp:bigquery/datasetIamMember:DatasetIamMember",
-            "gcp:storage/bucketIAMMember:BucketIAMMember",
-            "gcp:firebase/project:Project",
-            "gcp:firebase/androidApp:AndroidApp",
-            "gcp:firebase/appleApp:AppleApp",
-            "gcp:firebase/webApp:WebApp",
-            "gcp:firebaserules/ruleset:Ruleset",
-            "gcp:firebaserules/release:Release",
-            "random:index/randomPassword:RandomPassword",
-        ],
-        _NO_CHARGE,
-    ),
-    "aws:ecs/taskDefinition:TaskDefinition": "billed through the services that run it",
-    "aws:servicediscovery/service:Service": "its registered instances are billed with the ECS service",
-    "aws:route53/record:Record": "alias queries to CloudFront and the ALB are free",
-    "aws:ec2/flowLog:FlowLog": "delivery is billed as CloudWatch Logs ingestion (cloudwatchLogGbPerDay)",
-    "aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration": "billed as CloudWatch Logs ingestion",
-    "aws:cloudtrail/trail:Trail": "the first trail's copy of management events is free",
-    "aws:cloudwatch/eventRule:EventRule": "events from AWS services are free",
-    "aws:sns/topic:Topic": "alarm notifications stay within the free million publishes",
-    "aws:cognito/userPool:UserPool": "internal users only, within the 10,000 free MAU",
-    "gcp:bigquery/table:Table": "storage and queries are priced on the datasets (bigqueryStorageGb, bigqueryQueryTib)",
-    "gcp:bigquery/dataTransferConfig:DataTransferConfig": "its scheduled queries are in bigqueryQueryTib",
-}
-
-NOT_PRICED: dict[str, str] = {
-    "aws:s3/bucket:Bucket": "storage and requests: no usage assumption for the log and audit buckets yet",
-    "aws:inspector2/enabler:Enabler": "charged per image scanned: no assumption for images pushed yet",
-    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": "enhanced scanning is billed by Inspector per image",
-    "gcp:storage/bucket:Bucket": "storage and operations: no usage assumption yet",
-    "gcp:storage/transferJob:TransferJob": "S3 egress to GCP per GB: no usage assumption yet",
-}
-
 
 def _custom(resource: Resource) -> bool:
     return resource.custom and not resource.type.startswith("pulumi:providers:")
@@ -670,11 +558,7 @@ def estimate(resources: Iterable[Resource], usage: CostSettings, assume: Assume 
 def what_if(resources: list[Resource], usage: CostSettings, **changes: Any) -> Estimate:
     """The estimate with some usage assumptions changed (and `x86_on_demand=True` for the Fargate what-if)."""
     x86 = changes.pop("x86_on_demand", False)
-    return estimate(resources, replace_usage(usage, **changes), Assume(x86_on_demand=x86))
-
-
-def replace_usage(usage: CostSettings, **changes: Any) -> CostSettings:
-    return usage.model_copy(update=changes)
+    return estimate(resources, usage.model_copy(update=changes), Assume(x86_on_demand=x86))
 
 
 __all__ = ["FREE", "NOT_PRICED", "PRICERS", "Assume", "Estimate", "Gap", "Line", "Resource", "estimate", "what_if"]
