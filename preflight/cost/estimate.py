@@ -245,10 +245,10 @@ def _split(strategies: list[Any], tasks: float) -> dict[str, float]:
     if not all(isinstance(entry, Mapping) for entry in strategies):
         raise Unknown("capacityProviderStrategies")
     for entry in strategies:
-        base = min(remaining, float(entry.get("base") or 0))
-        placed[entry["capacityProvider"]] += base
+        base = min(remaining, number(entry, "base", default=0))
+        placed[value(entry, "capacityProvider")] += base
         remaining -= base
-    weights = {e["capacityProvider"]: float(e.get("weight") or 0) for e in strategies}
+    weights = {value(e, "capacityProvider"): number(e, "weight", default=0) for e in strategies}
     total = sum(weights.values()) or 1.0
     for provider, weight in weights.items():
         placed[provider] += remaining * weight / total
@@ -547,6 +547,9 @@ def estimate(resources: Iterable[Resource], usage: CostSettings, assume: Assume 
             continue
         except LookupError as exc:
             result.not_priced.append(Gap(resource.urn, resource.type, resource.name, environment, str(exc)))
+            continue
+        except (TypeError, ValueError) as exc:  # an input of an unexpected shape: say so, never stop the policy pack
+            result.not_priced.append(Gap(resource.urn, resource.type, resource.name, environment, f"unreadable input: {exc}"))
             continue
         for service, item, quantity, unit, unit_usd, key in items:
             result.lines.append(
