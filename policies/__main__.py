@@ -8,7 +8,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 # The CLI (and the preflight) run this file as a script from the pack directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies import compute, data, deploy, edge, gcp, governance, network, observability, security
+from policies import budget, compute, data, deploy, edge, gcp, governance, network, observability, security
 
 PolicyPack(
     name="kanna-infra-policies",
@@ -23,5 +23,6 @@ PolicyPack(
         *observability.POLICIES,
         *gcp.POLICIES,
         *governance.POLICIES,
+        *budget.POLICIES,
     ],
 )

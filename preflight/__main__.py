@@ -1,5 +1,7 @@
 """`python -m preflight [--project main|bootstrap] [STACK ...|--all] [--mode update|first|both] [--json FILE]`.
 
+`python -m preflight cost ...` estimates the monthly cost instead (preflight/cost/cli.py).
+
 `--all` checks every stack of every project: the main program's dev and prod, and bootstrap's management.
 
 Exit codes: 0 passed; 1 a mandatory policy violation; 2 the program failed (bad settings, an exception);
@@ -59,6 +61,11 @@ def run(stacks: Sequence[str | tuple[Project, str]], modes: list[str], stack_fil
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["cost"]:  # `python -m preflight cost ...`: the monthly estimate (preflight/cost/)
+        from .cost.cli import main as cost
+
+        return cost(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m preflight", description="Offline preflight of kanna-infra stacks.")
     parser.add_argument("stacks", nargs="*", help="stacks to check (main: dev, prod; bootstrap: management)")
     parser.add_argument("--project", choices=list(PROJECTS), default=MAIN.key, help="the Pulumi project the stacks belong to")

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from .base import Problem, Section, SettingsError, SettingsProblems, config_from_pulumi, validate
+from .cost import CostSettings
 from .data import DataSettings
 from .deploy import DeploySettings
 from .gcp import GcpSettings
@@ -28,6 +29,7 @@ REGION = "ap-northeast-1"
 __all__ = [
     "PROJECT",
     "REGION",
+    "CostSettings",
     "DataSettings",
     "DeploySettings",
     "GcpSettings",
@@ -60,6 +62,7 @@ class Settings(Section):
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    cost: CostSettings = Field(default_factory=CostSettings, description="Usage assumptions and budgets of the cost estimate.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
     gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
 
@@ -81,6 +84,7 @@ class Settings(Section):
             if section is not None
             for p in section.problems(prod)
         ]
+        problems += [Problem(("cost", *p.path), p.value, p.message) for p in self.cost.problems(self.platform.schedule is not None)]
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
         problems += [
             Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.capacity_problems(len(self.platform.environments), web)
