@@ -82,9 +82,9 @@ class Settings(Section):
             for p in section.problems(prod)
         ]
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
-        problems += [
-            Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.capacity_problems(len(self.platform.environments), web)
-        ]
+        callers = sum(1 for service in self.platform.services.values() if service.calls)
+        capacity = self.deploy.capacity_problems(len(self.platform.environments), web, callers)
+        problems += [Problem(("deploy", *p.path), p.value, p.message) for p in capacity]
         if problems:
             raise SettingsProblems(problems)
         return self
