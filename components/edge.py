@@ -80,13 +80,12 @@ class Edge(pulumi.ComponentResource):
         logs = self._log_bucket()
 
         # --- the ALB: CloudFront's prefix list in, the VPC out --------------------------------------
-        self.alb_security_group = aws.ec2.SecurityGroup(
-            f"{env}-alb-sg",
-            vpc_id=args.vpc_id,
-            description="ALB: HTTPS from CloudFront only",
-            tags={"Name": f"{env}-alb"},
-            opts=child,
-        )
+        def group(name: str, description: str) -> aws.ec2.SecurityGroup:
+            return aws.ec2.SecurityGroup(
+                f"{env}-{name}-sg", vpc_id=args.vpc_id, description=description, tags={"Name": f"{env}-{name}"}, opts=child
+            )
+
+        self.alb_security_group = group("alb", "ALB: HTTPS from CloudFront only")
         prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self))
         # Only 443: the prefix list weighs ~55 entries against the group's 60-rule quota, so one rule is all
         # it fits, and CloudFront talks HTTPS to the origin anyway.
@@ -112,13 +111,7 @@ class Edge(pulumi.ComponentResource):
         )
         # A group of its own: one rule per calling service per environment would not fit next to the prefix list
         # (settings/deploy.py SG_INBOUND_RULES). No egress rules: the ALB's egress is the first group's.
-        self.callers_security_group = aws.ec2.SecurityGroup(
-            f"{env}-alb-callers-sg",
-            vpc_id=args.vpc_id,
-            description="ALB: HTTPS from the tasks of services that call other services",
-            tags={"Name": f"{env}-alb-callers"},
-            opts=child,
-        )
+        self.callers_security_group = group("alb-callers", "ALB: HTTPS from the tasks of services that call other services")
         self.alb = aws.lb.LoadBalancer(
             f"{env}-alb",
             internal=True,
