@@ -10,8 +10,8 @@
   on-demand base keeps web services up through a Spot reclaim wave, and Spot carries the rest.
 - Every task carries the Datadog agent and a FireLens log router (components/telemetry.py), with unified
   service tags, and gets its data stores' endpoints as settings and their credentials as ECS secrets.
-- Calls between services go through Cloud Map DNS names (`<service>.<environment>.kanna.internal`), task to task
-  inside the VPC, never through the public ALB.
+- Calls between services go through the internal ALB at the callee's internal host (`<CALLEE>_URL`, given by the
+  environment), so they follow the callee's blue/green traffic shift; the ALB never faces the internet.
 """
 
 from __future__ import annotations
@@ -50,7 +50,6 @@ class ContainerServiceArgs:
     repository_url: pulumi.Input[str]
     vpc_id: pulumi.Input[str]
     subnet_ids: list[pulumi.Output[str]]
-    namespace_id: pulumi.Input[str]  # the environment's private DNS namespace
     log_retention_days: int
     logs_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
@@ -59,7 +58,7 @@ class ContainerServiceArgs:
     exec_policy_arn: pulumi.Input[str]  # lets the ECS Exec agent write session logs where the cluster says
     connections: list[Connection] = field(default_factory=list)  # the data stores the service uses
     vpc_cidr: str = "10.0.0.0/16"
-    callees: dict[str, int] = field(default_factory=dict)  # service -> port, reached by its Cloud Map DNS name
+    callees: dict[str, str] = field(default_factory=dict)  # service -> its URL at its internal host (through the ALB)
     ingress_from: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # who may connect (the ALB, callers) -> group id
     target_group: aws.lb.TargetGroup | None = None  # web services: where the ALB sends requests
     green_target_group: aws.lb.TargetGroup | None = None  # blue/green: the other half of the pair CodeDeploy swaps
@@ -102,7 +101,7 @@ class ContainerService(pulumi.ComponentResource):
         self.security_group = aws.ec2.SecurityGroup(
             f"{base}-sg",
             vpc_id=args.vpc_id,
-            description=f"{base} tasks: from the ALB or their callers only",
+            description=f"{base} tasks: from the ALB only",
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
                     protocol="tcp", from_port=port, to_port=port, security_groups=[group], description=f"From {source}"
@@ -116,7 +115,7 @@ class ContainerService(pulumi.ComponentResource):
                 aws.ec2.SecurityGroupEgressArgs(
                     protocol="tcp", from_port=443, to_port=443, cidr_blocks=["0.0.0.0/0"], description="HTTPS out"
                 ),
-                # Callees and data stores; their own groups decide who may connect.
+                # Data stores (and the test listener); their own groups decide who may connect.
                 aws.ec2.SecurityGroupEgressArgs(
                     protocol="tcp",
                     from_port=1024,
@@ -145,24 +144,8 @@ class ContainerService(pulumi.ComponentResource):
         )
 
         strategies = self._capacity()
-        # Callers find this service's tasks by DNS in the environment's private namespace. Not Service Connect:
-        # ECS does not support it on services with the CODE_DEPLOY controller (aws/containers-roadmap#1993).
-        registry = (
-            aws.servicediscovery.Service(
-                f"{base}-discovery",
-                name=args.service,
-                dns_config=aws.servicediscovery.ServiceDnsConfigArgs(
-                    namespace_id=args.namespace_id,
-                    dns_records=[aws.servicediscovery.ServiceDnsConfigDnsRecordArgs(ttl=10, type="A")],
-                    routing_policy="MULTIVALUE",
-                ),
-                # ECS reports task health to Cloud Map; an unhealthy task leaves DNS within seconds.
-                health_check_custom_config=aws.servicediscovery.ServiceHealthCheckCustomConfigArgs(),
-                opts=child,
-            )
-            if spec.port
-            else None
-        )
+        # No Cloud Map registry: callers go through the ALB (see the module docstring). Nor Service Connect: ECS does
+        # not support it on services with the CODE_DEPLOY controller (aws/containers-roadmap#1993).
         self.service = aws.ecs.Service(
             f"{base}-service",
             name=base,
@@ -186,7 +169,6 @@ class ContainerService(pulumi.ComponentResource):
             propagate_tags="SERVICE",
             # The catalog name and kind: Datadog monitors and SLOs are related to the service by these.
             tags={"kanna:service": args.service, "kanna:kind": args.spec.kind, "kanna:environment": args.env},
-            service_registries=aws.ecs.ServiceServiceRegistriesArgs(registry_arn=registry.arn) if registry is not None else None,
             **self._deployment(),
         )
         self._autoscaling()
@@ -233,11 +215,8 @@ class ContainerService(pulumi.ComponentResource):
             **spec.environment,
             "KANNA_ENV": args.env,
             "DD_TAGS": f"kanna_env:{args.env}",
-            # Cloud Map names: they resolve to the callee's healthy tasks of this environment only.
-            **{
-                f"{callee.upper().replace('-', '_')}_URL": f"http://{callee}.{args.env}.kanna.internal:{port}"
-                for callee, port in sorted(args.callees.items())
-            },
+            # The callee's internal host: its rule on the ALB, whose target groups CodeDeploy shifts.
+            **{callee_variable(callee): url for callee, url in sorted(args.callees.items())},
         }
         injected: dict[str, pulumi.Input[str]] = dict(secrets)
         for connection in args.connections:
@@ -507,6 +486,11 @@ class ContainerService(pulumi.ComponentResource):
                     scalable_target_action=aws.appautoscaling.ScheduledActionScalableTargetActionArgs(min_capacity=low, max_capacity=high),
                     opts=child,
                 )
+
+
+def callee_variable(callee: str) -> str:
+    """The environment variable that holds a callee's URL in its callers' tasks: core-api -> CORE_API_URL."""
+    return f"{callee.upper().replace('-', '_')}_URL"
 
 
 def _volume(path: str) -> str:

@@ -1,12 +1,16 @@
-"""The public edge: Route 53, ACM, CloudFront and the internet-facing ALB, shared by every environment.
+"""The edge: Route 53, ACM, CloudFront and the one ALB, shared by every environment.
 
-Traffic path: viewer -> CloudFront (CLOUDFRONT web ACL, TLS 1.2+) -> https://origin.<domain> -> ALB
-(REGIONAL web ACL, TLS 1.2/1.3) -> listener rule per environment and service -> tasks.
+Traffic path: viewer -> CloudFront (CLOUDFRONT web ACL, TLS 1.2+) -> VPC origin -> https://origin.<domain> ->
+internal ALB in the private subnets (REGIONAL web ACL, TLS 1.2/1.3) -> listener rule per environment and service
+-> tasks. Calls between services take the same ALB, listener and rules, at the callee's internal host
+(`PlatformSettings.service_host`, records here), so they follow CodeDeploy's traffic shift like users do
+(docs/service-to-service.md). A request that matches no rule gets a 404 from the listener's default action.
 
-The ALB can't be bypassed: its security group admits only CloudFront's origin-facing prefix list, and
-every forwarding rule also requires the secret `X-Origin-Verify` header that only our distribution sends
-(a random value kept in Secrets Manager, never in the repository). A request that matches no rule gets
-a 404 from the listener's default action.
+The ALB has no public address: CloudFront reaches it through a VPC origin (an AWS-managed path into the VPC),
+so nothing on the internet can bypass CloudFront and its web ACL, and no shared-secret header is needed
+("you don't have to implement ... secret shared headers": CloudFront Developer Guide, Restrict access with
+VPC origins). Its groups admit CloudFront's origin-facing prefix list on 443 (the VPC origin's traffic, as
+that guide's security-group step says) and, in the callers group, the task groups of calling services.
 
 The hosted zone is the stack's domain from the settings (example.com, dev.example.com); its parent
 delegates to it. One certificate (the domain and one level of wildcard) covers every host, in
@@ -19,12 +23,10 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
-import pulumi_random as random
 
 from components.buckets import secure_bucket
 from components.contracts import InternalAuth
 
-ORIGIN_HEADER = "X-Origin-Verify"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
 CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront distribution, for alias records
@@ -43,8 +45,7 @@ class EdgeArgs:
     admin_hosts: list[str]  # hosts behind internal authentication (Cognito callback URLs)
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
-    public_subnet_ids: list[pulumi.Output[str]]
-    secrets_key_arn: pulumi.Input[str]
+    private_subnet_ids: list[pulumi.Output[str]]  # the internal ALB's (CloudFront reaches it through a VPC origin)
     regional_acl_arn: pulumi.Input[str]
     cloudfront_acl_arn: pulumi.Input[str]
     global_provider: aws.Provider
@@ -52,16 +53,17 @@ class EdgeArgs:
     protect: bool
     internal_auth: InternalAuth | None = None  # the security baseline's Cognito pool; None: a minimal one here
     test_listener_port: int | None = None  # blue/green: CodeDeploy's test listener, reachable from the VPC only
+    service_hosts: tuple[str, ...] = ()  # internal hosts of calls between services: records to the ALB, never CDN aliases
 
 
 class Edge(pulumi.ComponentResource):
     alb: aws.lb.LoadBalancer
     alb_security_group: aws.ec2.SecurityGroup
+    callers_security_group: aws.ec2.SecurityGroup  # environments add one ingress rule per calling service
     https_listener: aws.lb.Listener
     http_listener: aws.lb.Listener
     test_listener: aws.lb.Listener | None
     distribution: aws.cloudfront.Distribution
-    origin_secret: pulumi.Output[str]
     internal_auth: InternalAuth
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -78,13 +80,12 @@ class Edge(pulumi.ComponentResource):
         logs = self._log_bucket()
 
         # --- the ALB: CloudFront's prefix list in, the VPC out --------------------------------------
-        self.alb_security_group = aws.ec2.SecurityGroup(
-            f"{env}-alb-sg",
-            vpc_id=args.vpc_id,
-            description="Public ALB: HTTPS from CloudFront only",
-            tags={"Name": f"{env}-alb"},
-            opts=child,
-        )
+        def group(name: str, description: str) -> aws.ec2.SecurityGroup:
+            return aws.ec2.SecurityGroup(
+                f"{env}-{name}-sg", vpc_id=args.vpc_id, description=description, tags={"Name": f"{env}-{name}"}, opts=child
+            )
+
+        self.alb_security_group = group("alb", "ALB: HTTPS from CloudFront only")
         prefix_list = aws.ec2.get_managed_prefix_list_output(name=CLOUDFRONT_PREFIX_LIST, opts=pulumi.InvokeOutputOptions(parent=self))
         # Only 443: the prefix list weighs ~55 entries against the group's 60-rule quota, so one rule is all
         # it fits, and CloudFront talks HTTPS to the origin anyway.
@@ -108,12 +109,15 @@ class Edge(pulumi.ComponentResource):
             description="To tasks in the VPC (their groups admit only this group)",
             opts=child,
         )
+        # A group of its own: one rule per calling service per environment would not fit next to the prefix list
+        # (settings/deploy.py SG_INBOUND_RULES). No egress rules: the ALB's egress is the first group's.
+        self.callers_security_group = group("alb-callers", "ALB: HTTPS from the tasks of services that call other services")
         self.alb = aws.lb.LoadBalancer(
             f"{env}-alb",
-            internal=False,
+            internal=True,
             load_balancer_type="application",
-            subnets=args.public_subnet_ids,
-            security_groups=[self.alb_security_group.id],
+            subnets=args.private_subnet_ids,
+            security_groups=[self.alb_security_group.id, self.callers_security_group.id],
             drop_invalid_header_fields=True,
             enable_deletion_protection=args.prod,
             access_logs=aws.lb.LoadBalancerAccessLogsArgs(bucket=logs.bucket, prefix="alb", enabled=True),
@@ -170,29 +174,28 @@ class Edge(pulumi.ComponentResource):
                 opts=child,
             )
             self.test_listener = https_listener(f"{env}-alb-test", port)
+        # The origin's name is a host of the zone, so TLS from CloudFront matches the ALB's certificate.
         origin_host = f"origin.{args.domain}"
         self._alias(origin_host, self.alb.dns_name, self.alb.zone_id)
-
-        # --- the origin secret: CloudFront sends it, the ALB's rules require it -------------------
-        random_provider = random.Provider(f"{env}-random", opts=child)
-        password = random.RandomPassword(
-            f"{env}-origin-secret-value",
-            length=48,
-            special=False,
-            # Replacing it rotates the header: CloudFront and the ALB rules change in one update, but not by accident.
-            opts=pulumi.ResourceOptions(parent=self, provider=random_provider, protect=args.protect),
-        )
-        secret = aws.secretsmanager.Secret(
-            f"{env}-origin-secret",
-            name=f"kanna/{env}/edge/origin-verify",
-            description="The header CloudFront adds and the ALB requires; rotate by changing the random resource's keepers",
-            kms_key_id=args.secrets_key_arn,
-            opts=stateful,
-        )
-        aws.secretsmanager.SecretVersion(f"{env}-origin-secret-version", secret_id=secret.id, secret_string=password.result, opts=child)
-        self.origin_secret = pulumi.Output.secret(password.result)
+        # Internal hosts: private addresses only (the ALB is internal); callers get them as <SERVICE>_URL.
+        for host in args.service_hosts:
+            self._alias(host, self.alb.dns_name, self.alb.zone_id)
 
         # --- CloudFront ------------------------------------------------------------------------------
+        # A VPC origin needs an internal ALB and an internet gateway on the VPC (the network has one for NAT); the
+        # origin's own traffic never uses the gateway. https-only with TLS 1.2, as the custom origin had it.
+        vpc_origin = aws.cloudfront.VpcOrigin(
+            f"{env}-vpc-origin",
+            vpc_origin_endpoint_config=aws.cloudfront.VpcOriginVpcOriginEndpointConfigArgs(
+                name=f"kanna-{env}-alb",
+                arn=self.alb.arn,
+                http_port=80,
+                https_port=443,
+                origin_protocol_policy="https-only",
+                origin_ssl_protocols=aws.cloudfront.VpcOriginVpcOriginEndpointConfigOriginSslProtocolsArgs(items=["TLSv1.2"], quantity=1),
+            ),
+            opts=child,
+        )
         self.distribution = aws.cloudfront.Distribution(
             f"{env}-cdn",
             enabled=True,
@@ -206,14 +209,9 @@ class Edge(pulumi.ComponentResource):
                 aws.cloudfront.DistributionOriginArgs(
                     origin_id="alb",
                     domain_name=origin_host,
-                    custom_origin_config=aws.cloudfront.DistributionOriginCustomOriginConfigArgs(
-                        http_port=80,
-                        https_port=443,
-                        origin_protocol_policy="https-only",
-                        origin_ssl_protocols=["TLSv1.2"],
-                        origin_read_timeout=60,
+                    vpc_origin_config=aws.cloudfront.DistributionOriginVpcOriginConfigArgs(
+                        vpc_origin_id=vpc_origin.id, origin_read_timeout=60
                     ),
-                    custom_headers=[aws.cloudfront.DistributionOriginCustomHeaderArgs(name=ORIGIN_HEADER, value=self.origin_secret)],
                 )
             ],
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
@@ -245,6 +243,7 @@ class Edge(pulumi.ComponentResource):
             {
                 "albArn": self.alb.arn,
                 "albSecurityGroupId": self.alb_security_group.id,
+                "albCallersSecurityGroupId": self.callers_security_group.id,
                 "httpsListenerArn": self.https_listener.arn,
                 "testListenerArn": self.test_listener.arn if self.test_listener else None,
                 "distributionDomainName": self.distribution.domain_name,

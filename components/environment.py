@@ -1,8 +1,12 @@
 """One verification environment (or prod's only one): every catalog service, on the shared cluster and ALB.
 
-An environment has its own private DNS namespace, so `http://core-api.alpha.kanna.internal:3000` reaches
-alpha's core-api and nothing else, its own hosts on the shared ALB, and its own security groups: a
-service admits its callers' groups on its port and nobody else's (web services also admit the ALB).
+An environment has its own hosts on the shared ALB and its own security groups. Its services call each other
+through the ALB too, at the callee's internal host (`https://alpha-core-api-svc.dev.example.com`, from
+`PlatformSettings.service_host`), which the callee's own listener rule matches: a call takes the target group
+pair CodeDeploy shifts, the test listener, the canary and the rollback alarms, like a user's request
+(docs/service-to-service.md). Task groups admit only the ALB's; the ALB's callers group admits the groups of
+this environment's calling services on 443. No Cloud Map: its DNS would list green tasks as soon as they
+are healthy and blue ones through the termination wait, whatever CodeDeploy decided.
 
 Deploys: with the stack's `deploy.webStrategy` blueGreen (and the edge's test listener), every web service
 gets a green target group, a test rule and a CodeDeploy deployment group (components/bluegreen.py), all in
@@ -42,7 +46,7 @@ class EnvironmentArgs:
     listener_arn: pulumi.Input[str]
     alb_arn_suffix: pulumi.Input[str]
     alb_security_group_id: pulumi.Input[str]
-    origin_secret: pulumi.Input[str]
+    alb_callers_security_group_id: pulumi.Input[str]  # the ALB's group that admits calling services' tasks
     internal_auth: InternalAuth
     logs_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
@@ -64,13 +68,11 @@ class Environment(pulumi.ComponentResource):
         env, settings = args.env, args.settings
         platform = settings.platform
         child = pulumi.ResourceOptions(parent=self)
-        namespace = aws.servicediscovery.PrivateDnsNamespace(
-            f"{env}-namespace", name=f"{env}.kanna.internal", vpc=args.vpc_id, description=f"Service names of {env}", opts=child
-        )
         single = len(platform.environments) == 1
         blue_green = settings.deploy.web_strategy == "blueGreen" and args.test_listener_arn is not None
         web = [name for name, spec in platform.services.items() if spec.routing is not None]
         ordered = sorted(web, key=lambda name: not platform.services[name].routing.paths)  # type: ignore[union-attr]
+        called = platform.callees()
 
         self.routes = {}
         for position, service in enumerate(ordered):
@@ -87,20 +89,19 @@ class Environment(pulumi.ComponentResource):
                     paths=spec.routing.paths,
                     priority=1 + args.index * PRIORITY_BLOCK + position,
                     listener_arn=args.listener_arn,
-                    origin_secret=args.origin_secret,
                     internal_auth=args.internal_auth if spec.internal_auth else None,
                     test_listener_arn=args.test_listener_arn if blue_green else None,
+                    service_host=platform.service_host(env, service) if service in called else None,
                 ),
                 child,
             )
 
-        # Callers first: a service's group admits its callers' groups, so theirs must exist before it.
         self.services = {}
         for service in platform.call_order():
             spec = platform.services[service]
             route = self.routes.get(service)
-            callers = {name: self.services[name].security_group.id for name, other in platform.services.items() if service in other.calls}
-            ingress = {**callers, **({"alb": args.alb_security_group_id} if route else {})}
+            # Only the ALB: callers come through it too.
+            ingress = {"alb": args.alb_security_group_id} if route else {}
             rollback_alarms: list[pulumi.Input[str]] = []
             if spec.scale_on == "queueLatency":
                 specs = worker_alarm_specs(service, env, QUEUE_METRIC_NAMESPACE, settings.observability.data)
@@ -121,7 +122,6 @@ class Environment(pulumi.ComponentResource):
                     repository_url=args.cluster.repositories[spec.image].repository_url,
                     vpc_id=args.vpc_id,
                     subnet_ids=args.subnet_ids,
-                    namespace_id=namespace.id,
                     log_retention_days=platform.log_retention_days,
                     logs_key_arn=args.logs_key_arn,
                     secrets_key_arn=args.secrets_key_arn,
@@ -129,7 +129,7 @@ class Environment(pulumi.ComponentResource):
                     telemetry=args.telemetry,
                     exec_policy_arn=args.exec_policy_arn,
                     connections=[args.connect(store, service) for store in spec.stores],
-                    callees={callee: platform.services[callee].port or 0 for callee in spec.calls},
+                    callees={callee: f"https://{platform.service_host(env, callee)}" for callee in spec.calls},
                     vpc_cidr=str(settings.network.vpc_cidr),
                     ingress_from=ingress,
                     target_group=route.target_group if route else None,
@@ -142,6 +142,17 @@ class Environment(pulumi.ComponentResource):
                 ),
                 child,
             )
+            if spec.calls:
+                aws.vpc.SecurityGroupIngressRule(
+                    f"{env}-{service}-to-alb",
+                    security_group_id=args.alb_callers_security_group_id,
+                    referenced_security_group_id=self.services[service].security_group.id,
+                    ip_protocol="tcp",
+                    from_port=443,
+                    to_port=443,
+                    description=f"{env}-{service} calls {', '.join(spec.calls)}",
+                    opts=child,
+                )
 
         self.blue_green, self.deploy = {}, {}
         if blue_green and args.test_listener_arn is not None:
@@ -180,4 +191,4 @@ class Environment(pulumi.ComponentResource):
             }
             for store in ("mysql", "postgres", "redis")
         }
-        self.register_outputs({"securityGroupIds": self.security_group_ids, "namespaceArn": namespace.arn})
+        self.register_outputs({"securityGroupIds": self.security_group_ids})

@@ -2,7 +2,7 @@
 
 Both block with the same AWS managed rule groups (common rules including XSS, SQL injection, known bad
 inputs, IP reputation) and a per-IP rate limit. The ALB's ACL is not redundant: it judges what reaches
-the ALB with the headers CloudFront added, and it stays in force if someone ever points DNS at the ALB.
+the ALB with the headers CloudFront added, and the calls between services, which take the ALB too.
 Both log to CloudWatch with the Authorization and Cookie headers redacted, so logs never hold credentials.
 """
 
@@ -45,6 +45,23 @@ class Waf(pulumi.ComponentResource):
         self.cloudfront_acl = self._acl("cloudfront", "CLOUDFRONT", None, args.global_provider)
         self.register_outputs({"regionalAclArn": self.regional_acl.arn, "cloudfrontAclArn": self.cloudfront_acl.arn})
 
+    def _rate(self, scope: str) -> aws.wafv2.WebAclRuleStatementRateBasedStatementArgs:
+        """Per viewer IP. The ALB sees CloudFront's VPC-origin addresses and the calling tasks, never a viewer: its ACL
+        counts the viewer address CloudFront puts in X-Forwarded-For, and lets calls between services (no such
+        header) through uncounted (NO_MATCH), instead of throttling every viewer behind a handful of addresses."""
+        if scope == "CLOUDFRONT":
+            return aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+                limit=self._args.rate_limit, aggregate_key_type="IP", evaluation_window_sec=300
+            )
+        return aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
+            limit=self._args.rate_limit,
+            aggregate_key_type="FORWARDED_IP",
+            forwarded_ip_config=aws.wafv2.WebAclRuleStatementRateBasedStatementForwardedIpConfigArgs(
+                header_name="X-Forwarded-For", fallback_behavior="NO_MATCH"
+            ),
+            evaluation_window_sec=300,
+        )
+
     def _acl(self, purpose: str, scope: str, key_arn: pulumi.Input[str] | None, provider: aws.Provider | None) -> aws.wafv2.WebAcl:
         env = self._args.env
         name = f"{env}-{purpose}-waf"
@@ -63,11 +80,7 @@ class Waf(pulumi.ComponentResource):
                 name="rate-limit",
                 priority=0,
                 action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
-                statement=aws.wafv2.WebAclRuleStatementArgs(
-                    rate_based_statement=aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
-                        limit=self._args.rate_limit, aggregate_key_type="IP", evaluation_window_sec=300
-                    )
-                ),
+                statement=aws.wafv2.WebAclRuleStatementArgs(rate_based_statement=self._rate(scope)),
                 visibility_config=rule_visibility(f"{name}-rate-limit"),
             )
         ]

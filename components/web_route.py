@@ -1,9 +1,12 @@
-"""How the public ALB reaches one web service of one environment: a target group and a listener rule.
+"""How the ALB reaches one web service of one environment: a target group and a listener rule.
 
-The rule matches the environment's host (and the service's paths) and the secret origin header, so only
-requests that came through our CloudFront distribution are forwarded. Internal services authenticate
-the user with Cognito first. This is the piece a blue/green deployment takes over: it exposes the
-target group and the rule, and the service only consumes `target_group`.
+The rule matches the environment's host (and the service's paths). A service that others call also has an
+internal host (`PlatformSettings.service_host`) among the rule's host values, so users through CloudFront and
+calls between services take the one rule, the one target group pair and the one production listener that
+CodeDeploy shifts (a CODE_DEPLOY service has exactly one pair and one production listener, and a target group
+belongs to one load balancer: docs/service-to-service.md). Internal services authenticate the user with Cognito
+first. This is the piece a blue/green deployment takes over: it exposes the target group and the rule, and the
+service only consumes `target_group`.
 
 Blue/green (`test_listener_arn` set): a second, green target group with the same health check, and a
 rule on the VPC-only test listener with the production rule's host, paths and actions, where CodeDeploy
@@ -22,7 +25,6 @@ import pulumi
 import pulumi_aws as aws
 
 from components.contracts import InternalAuth
-from components.edge import ORIGIN_HEADER
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,9 @@ class WebRouteArgs:
     paths: list[str]
     priority: int
     listener_arn: pulumi.Input[str]
-    origin_secret: pulumi.Input[str]
     internal_auth: InternalAuth | None  # set: the rule authenticates with Cognito before forwarding
     test_listener_arn: pulumi.Input[str] | None = None  # set: blue/green, with a green target group and a test rule
+    service_host: str | None = None  # set: other services call this one at this host, through this same rule
 
 
 class WebRoute(pulumi.ComponentResource):
@@ -68,13 +70,11 @@ class WebRoute(pulumi.ComponentResource):
         # The first target group keeps its name: a rolling service switched to blue/green keeps its traffic.
         self.target_group = target_group(f"{args.name}-tg")
         self.green_target_group = target_group(f"{args.name}-green-tg") if blue_green else None
-        routing = [aws.lb.ListenerRuleConditionArgs(host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=[args.host]))]
+        # At most 5 condition values per rule (ELB quota): two hosts and the catalog's at most three paths.
+        hosts = [args.host, *([args.service_host] if args.service_host else [])]
+        routing = [aws.lb.ListenerRuleConditionArgs(host_header=aws.lb.ListenerRuleConditionHostHeaderArgs(values=hosts))]
         if args.paths:
             routing.append(aws.lb.ListenerRuleConditionArgs(path_pattern=aws.lb.ListenerRuleConditionPathPatternArgs(values=args.paths)))
-        origin = aws.lb.ListenerRuleConditionArgs(
-            http_header=aws.lb.ListenerRuleConditionHttpHeaderArgs(http_header_name=ORIGIN_HEADER, values=[args.origin_secret])
-        )
-        conditions = [routing[0], origin, *routing[1:]]
         actions = []
         if args.internal_auth is not None:
             auth = args.internal_auth
@@ -100,14 +100,14 @@ class WebRoute(pulumi.ComponentResource):
             f"{args.name}-rule",
             listener_arn=args.listener_arn,
             priority=args.priority,
-            conditions=conditions,
+            conditions=routing,
             actions=actions,
             tags=tags,
             opts=flipped,
         )
         self.test_rule = None
         if args.test_listener_arn is not None:
-            # The test listener is reached from inside the VPC, not through CloudFront: no origin header.
+            # The same conditions: a validation hook tries the green tasks at the public and the internal host.
             self.test_rule = aws.lb.ListenerRule(
                 f"{args.name}-test-rule",
                 listener_arn=args.test_listener_arn,

@@ -30,6 +30,8 @@ class _Unknown:
         return "UNKNOWN"
 
 
+VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
+
 UNKNOWN: Any = _Unknown()
 """Returned by `get` for a value the engine does not know yet."""
 
@@ -118,6 +120,13 @@ class StackIndex:
     def dependents(self, target: PolicyResource, type_: str, prop: str) -> list[PolicyResource]:
         """The resources of `type_` whose property `prop` depends on `target`."""
         return [r for r in self.of_type(type_) if any(dep.urn == target.urn for dep in r.property_dependencies.get(prop, []))]
+
+    def serves_viewers(self, balancer: PolicyResource) -> bool:
+        """Whether the internet reaches `balancer`: it is internet-facing (or may be: `internal` unknown), or it is
+        internal but the endpoint of a CloudFront VPC origin, so every viewer's request arrives there."""
+        if get(balancer.props, "internal", default=False) is not True:
+            return True
+        return bool(self.dependents(balancer, VPC_ORIGIN, "vpcOriginEndpointConfig"))
 
 
 def _message(name: str, problem: str, fix: str) -> str:

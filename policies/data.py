@@ -140,7 +140,7 @@ def _public_sources(index: StackIndex, cidrs: list[Any], groups: list[PolicyReso
     public_groups = {
         dep.urn
         for lb in index.of_type(LOAD_BALANCER)
-        if get(lb.props, "internal", default=False) is not True
+        if index.serves_viewers(lb)
         for dep in index.deps(lb, "securityGroups", SECURITY_GROUP)
     }
     found = []
@@ -150,7 +150,7 @@ def _public_sources(index: StackIndex, cidrs: list[Any], groups: list[PolicyReso
             found.append(f"the whole internet ({cidr})")
         elif any(net.version == p.version and net.overlaps(p) for p in public_nets):
             found.append(f"the public subnets ({cidr})")
-    found += [f"the internet-facing load balancer's group '{g.name}'" for g in groups if g.urn in public_groups]
+    found += [f"the group '{g.name}' of a load balancer that viewers reach" for g in groups if g.urn in public_groups]
     return found
 
 

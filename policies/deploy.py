@@ -52,7 +52,7 @@ def _behind_public_balancer(index: StackIndex, service: PolicyResource) -> bool:
     balancers = _load_balancers(index, service)
     if not balancers:
         return True
-    return any(get(b.props, "internal", default=False) is not True for b in balancers)
+    return any(index.serves_viewers(b) for b in balancers)
 
 
 def _rollback_problems(group: PolicyResource | ResourceValidationArgs) -> list[str]:
@@ -87,7 +87,7 @@ def _blue_green(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
             continue  # checked again when known, at the update
         if controller != "CODE_DEPLOY":
             found.append(
-                (service, f"is behind an internet-facing load balancer and deploys with the {controller} controller, not CODE_DEPLOY")
+                (service, f"is behind a load balancer that viewers reach and deploys with the {controller} controller, not CODE_DEPLOY")
             )
             continue
         groups = index.dependents(service, DEPLOYMENT_GROUP, "ecsService")
@@ -138,7 +138,8 @@ def _circuit_breaker(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list
 POLICIES = [
     stack_policy(
         "ecs-web-service-blue-green",
-        "ECS services behind an internet-facing load balancer deploy blue/green (CODE_DEPLOY) through a deployment group"
+        "ECS services behind a load balancer that viewers reach (internet-facing or a CloudFront VPC origin) deploy blue/green "
+        "(CODE_DEPLOY) through a deployment group"
         " that rolls back on failure and on alarms, with at least one alarm.",
         _blue_green,
         "set deployment_controller type CODE_DEPLOY and create a BLUE_GREEN deployment group for it (components/bluegreen.py),"

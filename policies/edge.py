@@ -51,11 +51,12 @@ def _internet_facing(balancer: PolicyResource) -> bool:
 def _albs_have_acls(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
     found: list[Finding] = []
     for balancer in index.of_type(LOAD_BALANCER, ALB_ALIAS):
-        if not _internet_facing(balancer):
+        kind = get(balancer.props, "loadBalancerType", default="application")
+        if kind not in ("application", UNKNOWN) or not index.serves_viewers(balancer):
             continue
         associations = index.dependents(balancer, ASSOCIATION, "resourceArn")
         if not any(index.deps(a, "webAclArn", WEB_ACL) for a in associations):
-            found.append((balancer, "is internet-facing and has no web ACL association (of an ACL in this stack)"))
+            found.append((balancer, "serves viewers (internet-facing or a CloudFront VPC origin) and has no web ACL association"))
     return found
 
 
@@ -218,7 +219,7 @@ def _no_world_ingress(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
 POLICIES = [
     stack_policy(
         "alb-web-acl",
-        "Every internet-facing ALB has a web ACL association.",
+        "Every ALB that viewers reach (internet-facing, or internal behind a CloudFront VPC origin) has a web ACL association.",
         _albs_have_acls,
         "associate the load balancer with the REGIONAL web ACL (wafv2.WebAclAssociation resource_arn=alb.arn)",
     ),

@@ -86,9 +86,9 @@ class Settings(Section):
         ]
         problems += [Problem(("cost", *p.path), p.value, p.message) for p in self.cost.problems(self.platform.schedule is not None)]
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
-        problems += [
-            Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.capacity_problems(len(self.platform.environments), web)
-        ]
+        callers = sum(1 for service in self.platform.services.values() if service.calls)
+        capacity = self.deploy.capacity_problems(len(self.platform.environments), web, callers)
+        problems += [Problem(("deploy", *p.path), p.value, p.message) for p in capacity]
         if problems:
             raise SettingsProblems(problems)
         return self

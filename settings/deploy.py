@@ -22,6 +22,9 @@ from .base import Problem, Section
 # The ALB's quotas (per load balancer, not adjustable above these defaults for rules without a case).
 ALB_TARGET_GROUPS = 100
 ALB_RULES = 100
+# Inbound rules per security group (VPC quota, default 60). The ALB's callers group holds one rule per calling
+# service per environment: calls between services go through the ALB (components/edge.py, docs/service-to-service.md).
+SG_INBOUND_RULES = 60
 
 # CodeDeploy's predefined ECS configurations.
 TrafficConfig = Literal[
@@ -63,19 +66,32 @@ class DeploySettings(Section):
             found.append(Problem(("testListenerPort",), self.test_listener_port, "taken by a public listener; allowed: another port"))
         return found
 
-    def capacity_problems(self, environments: int, web_services: int) -> list[Problem]:
-        """Blue/green needs two target groups and two rules per web service per environment on the one ALB."""
+    def capacity_problems(self, environments: int, web_services: int, callers: int = 0) -> list[Problem]:
+        """Blue/green needs two target groups and two rules per web service per environment on the one ALB, and
+        every calling service of every environment takes one inbound rule of the ALB's callers group."""
+        found: list[Problem] = []
+        if environments * callers > SG_INBOUND_RULES:
+            found.append(
+                Problem(
+                    ("webStrategy",),
+                    self.web_strategy,
+                    f"{environments} environments x {callers} calling services need {environments * callers} inbound rules on the "
+                    f"ALB's callers security group, which takes {SG_INBOUND_RULES}; allowed: at most "
+                    f"{SG_INBOUND_RULES // callers} environments",
+                )
+            )
         if self.web_strategy != "blueGreen":
-            return []
+            return found
         needed = 2 * environments * web_services
         if needed <= min(ALB_TARGET_GROUPS, ALB_RULES):
-            return []
+            return found
         fits = min(ALB_TARGET_GROUPS, ALB_RULES) // (2 * web_services)
         return [
+            *found,
             Problem(
                 ("webStrategy",),
                 self.web_strategy,
                 f"{environments} environments x {web_services} web services need {needed} target groups and listener rules, the ALB "
                 f"takes {ALB_TARGET_GROUPS}; allowed: at most {fits} environments with blueGreen, or webStrategy rolling",
-            )
+            ),
         ]

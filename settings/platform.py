@@ -16,6 +16,9 @@ from .services import CATALOG, ServiceSettings, Size, SizeOverride
 
 # An ALB takes 100 listener rules; each environment uses one per web service (7 today): 12 fit with room.
 MAX_ENVIRONMENTS = 12
+# The label suffix of a service's internal host: `<service>-svc` sits one level under the domain, so the ALB's
+# wildcard certificate covers it, and no catalog host label may end with it (see `problems`).
+SERVICE_HOST_SUFFIX = "-svc"
 
 
 class Schedule(Section):
@@ -82,6 +85,19 @@ class PlatformSettings(Section):
             for callee in service.calls:
                 if callee not in self.services or self.services[callee].kind != "web":
                     found.append(Problem(("services", name, "calls"), callee, "not a web service; allowed: a web service of the catalog"))
+                elif self.services[callee].internal_auth:
+                    # A call would get the Cognito login redirect: internal hosts share the callee's rule and its actions.
+                    found.append(
+                        Problem(("services", name, "calls"), callee, "sits behind Cognito login; allowed: a service without internalAuth")
+                    )
+            if service.routing is not None and service.routing.host.endswith(SERVICE_HOST_SUFFIX):
+                found.append(
+                    Problem(
+                        ("services", name, "routing", "host"),
+                        service.routing.host,
+                        f"names ending in {SERVICE_HOST_SUFFIX} are the internal hosts of calls between services; allowed: another label",
+                    )
+                )
             if prod and service.kind == "web" and not found:
                 size = self.size(name)
                 if size.on_demand_base < 1 or size.min_tasks < size.on_demand_base:
@@ -120,6 +136,21 @@ class PlatformSettings(Section):
         if single:
             return f"{label}.{self.domain}" if label else self.domain
         return f"{env}-{label}.{self.domain}" if label else f"{env}.{self.domain}"
+
+    def service_host(self, env: str, service: str) -> str:
+        """The internal host at which `env`'s other services call `service` (through the ALB, never through CloudFront).
+
+        The callers' `<SERVICE>_URL`, the DNS record and the host condition of the service's listener rule all come
+        from here, so a call between services takes the rule, and the target group pair, that CodeDeploy shifts."""
+        return self.hosts(env, f"{service}{SERVICE_HOST_SUFFIX}", len(self.environments) == 1)
+
+    def callees(self) -> list[str]:
+        """The web services that other services call, in catalog order."""
+        return [name for name in self.services if any(name in other.calls for other in self.services.values())]
+
+    def service_hosts(self) -> list[str]:
+        """Every internal host of every environment: one per called service."""
+        return [self.service_host(env, service) for env in self.environments for service in self.callees()]
 
     def public_hosts(self, internal: bool | None = None) -> list[str]:
         """Every web host of every environment, in order; `internal` filters by Cognito protection."""

@@ -94,7 +94,8 @@ class ServiceSettings(Section):
     internal_auth: bool = Field(default=False, description="Internal users only: the ALB authenticates them with Cognito first.")
     read_only_root: bool = Field(default=True, description="False only when the runtime must write outside /tmp.")
     calls: list[str] = Field(
-        default_factory=list, description="Services this one calls, by their Cloud Map DNS names inside its environment."
+        default_factory=list,
+        description="Services this one calls, at their internal hosts inside its environment (`<SERVICE>_URL`, through the ALB).",
     )
     stores: list[Literal["mysql", "postgres", "redis"]] = Field(
         default_factory=list, description="Data stores the service connects to: it gets their endpoints and credentials, and their ingress."

@@ -4,6 +4,7 @@ the VPC-only test listener, settings, and the deploy inputs CI renders."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -17,6 +18,10 @@ GROUP = "aws:codedeploy/deploymentGroup:DeploymentGroup"
 TG = "aws:lb/targetGroup:TargetGroup"
 RULE = "aws:lb/listenerRule:ListenerRule"
 LISTENER = "aws:lb/listener:Listener"
+RECORD = "aws:route53/record:Record"
+LB = "aws:lb/loadBalancer:LoadBalancer"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
+CALLS = sorted((caller, callee) for caller, entry in CATALOG.items() for callee in entry.get("calls", []))
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 WEB = sorted(name for name, entry in CATALOG.items() if entry["kind"] == "web")
 TRAFFIC = {"dev": "CodeDeployDefault.ECSAllAtOnce", "prod": "CodeDeployDefault.ECSCanary10Percent5Minutes"}
@@ -114,9 +119,86 @@ def test_the_test_listener_is_https_and_reachable_from_the_vpc_only(each_stack: 
     assert {d.name for r in test_rules for d in each_stack.deps(r, "listenerArn")} == {test.name}
     for rule in test_rules:
         prod = each_stack.one(RULE, rule.name.replace("-test-rule", "-rule"))
-        # Same routing and actions as production, minus CloudFront's origin header (the VPC reaches the ALB directly).
-        assert [c for c in prod.inputs["conditions"] if "httpHeader" not in c] == rule.inputs["conditions"]
+        # Same routing (public and internal hosts) and actions as production.
+        assert prod.inputs["conditions"] == rule.inputs["conditions"]
         assert [a["type"] for a in rule.inputs["actions"]] == [a["type"] for a in prod.inputs["actions"]]
+
+
+def forwards_to(stack: RecordedStack, rule) -> list:
+    return stack.deps(rule, "actions", TG)
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_calls_between_services_follow_the_codedeploy_traffic_shift(name: str, dev: RecordedStack, prod: RecordedStack) -> None:
+    """Issue 12 item 11. For every caller -> callee of the catalog, in every environment: the caller's <CALLEE>_URL
+    names a host whose record aliases the ALB; on that ALB, exactly one rule of the HTTPS listener matches the host,
+    forwards to the callee's blue target group and leaves its actions to CodeDeploy; and the callee's deployment group
+    shifts exactly that pair on exactly that listener (its production route), with the test listener matching the
+    host too. Cloud Map names (the old path, blue and green tasks alike) fail the first step."""
+    stack = dev if name == "dev" else prod
+    assert CALLS, "the catalog has calls between services"
+    (alb,) = stack.of_type(LB)
+    https = listeners(stack)[443.0]
+    test = listeners(stack)[8443.0]
+    assert stack.deps(https, "loadBalancerArn") == [alb] == stack.deps(test, "loadBalancerArn")  # type: ignore[arg-type]
+    for env in environments(stack):
+        for caller, callee in CALLS:
+            (task,) = [t for t in stack.of_type("aws:ecs/taskDefinition:TaskDefinition") if t.name == f"{env}-{caller}-task"]
+            app = json.loads(task.inputs["containerDefinitions"])[0]
+            variables = {e["name"]: e["value"] for e in app["environment"]}
+            url = urlsplit(variables[f"{callee.upper().replace('-', '_')}_URL"])
+            assert (url.scheme, url.port, url.path) == ("https", None, ""), url
+            host = url.hostname
+            records = [r for r in stack.of_type(RECORD) if r.inputs["name"] == host]
+            assert len(records) == 1 and stack.deps(records[0], "aliases") == [alb], f"{env}-{caller}: {host} is not the ALB's"
+            matching = {
+                listener.name: [
+                    r
+                    for r in stack.of_type(RULE)
+                    if stack.deps(r, "listenerArn") == [listener]
+                    and any(host in c.get("hostHeader", {}).get("values", []) for c in r.inputs["conditions"])
+                ]
+                for listener in (https, test)
+            }
+            (rule,) = matching[https.name]  # type: ignore[attr-defined]
+            (test_rule,) = matching[test.name]  # type: ignore[attr-defined]
+            blue = stack.one(TG, f"{env}-{callee}-tg")
+            assert forwards_to(stack, rule) == [blue] == forwards_to(stack, test_rule)
+            assert rule.ignore_changes == ["actions"] == test_rule.ignore_changes  # CodeDeploy rewrites them on every shift
+            group = stack.one(GROUP, f"{env}-{callee}-deployment-group")
+            assert stack.deps(group, "ecsService", SERVICE) == [stack.one(SERVICE, f"{env}-{callee}-service")]
+            pair = {t.urn for t in stack.deps(group, "loadBalancerInfo", TG)}
+            assert pair == {blue.urn, stack.one(TG, f"{env}-{callee}-green-tg").urn}
+            assert {r.urn for r in stack.deps(group, "loadBalancerInfo", LISTENER)} == {https.urn, test.urn}  # type: ignore[attr-defined]
+            routes = group.inputs["loadBalancerInfo"]["targetGroupPairInfo"]
+            # The mocks name an ARN after its resource: the production route is the listener the caller's rule is on.
+            assert routes["prodTrafficRoute"]["listenerArns"][0].endswith(f"/{https.name}")  # type: ignore[attr-defined]
+            assert routes["testTrafficRoute"]["listenerArns"][0].endswith(f"/{test.name}")  # type: ignore[attr-defined]
+            # The network lets exactly this path through: the caller's tasks into the ALB on 443, the ALB into the callee.
+            caller_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-{caller}-sg")
+            alb_groups = {g.urn for g in stack.deps(alb, "securityGroups")}
+            into_alb = [
+                r
+                for r in stack.of_type(INGRESS)
+                if stack.deps(r, "referencedSecurityGroupId") == [caller_sg] and stack.deps(r, "securityGroupId")[0].urn in alb_groups
+            ]
+            assert [(r.inputs["fromPort"], r.inputs["toPort"]) for r in into_alb] == [(443.0, 443.0)]
+            callee_sg = stack.one("aws:ec2/securityGroup:SecurityGroup", f"{env}-{callee}-sg")
+            assert [g.urn for g in stack.deps(callee_sg, "ingress")] == [
+                stack.one("aws:ec2/securityGroup:SecurityGroup", f"{name}-alb-sg").urn
+            ]
+
+
+def test_internal_hosts_are_derived_once_and_never_collide_with_public_hosts() -> None:
+    from preflight.program import stack_config
+
+    for name in ("dev", "prod"):
+        platform = load(name, stack_config(name)[0]).platform
+        internal, public = platform.service_hosts(), platform.public_hosts()
+        assert len(internal) == len(set(internal)) == len(platform.environments) * len(platform.callees())
+        assert not set(internal) & set(public)
+        # One level under the domain: the ALB's wildcard certificate (the domain and *.<domain>) covers them.
+        assert all(host.removesuffix(f".{platform.domain}").count(".") == 0 for host in internal)
 
 
 @pytest.mark.parametrize("name", ["dev", "prod"])
@@ -175,6 +257,31 @@ def test_bad_deploy_settings_give_one_line(stack: str, deploy: dict, platform: d
         config |= {"kanna-infra:tier": "dev", "kanna-infra:platform": json.dumps(platform)}
     with pytest.raises(SettingsError) as caught:
         load(stack, config)
+    message = str(caught.value)
+    assert len(message.splitlines()) == 1 and where in message and allowed in message, message
+
+
+def test_the_albs_callers_group_takes_one_rule_per_calling_service_per_environment() -> None:
+    from settings.deploy import SG_INBOUND_RULES, DeploySettings
+
+    rolling = DeploySettings.model_validate({"webStrategy": "rolling"})
+    assert rolling.capacity_problems(12, 7, 5) == []  # the twelve-environment dev fleet: 60 rules, the quota
+    (problem,) = rolling.capacity_problems(13, 7, 5)
+    assert f"65 inbound rules on the ALB's callers security group, which takes {SG_INBOUND_RULES}" in problem.message
+    assert "at most 12 environments" in problem.message
+
+
+@pytest.mark.parametrize(
+    ("change", "where", "allowed"),
+    [
+        ({"frontend": {"calls": ["admin"]}}, "platform.services.frontend.calls", "allowed: a service without internalAuth"),
+        ({"openapi": {"routing": {"host": "openapi-svc"}}}, "platform.services.openapi.routing.host", "internal hosts of calls"),
+    ],
+)
+def test_calls_and_hosts_that_internal_routing_cannot_serve_give_one_line(change: dict, where: str, allowed: str) -> None:
+    services = {name: {**entry, **change.get(name, {})} for name, entry in CATALOG.items()}
+    with pytest.raises(SettingsError) as caught:
+        load("prod", {"kanna-infra:awsAccountId": "111111111111", "kanna-infra:platform": json.dumps({"services": services})})
     message = str(caught.value)
     assert len(message.splitlines()) == 1 and where in message and allowed in message, message
 

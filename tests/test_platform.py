@@ -17,6 +17,7 @@ TASK = "aws:ecs/taskDefinition:TaskDefinition"
 RULE = "aws:lb/listenerRule:ListenerRule"
 SG = "aws:ec2/securityGroup:SecurityGroup"
 ACL = "aws:wafv2/webAcl:WebAcl"
+INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 WEB = sorted(name for name, entry in CATALOG.items() if entry["kind"] == "web")
 
 
@@ -30,20 +31,10 @@ def test_every_environment_runs_every_catalog_service(dev: RecordedStack, prod: 
         for env in envs(stack):
             names = sorted(s.inputs["name"] for s in stack.of_type(SERVICE) if s.name.startswith(f"{env}-"))
             assert names == sorted(f"{env}-{service}" for service in CATALOG)
-            (namespace,) = [
-                n for n in stack.of_type("aws:servicediscovery/privateDnsNamespace:PrivateDnsNamespace") if n.name == f"{env}-namespace"
-            ]
-            assert namespace.inputs["name"] == f"{env}.kanna.internal"
             for service in (s for s in stack.of_type(SERVICE) if s.name.startswith(f"{env}-")):
-                # A DNS name in the environment's own namespace (web services: callers reach them task to task);
-                # private subnets, no public IP, ECS Exec on.
-                if "serviceRegistries" in service.inputs:
-                    (registry,) = stack.deps(service, "serviceRegistries")
-                    assert stack.deps(registry, "dnsConfig") == [namespace]
-                    assert registry.inputs["name"] == service.name.removeprefix(f"{env}-").removesuffix("-service")
-                else:
-                    assert CATALOG[service.name.removeprefix(f"{env}-").removesuffix("-service")]["kind"] == "worker"
-                assert "serviceConnectConfiguration" not in service.inputs
+                # No service discovery (callers go through the ALB: tests/test_deploy.py); private subnets, no public IP,
+                # ECS Exec on.
+                assert "serviceRegistries" not in service.inputs and "serviceConnectConfiguration" not in service.inputs
                 assert service.inputs["networkConfiguration"]["assignPublicIp"] is False
                 assert {s.inputs["tags"]["Tier"] for s in stack.deps(service, "networkConfiguration", "aws:ec2/subnet:Subnet")} == {
                     "private"
@@ -100,29 +91,31 @@ def production_rules(stack: RecordedStack) -> list:
     return [r for r in stack.of_type(RULE) if not r.name.endswith("-test-rule")]
 
 
-def test_host_rules_per_environment_require_the_origin_header(dev: RecordedStack, prod: RecordedStack) -> None:
-    def hosts(stack: RecordedStack, env: str) -> dict[str, tuple[str, list[str]]]:
+def test_host_rules_per_environment_and_internal_hosts_of_called_services(dev: RecordedStack, prod: RecordedStack) -> None:
+    def hosts(stack: RecordedStack, env: str) -> dict[str, tuple[list[str], list[str]]]:
         found = {}
         for rule in production_rules(stack):
             if rule.name.startswith(f"{env}-"):
                 conditions = {next(iter(c)): next(iter(c.values())) for c in rule.inputs["conditions"]}
-                assert conditions["httpHeader"]["httpHeaderName"] == "X-Origin-Verify"
+                # The ALB is internal (a VPC origin): no shared-secret header, and at most 5 condition values per rule.
+                assert set(conditions) <= {"hostHeader", "pathPattern"} and sum(len(c["values"]) for c in conditions.values()) <= 5
                 found[rule.name.removeprefix(f"{env}-").removesuffix("-rule")] = (
-                    conditions["hostHeader"]["values"][0],
+                    conditions["hostHeader"]["values"],
                     conditions.get("pathPattern", {}).get("values", []),
                 )
         return found
 
     assert hosts(dev, "beta") == {
-        "frontend": ("beta.dev.example.com", []),
-        "admin": ("beta-admin.dev.example.com", []),
-        "core-api": ("beta.dev.example.com", ["/api/*"]),
-        "openapi": ("beta-openapi.dev.example.com", []),
-        "report": ("beta.dev.example.com", ["/report/*"]),
-        "approval": ("beta.dev.example.com", ["/approval/*"]),
-        "payment": ("beta.dev.example.com", ["/payment/*"]),
+        "frontend": (["beta.dev.example.com"], []),
+        "admin": (["beta-admin.dev.example.com"], []),
+        "core-api": (["beta.dev.example.com", "beta-core-api-svc.dev.example.com"], ["/api/*"]),
+        "openapi": (["beta-openapi.dev.example.com"], []),
+        "report": (["beta.dev.example.com", "beta-report-svc.dev.example.com"], ["/report/*"]),
+        "approval": (["beta.dev.example.com", "beta-approval-svc.dev.example.com"], ["/approval/*"]),
+        "payment": (["beta.dev.example.com", "beta-payment-svc.dev.example.com"], ["/payment/*"]),
     }
-    assert hosts(prod, "prod")["frontend"] == ("example.com", []) and hosts(prod, "prod")["openapi"] == ("openapi.example.com", [])
+    assert hosts(prod, "prod")["frontend"] == (["example.com"], []) and hosts(prod, "prod")["openapi"] == (["openapi.example.com"], [])
+    assert hosts(prod, "prod")["core-api"] == (["example.com", "core-api-svc.example.com"], ["/api/*"])
     for stack in (dev, prod):
         priorities = [r.inputs["priority"] for r in production_rules(stack)]
         assert len(priorities) == len(set(priorities))
@@ -137,6 +130,8 @@ def test_host_rules_per_environment_require_the_origin_header(dev: RecordedStack
         )
     (distribution,) = dev.of_type("aws:cloudfront/distribution:Distribution")
     assert len(distribution.inputs["aliases"]) == 9  # 3 environments x (main, admin, openapi)
+    # Internal hosts are never CloudFront aliases: viewers can't address them.
+    assert not [alias for alias in distribution.inputs["aliases"] if "-svc." in alias]
 
 
 def test_web_acls_block_with_managed_groups_and_a_rate_limit_and_log_redacted(each_stack: RecordedStack) -> None:
@@ -158,7 +153,15 @@ def test_web_acls_block_with_managed_groups_and_a_rate_limit_and_log_redacted(ea
         }
         assert all(rule["overrideAction"] == {"none": {}} for rule in groups.values())
         (rate,) = [r for r in acl.inputs["rules"] if "rateBasedStatement" in r["statement"]]
-        assert rate["action"] == {"block": {}} and rate["statement"]["rateBasedStatement"]["aggregateKeyType"] == "IP"
+        statement = rate["statement"]["rateBasedStatement"]
+        assert rate["action"] == {"block": {}}
+        if acl.inputs["scope"] == "CLOUDFRONT":
+            assert statement["aggregateKeyType"] == "IP"
+        else:
+            # The ALB sees VPC-origin and task addresses, never a viewer's: it counts the viewer CloudFront names, and
+            # calls between services (no X-Forwarded-For) go uncounted.
+            assert statement["aggregateKeyType"] == "FORWARDED_IP"
+            assert statement["forwardedIpConfig"] == {"headerName": "X-Forwarded-For", "fallbackBehavior": "NO_MATCH"}
     for logging in each_stack.of_type("aws:wafv2/webAclLoggingConfiguration:WebAclLoggingConfiguration"):
         assert sorted(f["singleHeader"]["name"] for f in logging.inputs["redactedFields"]) == ["authorization", "cookie"]
         (group,) = each_stack.deps(logging, "logDestinationConfigs")
@@ -168,17 +171,16 @@ def test_web_acls_block_with_managed_groups_and_a_rate_limit_and_log_redacted(ea
     assert [r.type for r in each_stack.deps(association, "resourceArn")] == ["aws:lb/loadBalancer:LoadBalancer"]
 
 
-def test_alb_admits_only_cloudfront_and_tasks_only_the_alb_or_callers(each_stack: RecordedStack) -> None:
+def test_alb_admits_cloudfront_and_calling_tasks_and_tasks_only_the_alb(each_stack: RecordedStack) -> None:
     (alb,) = each_stack.of_type("aws:lb/loadBalancer:LoadBalancer")
-    assert alb.inputs["internal"] is False and alb.inputs["dropInvalidHeaderFields"] is True
+    assert alb.inputs["internal"] is True and alb.inputs["dropInvalidHeaderFields"] is True
+    assert {s.inputs["tags"]["Tier"] for s in each_stack.deps(alb, "subnets", "aws:ec2/subnet:Subnet")} == {"private"}
     assert alb.inputs["enableDeletionProtection"] is (each_stack.recording.stack == "prod")
     assert alb.inputs["accessLogs"]["enabled"] is True
-    (alb_sg,) = each_stack.deps(alb, "securityGroups")
-    rules = [
-        r
-        for r in each_stack.of_type("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule")
-        if alb_sg in each_stack.deps(r, "securityGroupId")
-    ]
+    groups = {g.name.removeprefix(f"{each_stack.recording.stack}-"): g for g in each_stack.deps(alb, "securityGroups")}
+    assert sorted(groups) == ["alb-callers-sg", "alb-sg"]
+    alb_sg, callers_sg = groups["alb-sg"], groups["alb-callers-sg"]
+    rules = [r for r in each_stack.of_type(INGRESS) if alb_sg in each_stack.deps(r, "securityGroupId")]
     # 443 from CloudFront; the blue/green test listener's port from the VPC only (tests/test_deploy.py).
     rules = [r for r in rules if r.inputs["fromPort"] != 8443]
     assert len(rules) == 1 and "ingress" not in alb_sg.inputs
@@ -192,11 +194,16 @@ def test_alb_admits_only_cloudfront_and_tasks_only_the_alb_or_callers(each_stack
     assert len(task_groups) == 8 * len(envs(each_stack))
     for group in task_groups:
         sources = each_stack.deps(group, "ingress")
-        assert all(s.type == SG for s in sources)
         assert all("cidrBlocks" not in rule for rule in group.inputs.get("ingress", []))
-        env, service = group.name.removesuffix("-sg").split("-", 1)
-        callers = {f"{env}-{name}-sg" for name, entry in CATALOG.items() if service in entry.get("calls", [])}
-        assert {s.name for s in sources} == callers | ({alb_sg.name} if service in WEB else set())
+        service = group.name.removesuffix("-sg").split("-", 1)[1]
+        # Callers come through the ALB too: a task admits the ALB's group and nobody else.
+        assert sources == ([alb_sg] if service in WEB else [])
+    # The callers group: 443 from exactly the task groups of the services that call another one, in each environment.
+    admitted = [r for r in each_stack.of_type(INGRESS) if each_stack.deps(r, "securityGroupId") == [callers_sg]]
+    assert all((r.inputs["fromPort"], r.inputs["toPort"]) == (443, 443) for r in admitted)
+    callers = {f"{env}-{name}-sg" for env in envs(each_stack) for name, entry in CATALOG.items() if entry.get("calls")}
+    assert sorted(g.name for r in admitted for g in each_stack.deps(r, "referencedSecurityGroupId")) == sorted(callers)
+    assert "ingress" not in callers_sg.inputs and "egress" not in callers_sg.inputs
     (environment,) = [e for e in each_stack.of_type("kanna:platform:Environment")][:1]
     assert len(environment.outputs["securityGroupIds"]) == 8
 
@@ -207,8 +214,12 @@ def test_cloudfront_is_https_only_to_viewer_and_origin_with_logging(each_stack: 
     assert inputs["viewerCertificate"]["minimumProtocolVersion"] == "TLSv1.2_2021"
     assert inputs["defaultCacheBehavior"]["viewerProtocolPolicy"] == "redirect-to-https"
     (origin,) = inputs["origins"]
-    assert origin["customOriginConfig"]["originProtocolPolicy"] == "https-only"
-    assert [h["name"] for h in origin["customHeaders"]] == ["X-Origin-Verify"]
+    # Through a VPC origin to the internal ALB, HTTPS only (the VPC origin holds the protocol settings).
+    assert "customOriginConfig" not in origin and "customHeaders" not in origin
+    (vpc_origin,) = each_stack.deps(distribution, "origins", "aws:cloudfront/vpcOrigin:VpcOrigin")
+    endpoint = vpc_origin.inputs["vpcOriginEndpointConfig"]
+    assert endpoint["originProtocolPolicy"] == "https-only" and endpoint["originSslProtocols"] == {"items": ["TLSv1.2"], "quantity": 1.0}
+    assert each_stack.deps(vpc_origin, "vpcOriginEndpointConfig") == each_stack.of_type("aws:lb/loadBalancer:LoadBalancer")
     assert "loggingConfig" in inputs
     assert [a.type for a in each_stack.deps(distribution, "webAclId")] == [ACL]
 

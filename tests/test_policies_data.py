@@ -271,7 +271,7 @@ def test_public_tier_sources_fail(pack: PolicyPack) -> None:
     )
     found = violations(judge(pack, [*stack, *public, alb_sg, alb, from_subnet, from_alb]), "data-port-no-public-ingress")
     assert sorted(d.message.split(": ", 1)[1].split(".")[0] for d in found) == [
-        "opens data port 3306, 5432, 6379 to the internet-facing load balancer's group 'alb-sg'",
+        "opens data port 3306, 5432, 6379 to the group 'alb-sg' of a load balancer that viewers reach",
         "opens data port 5432 to the public subnets (10",
     ]
 

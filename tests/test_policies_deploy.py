@@ -73,6 +73,16 @@ def test_public_web_service_deploys_blue_green_with_alarm_rollback(pack: PolicyP
     )
     # Behind an internal load balancer only: rolling is fine.
     assert ours(judge(pack, web(internal=True, controller="ECS", breaker={"enable": True, "rollback": True}))) == []
+    # Unless that internal load balancer is a CloudFront VPC origin's endpoint: viewers reach it (first preview: ids unknown).
+    behind_cdn = web(internal=True, controller="ECS", breaker={"enable": True, "rollback": True})
+    origin = res(
+        "aws:cloudfront/vpcOrigin:VpcOrigin",
+        "origin",
+        {"vpcOriginEndpointConfig": {"arn": UNKNOWN}},
+        {"vpcOriginEndpointConfig": [behind_cdn[0]]},
+    )
+    (found,) = ours(judge(pack, [*behind_cdn, origin]))
+    assert found.policy == "ecs-web-service-blue-green" and "a load balancer that viewers reach" in found.message
     # Dev advises instead (large verification fleets may deploy rolling: settings/deploy.py).
     diagnostics = judge(pack, rolling, "dev")
     assert ours(diagnostics) == [] and violations(diagnostics, "ecs-web-service-blue-green", "advisory")

@@ -73,6 +73,26 @@ def test_internal_alb_needs_no_acl(pack: PolicyPack) -> None:
     assert violations(judge(pack, [res(ALB, "internal", {"internal": True})]), "alb-web-acl") == []
 
 
+VPC_ORIGIN = "aws:cloudfront/vpcOrigin:VpcOrigin"
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])
+def test_internal_alb_behind_a_cloudfront_vpc_origin_needs_an_acl(pack: PolicyPack, known: bool) -> None:
+    # Viewers reach an internal ALB through a VPC origin: it is an entry point like an internet-facing one.
+    stack = edge(known, associate=False)
+    alb = next(r for r in stack if r.type == ALB)
+    alb.inputs["internal"] = True
+    origin = res(
+        VPC_ORIGIN, "origin", {"vpcOriginEndpointConfig": {"arn": "arn:alb" if known else UNKNOWN}}, {"vpcOriginEndpointConfig": [alb]}
+    )
+    (found,) = violations(judge(pack, [*stack, origin]), "alb-web-acl")
+    assert "LoadBalancer 'alb'" in found.message and "CloudFront VPC origin" in found.message
+    assert violations(judge(pack, [*edge(known), origin]), "alb-web-acl") == []
+    # `internal` not known yet: judged as facing the internet.
+    alb.inputs["internal"] = UNKNOWN
+    assert len(violations(judge(pack, stack), "alb-web-acl")) == 1
+
+
 @pytest.mark.parametrize(
     ("rules", "policy", "fails"),
     [
