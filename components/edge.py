@@ -23,6 +23,7 @@ import pulumi_random as random
 
 from components.buckets import secure_bucket
 from components.contracts import InternalAuth
+from settings.platform import idp_response_url
 
 ORIGIN_HEADER = "X-Origin-Verify"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -40,7 +41,7 @@ class EdgeArgs:
     env: str
     domain: str
     hosts: list[str]  # every public hostname of every environment
-    admin_hosts: list[str]  # hosts behind internal authentication (Cognito callback URLs)
+    admin_hosts: list[str]  # hosts behind internal authentication: the ALB reaches the IdP for them
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     public_subnet_ids: list[pulumi.Output[str]]
@@ -108,6 +109,21 @@ class Edge(pulumi.ComponentResource):
             description="To tasks in the VPC (their groups admit only this group)",
             opts=child,
         )
+        if args.admin_hosts:
+            # authenticate-cognito: the ALB itself calls the user pool's token and userinfo endpoints over HTTPS.
+            # They are public and have no fixed address ranges, so without this rule every login ends in HTTP 500
+            # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html,
+            # https://repost.aws/knowledge-center/elb-configure-authentication-alb: "HTTP 500 ... outbound 443 to the IdP").
+            aws.vpc.SecurityGroupEgressRule(
+                f"{env}-alb-to-idp",
+                security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=443,
+                to_port=443,
+                cidr_ipv4="0.0.0.0/0",
+                description="HTTPS to the Cognito token and userinfo endpoints (authenticate-cognito)",
+                opts=child,
+            )
         self.alb = aws.lb.LoadBalancer(
             f"{env}-alb",
             internal=False,
@@ -335,7 +351,7 @@ class Edge(pulumi.ComponentResource):
             allowed_oauth_flows=["code"],
             allowed_oauth_scopes=["openid", "email"],
             supported_identity_providers=["COGNITO"],
-            callback_urls=[f"https://{host}/oauth2/idpresponse" for host in self._args.admin_hosts],
+            callback_urls=[idp_response_url(host) for host in self._args.admin_hosts],
             opts=child,
         )
         domain = aws.cognito.UserPoolDomain(f"{env}-internal-domain", domain=f"kanna-{env}-internal", user_pool_id=pool.id, opts=child)

@@ -16,6 +16,14 @@ from .services import CATALOG, ServiceSettings, Size, SizeOverride
 
 # An ALB takes 100 listener rules; each environment uses one per web service (7 today): 12 fit with room.
 MAX_ENVIRONMENTS = 12
+# A Cognito app client takes at most 100 callback URLs, not adjustable
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html); the ALB's client needs one per internal host.
+MAX_CALLBACK_URLS = 100
+
+
+def idp_response_url(host: str) -> str:
+    """Where the IdP sends a user back to the ALB after sign-in: the ALB's fixed path on the host the user asked for."""
+    return f"https://{host}/oauth2/idpresponse"
 
 
 class Schedule(Section):
@@ -74,6 +82,15 @@ class PlatformSettings(Section):
                 Size.model_validate(merged)
             except ValueError as exc:
                 found.append(Problem(("sizes", name), override.model_dump(by_alias=True, exclude_none=True), _first_error(exc)))
+        if len(self.callback_urls()) > MAX_CALLBACK_URLS:
+            found.append(
+                Problem(
+                    ("environments",),
+                    self.environments,
+                    f"{len(self.callback_urls())} internal hosts need as many Cognito callback URLs; "
+                    f"allowed: at most {MAX_CALLBACK_URLS} (environments x internal services)",
+                )
+            )
         try:
             self.call_order()
         except ValueError as exc:
@@ -133,6 +150,10 @@ class PlatformSettings(Section):
                 if host not in found:
                     found.append(host)
         return found
+
+    def callback_urls(self) -> list[str]:
+        """The Cognito callback URL of every internal host of every environment: the hosts the ALB authenticates."""
+        return [idp_response_url(host) for host in self.public_hosts(internal=True)]
 
 
 def _first_error(exc: Any) -> str:

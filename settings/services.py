@@ -93,6 +93,10 @@ class ServiceSettings(Section):
     routing: Routing | None = Field(default=None, description="Web services only.")
     internal_auth: bool = Field(default=False, description="Internal users only: the ALB authenticates them with Cognito first.")
     read_only_root: bool = Field(default=True, description="False only when the runtime must write outside /tmp.")
+    ecs_exec: bool = Field(
+        default=True,
+        description="ECS Exec shells into the tasks (on a read-only root only through an AWS-unsupported workaround); false turns it off.",
+    )
     calls: list[str] = Field(
         default_factory=list, description="Services this one calls, by their Cloud Map DNS names inside its environment."
     )
@@ -223,5 +227,7 @@ CATALOG: dict[str, dict] = {
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
         "stores": ["postgres"],
         "secrets": {"PSP_API_KEY": f"{_SM}/payment/psp-api-key"},
+        # No interactive shells where the payment provider's key lives: debugging goes through logs and traces.
+        "ecsExec": False,
     },
 }

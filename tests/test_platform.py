@@ -48,7 +48,9 @@ def test_every_environment_runs_every_catalog_service(dev: RecordedStack, prod: 
                 assert {s.inputs["tags"]["Tier"] for s in stack.deps(service, "networkConfiguration", "aws:ec2/subnet:Subnet")} == {
                     "private"
                 }
-                assert service.inputs["enableExecuteCommand"] is True and "launchType" not in service.inputs
+                # ECS Exec on unless the catalog turns it off (tests/test_cloud_constraints.py).
+                assert service.inputs["enableExecuteCommand"] is CATALOG[service.inputs["name"].split("-", 1)[1]].get("ecsExec", True)
+                assert "launchType" not in service.inputs
                 assert service.ignore_changes[0] == "desiredCount"  # the rest is CodeDeploy's: tests/test_deploy.py
 
 
@@ -68,7 +70,8 @@ def test_task_definitions_are_arm64_with_read_only_root_where_allowed(each_stack
         container = containers[0]
         service = container["name"]
         assert container["readonlyRootFilesystem"] is CATALOG[service].get("readOnlyRoot", True)
-        assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp", "/var/lib/amazon", "/var/log/amazon"}
+        exec_dirs = {"/var/lib/amazon", "/var/log/amazon"} if CATALOG[service].get("ecsExec", True) else set()
+        assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp", *exec_dirs}
         assert all(s["valueFrom"].startswith(("arn:aws:secretsmanager:", "arn:aws:ssm:")) for s in container["secrets"])
         assert "222222222222" in json.dumps(container["secrets"]) or each_stack.recording.stack == "prod" or not container["secrets"]
 
