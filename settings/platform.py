@@ -7,6 +7,7 @@ one, at the domain itself (example.com, admin.example.com); dev hosts several, e
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -19,6 +20,9 @@ MAX_ENVIRONMENTS = 12
 # A Cognito app client takes at most 100 callback URLs, not adjustable
 # (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html); the ALB's client needs one per internal host.
 MAX_CALLBACK_URLS = 100
+# A CloudFront distribution takes 100 alternate domain names by default
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html); one per public host.
+MAX_ALIASES = 100
 
 
 def idp_response_url(host: str) -> str:
@@ -91,6 +95,16 @@ class PlatformSettings(Section):
                     f"allowed: at most {MAX_CALLBACK_URLS} (environments x internal services)",
                 )
             )
+        if len(self.public_hosts()) > MAX_ALIASES:
+            found.append(
+                Problem(
+                    ("environments",),
+                    self.environments,
+                    f"{len(self.public_hosts())} public hosts exceed CloudFront's aliases per distribution; "
+                    f"allowed: at most {MAX_ALIASES} (environments x hosts)",
+                )
+            )
+        found += self._shared_host_problems()
         try:
             self.call_order()
         except ValueError as exc:
@@ -109,6 +123,28 @@ class PlatformSettings(Section):
                             "prod web services keep an on-demand base within minTasks; allowed: 1 <= onDemandBase <= minTasks",
                         )
                     )
+        return found
+
+    def _shared_host_problems(self) -> list[Problem]:
+        """Services on one host: at most one takes the whole host, and no path of one matches a path of another,
+        so the listener rules' order (paths first) decides nothing by accident."""
+        found: list[Problem] = []
+        by_host: dict[str, list[str]] = {}
+        for name, spec in self.services.items():
+            if spec.routing is not None:
+                by_host.setdefault(spec.routing.host, []).append(name)
+        for host, names in by_host.items():
+            # No paths, or a path that matches every path ("/*"): the service takes the whole host.
+            whole = [n for n in names if not set(self.services[n].routing.paths or ["*"]).isdisjoint({"*", "/*"})]  # type: ignore[union-attr]
+            if len(whole) > 1:
+                found.append(Problem(("services",), whole, f"all take host label {host!r}; allowed: one service per host without paths"))
+            for i, a in enumerate(names):
+                for b in names[i + 1 :]:
+                    pa, pb = self.services[a].routing.paths, self.services[b].routing.paths  # type: ignore[union-attr]
+                    if any(fnmatchcase(x, y) or fnmatchcase(y, x) for x in pa for y in pb):
+                        found.append(
+                            Problem(("services", b, "routing", "paths"), pb, f"overlap {a}'s {pa}; allowed: disjoint paths per host")
+                        )
         return found
 
     def call_order(self) -> list[str]:

@@ -9,6 +9,7 @@ use `{account}`, `{region}` and `{env}`, filled in per stack and verification en
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -44,7 +45,10 @@ def fargate_problem(cpu: int, memory: int) -> str | None:
 
 
 class Routing(Section):
-    """How the public ALB reaches a web service: a host label (`""` is the environment's main host) and paths."""
+    """How the public ALB reaches a web service: a host label (`""` is the environment's main host) and paths.
+
+    The ALB forwards a path unchanged, so a service routed by paths serves them as they are, its health check
+    included. The catalog gives every service its own host, so each one owns all its paths."""
 
     host: str = Field(default="", pattern=r"^([a-z][a-z0-9-]{0,20})?$", description="Host label: '' main host, 'admin' -> admin host.")
     paths: list[str] = Field(default_factory=list, max_length=3, description="Path patterns such as /api/*; none: the whole host.")
@@ -124,6 +128,11 @@ class ServiceSettings(Section):
             raise ValueError(
                 "web services need a port and routing, workers have neither; allowed: port and routing exactly when kind is web"
             )
+        if self.routing is not None and self.routing.paths and not any(fnmatchcase(self.health_path, p) for p in self.routing.paths):
+            raise ValueError(
+                f"healthPath {self.health_path} is outside routing.paths {self.routing.paths}: through the ALB it would reach "
+                "another service; allowed: a healthPath that one of the paths matches, or no paths (the whole host)"
+            )
         if self.kind == "worker" and self.scale_on == "requests":
             raise ValueError("a worker has no load balancer requests to scale on; allowed: scaleOn queueLatency")
         return self
@@ -167,7 +176,8 @@ CATALOG: dict[str, dict] = {
         "port": 3000,
         "healthPath": "/up",
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 2, "maxTasks": 20, "onDemandBase": 2, "spotWeight": 3, "onDemandWeight": 1},
-        "routing": {"host": "", "paths": ["/api/*"]},
+        # Its own host: on the main host, /api/* took the frontend's own Next.js API routes (its /api/health too).
+        "routing": {"host": "api"},
         "calls": ["report", "approval", "payment"],
         "stores": ["mysql", "redis"],
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
@@ -203,7 +213,7 @@ CATALOG: dict[str, dict] = {
         "port": 8080,
         "healthPath": "/actuator/health",
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 1, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 2},
-        "routing": {"host": "", "paths": ["/report/*"]},
+        "routing": {"host": "report"},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
         "stores": ["postgres"],
     },
@@ -213,7 +223,7 @@ CATALOG: dict[str, dict] = {
         "port": 8080,
         "healthPath": "/actuator/health",
         "size": {"cpu": 512, "memory": 1024, "minTasks": 1, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 2},
-        "routing": {"host": "", "paths": ["/approval/*"]},
+        "routing": {"host": "approval"},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
         "stores": ["postgres"],
     },
@@ -223,7 +233,7 @@ CATALOG: dict[str, dict] = {
         "port": 8080,
         "healthPath": "/actuator/health",
         "size": {"cpu": 512, "memory": 1024, "minTasks": 2, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 1, "onDemandWeight": 1},
-        "routing": {"host": "", "paths": ["/payment/*"]},
+        "routing": {"host": "payment"},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
         "stores": ["postgres"],
         "secrets": {"PSP_API_KEY": f"{_SM}/payment/psp-api-key"},

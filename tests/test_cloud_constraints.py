@@ -246,3 +246,86 @@ def test_blue_green_capacity_strategy_ships_through_the_appspec(name: str, dev: 
                 expected.insert(0, {"CapacityProvider": "FARGATE", "Base": size.on_demand_base, "Weight": size.on_demand_weight})
             appspec, _, _ = render(stack.outputs, env, service)
             assert appspec["Resources"][0]["TargetService"]["Properties"]["CapacityProviderStrategy"] == expected
+
+
+# --- item 17: per host, every service's health check and synthetic check reach that service ---------------------
+
+
+def _alb_route(rules: list, host: str, path: str):
+    """The rule the ALB picks for host and path: the lowest priority whose host and path patterns match (* and ?)."""
+    for rule in sorted(rules, key=lambda r: r.inputs["priority"]):
+        conditions = {key: value["values"] for c in rule.inputs["conditions"] for key, value in c.items() if key != "httpHeader"}
+        if any(fnmatch.fnmatchcase(host, h) for h in conditions["hostHeader"]) and (
+            "pathPattern" not in conditions or any(fnmatch.fnmatchcase(path, p) for p in conditions["pathPattern"])
+        ):
+            return rule
+    return None
+
+
+def test_each_services_health_and_synthetic_paths_route_to_that_service(each_stack: RecordedStack) -> None:
+    rules = [r for r in each_stack.of_type(RULE) if not r.name.endswith("-test-rule")]
+    # Who serves what, from the wiring: a rule forwards to a target group, an ECS service is behind that group.
+    served_by = {}
+    for service in each_stack.of_type(SERVICE):
+        for group in each_stack.deps(service, "loadBalancers", TG):
+            served_by[group.urn] = service.inputs["name"]
+    owner = {}
+    for rule in rules:
+        (group,) = each_stack.deps(rule, "actions", TG)
+        owner[rule.urn] = served_by[group.urn]
+    by_host: dict[str, list] = {}
+    for rule in rules:
+        (hosts,) = [c["hostHeader"]["values"] for c in rule.inputs["conditions"] if "hostHeader" in c]
+        for host in hosts:
+            by_host.setdefault(host, []).append(rule)
+    for host, host_rules in by_host.items():
+        whole = [r for r in host_rules if not any("pathPattern" in c for c in r.inputs["conditions"])]
+        assert len(whole) <= 1, f"{host}: {len(whole)} rules take the whole host"
+        paths = [(r, p) for r in host_rules for c in r.inputs["conditions"] if "pathPattern" in c for p in c["pathPattern"]["values"]]
+        for rule, pattern in paths:
+            assert all(rule.inputs["priority"] < w.inputs["priority"] for w in whole), f"{host}: {pattern} after the catch-all"
+            others = [p for r, p in paths if r is not rule]
+            assert not any(fnmatch.fnmatchcase(pattern, o) or fnmatch.fnmatchcase(o, pattern) for o in others), f"{host}: {pattern}"
+    for rule in rules:
+        (group,) = each_stack.deps(rule, "actions", TG)
+        (hosts,) = [c["hostHeader"]["values"] for c in rule.inputs["conditions"] if "hostHeader" in c]
+        health = group.inputs["healthCheck"]["path"]
+        for host in hosts:
+            reached = _alb_route(rules, host, health)
+            assert reached is not None and owner[reached.urn] == owner[rule.urn], f"{owner[rule.urn]}'s health check {host}{health}"
+    synthetics = each_stack.of_type("datadog:index/syntheticsTest:SyntheticsTest")
+    checked = set()
+    for synthetic in synthetics:
+        tags = dict(tag.split(":", 1) for tag in synthetic.inputs["tags"])
+        url = synthetic.inputs["requestDefinition"]["url"]
+        host, _, path = url.removeprefix("https://").partition("/")
+        reached = _alb_route(rules, host, "/" + path)
+        expected = f"{tags['kanna_env']}-{tags['service']}"
+        assert reached is not None and owner[reached.urn] == expected, f"the synthetic check of {expected} ({url}) reaches {reached}"
+        checked.add(expected)
+    public = {name for name, entry in CATALOG.items() if entry["kind"] == "web" and not entry.get("internalAuth")}
+    assert checked == {f"{env}-{name}" for env in {s.inputs["name"].split("-")[0] for s in each_stack.of_type(SERVICE)} for name in public}
+
+
+def test_shared_hosts_and_path_routing_are_checked_in_the_settings() -> None:
+    from settings import SettingsError
+
+    def problems(services: dict) -> list[str]:
+        try:
+            load("prod", {"kanna-infra:awsAccountId": "111111111111", "kanna-infra:platform": json.dumps({"services": services})})
+        except SettingsError as error:
+            return [str(error)]
+        return []
+
+    base = {name: dict(entry) for name, entry in CATALOG.items()}
+    # The old catalog's core-api: /api/* on the main host, with a health path outside it.
+    (message,) = problems({**base, "core-api": {**base["core-api"], "routing": {"host": "", "paths": ["/api/*"]}}})
+    assert "healthPath /up is outside routing.paths" in message
+    shadowing = {**base, "report": {**base["report"], "routing": {"host": "", "paths": ["/*"]}, "healthPath": "/actuator/health"}}
+    (message,) = problems(shadowing)
+    assert "overlap" in message or "take host label" in message, message
+    twice = {**base, "approval": {**base["approval"], "routing": {"host": ""}}}
+    (message,) = problems(twice)
+    assert "all take host label ''" in message
+    under = {**base, "report": {**base["report"], "routing": {"host": "", "paths": ["/report/*"]}, "healthPath": "/report/health"}}
+    assert problems(under) == []

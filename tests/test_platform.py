@@ -119,27 +119,24 @@ def test_host_rules_per_environment_require_the_origin_header(dev: RecordedStack
     assert hosts(dev, "beta") == {
         "frontend": ("beta.dev.example.com", []),
         "admin": ("beta-admin.dev.example.com", []),
-        "core-api": ("beta.dev.example.com", ["/api/*"]),
+        "core-api": ("beta-api.dev.example.com", []),
         "openapi": ("beta-openapi.dev.example.com", []),
-        "report": ("beta.dev.example.com", ["/report/*"]),
-        "approval": ("beta.dev.example.com", ["/approval/*"]),
-        "payment": ("beta.dev.example.com", ["/payment/*"]),
+        "report": ("beta-report.dev.example.com", []),
+        "approval": ("beta-approval.dev.example.com", []),
+        "payment": ("beta-payment.dev.example.com", []),
     }
     assert hosts(prod, "prod")["frontend"] == ("example.com", []) and hosts(prod, "prod")["openapi"] == ("openapi.example.com", [])
     for stack in (dev, prod):
         priorities = [r.inputs["priority"] for r in production_rules(stack)]
         assert len(priorities) == len(set(priorities))
-        # On a shared host, path rules are evaluated before the host's catch-all.
-        by_name = {r.name: r.inputs["priority"] for r in production_rules(stack)}
-        for env in envs(stack):
-            assert by_name[f"{env}-core-api-rule"] < by_name[f"{env}-frontend-rule"]
+        # Every service owns its host: what reaches which service is tests/test_cloud_constraints.py's.
         (admin,) = [r for r in production_rules(stack) if r.name.endswith("-admin-rule")][:1]
         assert [a["type"] for a in admin.inputs["actions"]] == ["authenticate-cognito", "forward"]
         assert all(
             [a["type"] for a in r.inputs["actions"]] == ["forward"] for r in production_rules(stack) if not r.name.endswith("-admin-rule")
         )
     (distribution,) = dev.of_type("aws:cloudfront/distribution:Distribution")
-    assert len(distribution.inputs["aliases"]) == 9  # 3 environments x (main, admin, openapi)
+    assert len(distribution.inputs["aliases"]) == 21  # 3 environments x 7 web services, one host each
 
 
 def test_web_acls_block_with_managed_groups_and_a_rate_limit_and_log_redacted(each_stack: RecordedStack) -> None:
