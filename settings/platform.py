@@ -187,6 +187,10 @@ class PlatformSettings(Section):
                     found.append(host)
         return found
 
+    def upload_paths(self) -> list[str]:
+        """Every web service's upload path prefixes: where the WAF lets request bodies over 8 KB through."""
+        return sorted({path for spec in self.services.values() if spec.routing is not None for path in spec.upload_paths})
+
     def callback_urls(self) -> list[str]:
         """The Cognito callback URL of every internal host of every environment: the hosts the ALB authenticates."""
         return [idp_response_url(host) for host in self.public_hosts(internal=True)]

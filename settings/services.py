@@ -30,6 +30,8 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 SECRET_ARN = re.compile(
     r"^arn:aws:(secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]+)$"
 )
+# A plain path prefix: the WAF's upload exception is one regex of them, escaped, and matches from the start.
+UPLOAD_PATH = re.compile(r"^/[A-Za-z0-9/_.-]{1,100}$")
 _SAMPLE = {"account": "111111111111", "region": "ap-northeast-1", "env": "env"}
 
 
@@ -101,6 +103,11 @@ class ServiceSettings(Section):
         default=True,
         description="ECS Exec shells into the tasks (on a read-only root only through an AWS-unsupported workaround); false turns it off.",
     )
+    upload_paths: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Path prefixes that take request bodies over 8 KB (uploads): the WAF lets those through; elsewhere it blocks them.",
+    )
     calls: list[str] = Field(
         default_factory=list, description="Services this one calls, by their Cloud Map DNS names inside its environment."
     )
@@ -110,6 +117,14 @@ class ServiceSettings(Section):
     scale_on: Literal["requests", "queueLatency"] = Field(default="requests", description="Target tracking metric besides CPU.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
     secrets: dict[str, str] = Field(default_factory=dict, description="Env var -> Secrets Manager or SSM parameter ARN.")
+
+    @field_validator("upload_paths")
+    @classmethod
+    def _upload_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not UPLOAD_PATH.match(path):
+                raise ValueError(f"upload path {path!r} is not a plain prefix; allowed: /, then letters, digits, / _ . - (no wildcards)")
+        return value
 
     @field_validator("secrets")
     @classmethod
@@ -178,6 +193,8 @@ CATALOG: dict[str, dict] = {
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 2, "maxTasks": 20, "onDemandBase": 2, "spotWeight": 3, "onDemandWeight": 1},
         # Its own host: on the main host, /api/* took the frontend's own Next.js API routes (its /api/health too).
         "routing": {"host": "api"},
+        # Site photos and documents: the only requests with bodies over 8 KB the WAF lets through.
+        "uploadPaths": ["/api/v1/photos/", "/api/v1/attachments/"],
         "calls": ["report", "approval", "payment"],
         "stores": ["mysql", "redis"],
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},

@@ -329,3 +329,45 @@ def test_shared_hosts_and_path_routing_are_checked_in_the_settings() -> None:
     assert "all take host label ''" in message
     under = {**base, "report": {**base["report"], "routing": {"host": "", "paths": ["/report/*"]}, "healthPath": "/report/health"}}
     assert problems(under) == []
+
+
+# --- item 8: the body size rule counts only together with the label rule that scopes it ----------------------------
+
+SIZE_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"
+
+
+def test_web_acls_block_oversized_bodies_except_on_upload_paths_and_keep_sqli_xss(each_stack: RecordedStack) -> None:
+    uploads = sorted({p for entry in CATALOG.values() for p in entry.get("uploadPaths", [])})
+    assert uploads, "the product uploads photos"
+    for acl in each_stack.of_type("aws:wafv2/webAcl:WebAcl"):
+        rules = acl.inputs["rules"]
+        groups = {r["statement"]["managedRuleGroupStatement"]["name"]: r for r in rules if "managedRuleGroupStatement" in r["statement"]}
+        # SQL injection and XSS (the common set's CrossSiteScripting_* rules) block, bodies included.
+        for name in ("AWSManagedRulesSQLiRuleSet", "AWSManagedRulesCommonRuleSet"):
+            assert groups[name]["overrideAction"] == {"none": {}}, name
+        assert "ruleActionOverrides" not in groups["AWSManagedRulesSQLiRuleSet"]["statement"]["managedRuleGroupStatement"]
+        overrides = groups["AWSManagedRulesCommonRuleSet"]["statement"]["managedRuleGroupStatement"].get("ruleActionOverrides", [])
+        counted = [o["name"] for o in overrides if "count" in o["actionToUse"]]
+        assert all(not name.startswith(("CrossSiteScripting_", "SQLi_")) for name in counted), counted
+        labelled = [
+            r
+            for r in rules
+            if SIZE_LABEL in json.dumps(r["statement"])
+            and "block" in r.get("action", {})
+            and "managedRuleGroupStatement" not in r["statement"]
+        ]
+        if "SizeRestrictions_BODY" not in counted:
+            continue
+        # The count override exists only with a blocking rule on its label, evaluated after the group that labels.
+        (scoped,) = labelled
+        assert scoped["priority"] > groups["AWSManagedRulesCommonRuleSet"]["priority"]
+        statements = scoped["statement"]["andStatement"]["statements"]
+        assert {"labelMatchStatement": {"scope": "LABEL", "key": SIZE_LABEL}} in statements
+        (exception,) = [s["notStatement"]["statement"]["regexMatchStatement"] for s in statements if "notStatement" in s]
+        assert "uriPath" in exception["fieldToMatch"]
+        pattern = re.compile(exception["regexString"])
+        assert all(pattern.match(path + "x.jpg") for path in uploads)
+        assert not any(pattern.match(path) for path in ("/", "/api/v1/users", "/login", "/api/v1/photosx", "/x/api/v1/photos/"))
+    assert any("SizeRestrictions_BODY" in json.dumps(a.inputs["rules"]) for a in each_stack.of_type("aws:wafv2/webAcl:WebAcl")), (
+        "the body size rule is scoped in the committed stacks"
+    )
