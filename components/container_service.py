@@ -148,7 +148,9 @@ class ContainerService(pulumi.ComponentResource):
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(cpu_architecture="ARM64", operating_system_family="LINUX"),
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=_volume(path)) for path in self._writable_dirs()],
+            volumes=[
+                aws.ecs.TaskDefinitionVolumeArgs(name=name) for name in [*map(_volume, self._writable_dirs()), *telemetry.AGENT_VOLUMES]
+            ],
             container_definitions=pulumi.Output.json_dumps(self._containers(log_group.name, secrets)),
             opts=child,
         )
@@ -256,7 +258,7 @@ class ContainerService(pulumi.ComponentResource):
         for connection in args.connections:
             environment.update(connection.environment)
             injected.update(connection.secrets)
-        app, agent, router = telemetry.container_definitions(
+        app, *sidecars = telemetry.container_definitions(
             service=args.service,
             env=args.telemetry.env,
             version=args.telemetry.version,
@@ -286,7 +288,7 @@ class ContainerService(pulumi.ComponentResource):
                 else [],
             }
         )
-        return [app, agent, router]
+        return [app, *sidecars]
 
     def _writable_dirs(self) -> tuple[str, ...]:
         return ("/tmp", *EXEC_AGENT_DIRS) if self._args.spec.ecs_exec else ("/tmp",)

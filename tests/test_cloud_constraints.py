@@ -14,6 +14,7 @@ import re
 
 import pytest
 
+from components.telemetry import AGENT_VOLUMES
 from preflight.program import stack_config
 from settings import load
 from settings.platform import PlatformSettings
@@ -210,7 +211,7 @@ def test_ecs_exec_follows_the_catalog_per_service(each_stack: RecordedStack) -> 
         enabled = CATALOG[name].get("ecsExec", True)
         assert service.inputs["enableExecuteCommand"] is enabled, service.name
         task = each_stack.one(TASK, f"{env}-{name}-task")
-        volumes = {v["name"] for v in task.inputs["volumes"]}
+        volumes = {v["name"] for v in task.inputs["volumes"]} - set(AGENT_VOLUMES)
         assert volumes == ({"tmp", "var-lib-amazon", "var-log-amazon"} if enabled else {"tmp"}), task.name
         (role,) = each_stack.deps(task, "taskRoleArn")
         policies = [p for p in each_stack.of_type(ROLE_POLICY) if each_stack.deps(p, "role") == [role]]
@@ -371,3 +372,29 @@ def test_web_acls_block_oversized_bodies_except_on_upload_paths_and_keep_sqli_xs
     assert any("SizeRestrictions_BODY" in json.dumps(a.inputs["rules"]) for a in each_stack.of_type("aws:wafv2/webAcl:WebAcl")), (
         "the body size rule is scoped in the committed stacks"
     )
+
+
+# --- Checkov: the Datadog agent runs on a read-only root, with volumes exactly where it writes ------------------------
+
+
+def test_sidecar_root_filesystems(each_stack: RecordedStack) -> None:
+    for task in each_stack.of_type(TASK):
+        if task.inputs["containerDefinitions"] == UNKNOWN:
+            continue
+        containers = {c["name"]: c for c in json.loads(task.inputs["containerDefinitions"])}
+        volumes = {v["name"] for v in task.inputs["volumes"]}
+        agent, init = containers["datadog-agent"], containers["datadog-agent-init"]
+        assert agent["readonlyRootFilesystem"] is True and init["readonlyRootFilesystem"] is True
+        mounts = {m["containerPath"]: m["sourceVolume"] for m in agent["mountPoints"]}
+        # Datadog's read-only guide: config, run (its log file too), sockets and /tmp are written at run time.
+        assert set(mounts) == {"/etc/datadog-agent", "/opt/datadog-agent/run", "/var/run/datadog", "/tmp"}
+        assert set(mounts.values()) <= volumes and not any(m["readOnly"] for m in agent["mountPoints"])
+        env = {e["name"]: e["value"] for e in agent["environment"]}
+        assert env["DD_LOG_FILE"].startswith("/opt/datadog-agent/run/")
+        # The config volume starts empty: the init container fills it from the image before the agent starts.
+        assert {"containerName": "datadog-agent-init", "condition": "SUCCESS"} in agent["dependsOn"]
+        assert init["essential"] is False and init["image"] == agent["image"]
+        (staging,) = init["mountPoints"]
+        assert staging["sourceVolume"] == mounts["/etc/datadog-agent"] and staging["containerPath"] in " ".join(init["command"])
+        # The FireLens router keeps a writable root on purpose (components/telemetry.py says why).
+        assert containers["log-router"].get("readonlyRootFilesystem") is not True
