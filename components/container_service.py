@@ -1,8 +1,8 @@
 """One service of one environment on the shared cluster: roles, task definition, security group, ECS service, scaling.
 
 - Separate roles: the execution role lets ECS pull this service's image, write its log group and read
-  its own secrets; the task role lets the application do only what it needs (ECS Exec sessions, and for
-  workers their queue metric). Neither is shared with another service.
+  its own secrets; the task role lets the application do only what it needs (ECS Exec sessions where exec is
+  on, and for workers their queue metric). Neither is shared with another service.
 - ARM64 (Graviton) task definitions: about 20% cheaper than X86_64 for the same size.
 - The root filesystem is read-only where the runtime allows: /tmp is a task volume. ECS Exec (on unless the
   catalog turns it off for a service, `ecsExec`) is unsupported by AWS on a read-only root; we follow the
@@ -361,21 +361,8 @@ class ContainerService(pulumi.ComponentResource):
         return pulumi.Output.all(args.repository_arn, log_group.arn, args.secrets_key_arn, *store_secrets).apply(document)
 
     def _task_policy(self) -> str | None:
+        # ECS Exec's session channels come with the exec-logging policy, attached only where exec is on.
         statements: list[dict] = []
-        if self._args.spec.ecs_exec:
-            statements.append(
-                {
-                    "Sid": "EcsExecSessions",
-                    "Effect": "Allow",
-                    "Action": [
-                        "ssmmessages:CreateControlChannel",
-                        "ssmmessages:CreateDataChannel",
-                        "ssmmessages:OpenControlChannel",
-                        "ssmmessages:OpenDataChannel",
-                    ],
-                    "Resource": "*",
-                }
-            )
         if self._args.spec.scale_on == "queueLatency":
             statements.append(
                 {

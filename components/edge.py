@@ -99,31 +99,26 @@ class Edge(pulumi.ComponentResource):
             description="HTTPS from CloudFront origin-facing servers",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{env}-alb-to-tasks",
-            security_group_id=self.alb_security_group.id,
-            ip_protocol="tcp",
-            from_port=1024,
-            to_port=65535,
-            cidr_ipv4=args.vpc_cidr,
-            description="To tasks in the VPC (their groups admit only this group)",
-            opts=child,
-        )
+
+        def egress(name: str, ports: tuple[int, int], cidr: str, description: str) -> None:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{env}-alb-to-{name}",
+                security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=ports[0],
+                to_port=ports[1],
+                cidr_ipv4=cidr,
+                description=description,
+                opts=child,
+            )
+
+        egress("tasks", (1024, 65535), args.vpc_cidr, "To tasks in the VPC (their groups admit only this group)")
         if args.admin_hosts:
             # authenticate-cognito: the ALB itself calls the user pool's token and userinfo endpoints over HTTPS.
             # They are public and have no fixed address ranges, so without this rule every login ends in HTTP 500
             # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html,
             # https://repost.aws/knowledge-center/elb-configure-authentication-alb: "HTTP 500 ... outbound 443 to the IdP").
-            aws.vpc.SecurityGroupEgressRule(
-                f"{env}-alb-to-idp",
-                security_group_id=self.alb_security_group.id,
-                ip_protocol="tcp",
-                from_port=443,
-                to_port=443,
-                cidr_ipv4="0.0.0.0/0",
-                description="HTTPS to the Cognito token and userinfo endpoints (authenticate-cognito)",
-                opts=child,
-            )
+            egress("idp", (443, 443), "0.0.0.0/0", "HTTPS to the Cognito token and userinfo endpoints (authenticate-cognito)")
         self.alb = aws.lb.LoadBalancer(
             f"{env}-alb",
             internal=False,
