@@ -169,6 +169,12 @@ def test_execution_roles_pull_every_image_their_tasks_run(each_stack: RecordedSt
     guardduty = _runs_guardduty_agent(each_stack)
     assert guardduty, "Runtime Monitoring manages the Fargate agent in every stack"
     services = {s.inputs["name"]: s for s in each_stack.of_type(SERVICE)}
+    (vpc,) = each_stack.of_type("aws:ec2/vpc:Vpc")
+    for service in services.values():
+        # The agent reports to the guardduty-data endpoint GuardDuty creates in the VPC (HTTPS), and its layers
+        # come from S3 (the gateway endpoint, no policy) and the ECR endpoints.
+        (group,) = each_stack.deps(service, "networkConfiguration", SG)
+        assert covers(allowed_egress(each_stack, group), 443, vpc.inputs["cidrBlock"]), group.name
     tasks = each_stack.of_type(TASK)
     assert tasks
     for task in tasks:
