@@ -30,8 +30,9 @@ keys = Keys(f"{stack}-keys", KeysArgs(stack, settings.aws_account_id, settings.r
 network = Network(f"{stack}-network", NetworkArgs(stack, settings.region, settings.network, keys.logs.arn, settings.protect), regional)
 
 # 3. Security baseline: threat detection, audit trail, the internal user pool, SSM-only operator access.
+callbacks = settings.platform.callback_urls()  # the ALB's Cognito client: one per internal host of every environment
 security_args = SecurityArgs(
-    stack, settings.aws_account_id, settings.region, settings.security, keys.data.arn, keys.logs.arn, settings.protect
+    stack, settings.aws_account_id, settings.region, settings.security, keys.data.arn, keys.logs.arn, settings.protect, callbacks
 )
 security = Security(f"{stack}-security", security_args, regional)
 

@@ -207,7 +207,9 @@ def deploy_inputs(
         deploymentGroup=blue_green.deployment_group.deployment_group_name,
         containerName=container,
         containerPort=port,
-        appspec=service.capacity_provider_strategies.apply(appspec),
+        # The strategy from the settings, not the service's state: Pulumi ignores it on a CODE_DEPLOY service, so
+        # the deploy that CodeDeploy runs is what applies a change (components/container_service.py).
+        appspec=appspec(container_service.capacity_provider_strategies),
         taskDefinition=task_template,
     ).apply(dict)
 

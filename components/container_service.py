@@ -1,11 +1,13 @@
 """One service of one environment on the shared cluster: roles, task definition, security group, ECS service, scaling.
 
 - Separate roles: the execution role lets ECS pull this service's image, write its log group and read
-  its own secrets; the task role lets the application do only what it needs (ECS Exec sessions, and for
-  workers their queue metric). Neither is shared with another service.
+  its own secrets; the task role lets the application do only what it needs (ECS Exec sessions where exec is
+  on, and for workers their queue metric). Neither is shared with another service.
 - ARM64 (Graviton) task definitions: about 20% cheaper than X86_64 for the same size.
-- The root filesystem is read-only where the runtime allows: /tmp is a task volume, and so are the two
-  directories the ECS Exec agent writes to, which keeps ECS Exec working on a read-only root.
+- The root filesystem is read-only where the runtime allows: /tmp is a task volume. ECS Exec (on unless the
+  catalog turns it off for a service, `ecsExec`) is unsupported by AWS on a read-only root; we follow the
+  workaround AWS's own ECS Exec checker documents (task volumes on the two directories its agent writes to),
+  see EXEC_AGENT_DIRS.
 - Placement by capacity provider strategy only: Spot alone in verification environments; in prod an
   on-demand base keeps web services up through a Spot reclaim wave, and Spot carries the rest.
 - Every task carries the Datadog agent and a FireLens log router (components/telemetry.py), with unified
@@ -32,6 +34,11 @@ REQUESTS_PER_TARGET = 500.0  # per task per minute; sized on core-api's load tes
 QUEUE_LATENCY_TARGET = 30.0  # seconds a job may wait before another sidekiq task starts
 QUEUE_METRIC_NAMESPACE = "Kanna/Sidekiq"
 # Directories the ECS Exec (SSM) agent writes to; task volumes there keep the root filesystem read-only.
+# AWS: "making the root file system read-only by using the readonlyRootFilesystem task definition parameter ... isn't
+# supported" (https://docs.aws.amazon.com/AmazonECS/latest/developerguide/ecs-exec.html, considerations). The workaround,
+# writable volumes on exactly these paths, is the one AWS's ECS Exec checker points to
+# (aws-containers/amazon-ecs-exec-checker#21, example template gist.github.com/toricls/3af6bd8673d7b0ebbc1860fe8e862e50;
+# also aws/containers-roadmap#1359). It is unsupported: a service can turn ECS Exec off (catalog `ecsExec: false`).
 EXEC_AGENT_DIRS = ("/var/lib/amazon", "/var/log/amazon")
 
 
@@ -75,6 +82,7 @@ class ContainerService(pulumi.ComponentResource):
     security_group: aws.ec2.SecurityGroup
     execution_role: aws.iam.Role
     task_role: aws.iam.Role
+    capacity_provider_strategies: list[aws.ecs.ServiceCapacityProviderStrategyArgs]  # as the settings say
 
     def __init__(self, name: str, args: ContainerServiceArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:platform:ContainerService", name, None, opts)
@@ -93,7 +101,8 @@ class ContainerService(pulumi.ComponentResource):
         secrets = spec.secret_arns(args.account_id, args.region, args.env)
         self.execution_role = self._role(f"{base}-execution", self._execution_policy(log_group, secrets))
         self.task_role = self._role(f"{base}-task", self._task_policy())
-        aws.iam.RolePolicyAttachment(f"{base}-task-exec-logging", role=self.task_role.name, policy_arn=args.exec_policy_arn, opts=child)
+        if spec.ecs_exec:
+            aws.iam.RolePolicyAttachment(f"{base}-task-exec-logging", role=self.task_role.name, policy_arn=args.exec_policy_arn, opts=child)
 
         # Rules are inline, so a task group is whole in one resource: other groups (a database's, say)
         # reference this one in their own rules instead of adding rules to it.
@@ -138,12 +147,15 @@ class ContainerService(pulumi.ComponentResource):
             runtime_platform=aws.ecs.TaskDefinitionRuntimePlatformArgs(cpu_architecture="ARM64", operating_system_family="LINUX"),
             execution_role_arn=self.execution_role.arn,
             task_role_arn=self.task_role.arn,
-            volumes=[aws.ecs.TaskDefinitionVolumeArgs(name=_volume(path)) for path in ("/tmp", *EXEC_AGENT_DIRS)],
+            volumes=[
+                aws.ecs.TaskDefinitionVolumeArgs(name=name) for name in [*map(_volume, self._writable_dirs()), *telemetry.AGENT_VOLUMES]
+            ],
             container_definitions=pulumi.Output.json_dumps(self._containers(log_group.name, secrets)),
             opts=child,
         )
 
-        strategies = self._capacity()
+        # Blue/green: CodeDeploy applies the strategy through the AppSpec (components/bluegreen.py), from this value.
+        self.capacity_provider_strategies = strategies = self._capacity()
         # No Cloud Map registry: callers go through the ALB (see the module docstring). Nor Service Connect: ECS does
         # not support it on services with the CODE_DEPLOY controller (aws/containers-roadmap#1993).
         self.service = aws.ecs.Service(
@@ -164,7 +176,7 @@ class ContainerService(pulumi.ComponentResource):
             if args.target_group is not None and spec.port
             else None,
             health_check_grace_period_seconds=120 if args.target_group is not None else None,
-            enable_execute_command=True,
+            enable_execute_command=spec.ecs_exec,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
             # The catalog name and kind: Datadog monitors and SLOs are related to the service by these.
@@ -184,7 +196,10 @@ class ContainerService(pulumi.ComponentResource):
             # and swaps the load balancer to the other target group. Re-applying Pulumi's would revert traffic to
             # the idle group, and ECS refuses a task definition update on a CODE_DEPLOY service. Pulumi creates
             # the first task definition; later ones ship through CodeDeploy (deploy/render.py, CI).
-            ignored += ["taskDefinition", "loadBalancers"]
+            # The capacity provider strategy too: ECS applies a change to it only with a new deployment, which a
+            # CODE_DEPLOY service refuses from UpdateService. CodeDeploy applies it instead: the AppSpec carries it
+            # (deploy_inputs in components/bluegreen.py), so the next deploy moves the tasks.
+            ignored += ["taskDefinition", "loadBalancers", "capacityProviderStrategies"]
             return {
                 "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="CODE_DEPLOY"),
                 "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
@@ -222,7 +237,7 @@ class ContainerService(pulumi.ComponentResource):
         for connection in args.connections:
             environment.update(connection.environment)
             injected.update(connection.secrets)
-        app, agent, router = telemetry.container_definitions(
+        app, *sidecars = telemetry.container_definitions(
             service=args.service,
             env=args.telemetry.env,
             version=args.telemetry.version,
@@ -241,9 +256,10 @@ class ContainerService(pulumi.ComponentResource):
         app.update(
             {
                 "readonlyRootFilesystem": spec.read_only_root,
-                "linuxParameters": {"initProcessEnabled": True},  # ECS Exec needs an init process to reap its sessions
+                # An init process reaps orphans (ECS Exec's sessions among them).
+                "linuxParameters": {"initProcessEnabled": True},
                 "mountPoints": [
-                    {"sourceVolume": _volume(path), "containerPath": path, "readOnly": False} for path in ("/tmp", *EXEC_AGENT_DIRS)
+                    {"sourceVolume": _volume(path), "containerPath": path, "readOnly": False} for path in self._writable_dirs()
                 ],
                 "stopTimeout": 30,
                 "portMappings": [{"name": args.service, "containerPort": spec.port, "protocol": "tcp", "appProtocol": "http"}]
@@ -251,9 +267,12 @@ class ContainerService(pulumi.ComponentResource):
                 else [],
             }
         )
-        return [app, agent, router]
+        return [app, *sidecars]
 
-    def _role(self, name: str, policy: pulumi.Input[str]) -> aws.iam.Role:
+    def _writable_dirs(self) -> tuple[str, ...]:
+        return ("/tmp", *EXEC_AGENT_DIRS) if self._args.spec.ecs_exec else ("/tmp",)
+
+    def _role(self, name: str, policy: pulumi.Input[str] | None) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
         trust = {
             "Version": "2012-10-17",
@@ -267,7 +286,8 @@ class ContainerService(pulumi.ComponentResource):
             ],
         }
         role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps(trust), opts=child)
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
+        if policy is not None:  # IAM refuses a policy without statements
+            aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
         return role
 
     def _execution_policy(self, log_group: aws.cloudwatch.LogGroup, secrets: dict[str, str]) -> pulumi.Output[str]:
@@ -286,6 +306,14 @@ class ContainerService(pulumi.ComponentResource):
                     "Effect": "Allow",
                     "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
                     "Resource": repository_arn,
+                },
+                {
+                    # GuardDuty Runtime Monitoring (agent managed on Fargate, components/security.py) adds its agent as a
+                    # sidecar of every task; ECS pulls it with this role from GuardDuty's repository in the region.
+                    "Sid": "PullGuardDutyAgent",
+                    "Effect": "Allow",
+                    "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
+                    "Resource": telemetry.guardduty_agent_repository_arn(args.region),
                 },
                 {
                     "Sid": "OwnLogs",
@@ -311,20 +339,9 @@ class ContainerService(pulumi.ComponentResource):
         store_secrets = [arn for connection in args.connections for arn in connection.secret_arns]
         return pulumi.Output.all(args.repository_arn, log_group.arn, args.secrets_key_arn, *store_secrets).apply(document)
 
-    def _task_policy(self) -> str:
-        statements: list[dict] = [
-            {
-                "Sid": "EcsExecSessions",
-                "Effect": "Allow",
-                "Action": [
-                    "ssmmessages:CreateControlChannel",
-                    "ssmmessages:CreateDataChannel",
-                    "ssmmessages:OpenControlChannel",
-                    "ssmmessages:OpenDataChannel",
-                ],
-                "Resource": "*",
-            }
-        ]
+    def _task_policy(self) -> str | None:
+        # ECS Exec's session channels come with the exec-logging policy, attached only where exec is on.
+        statements: list[dict] = []
         if self._args.spec.scale_on == "queueLatency":
             statements.append(
                 {
@@ -335,7 +352,7 @@ class ContainerService(pulumi.ComponentResource):
                     "Condition": {"StringEquals": {"cloudwatch:namespace": QUEUE_METRIC_NAMESPACE}},
                 }
             )
-        return json.dumps({"Version": "2012-10-17", "Statement": statements})
+        return json.dumps({"Version": "2012-10-17", "Statement": statements}) if statements else None
 
     def _requests_per_task(
         self, blue: aws.lb.TargetGroup, alb_arn_suffix: pulumi.Input[str]

@@ -26,6 +26,7 @@ import pulumi_aws as aws
 
 from components.buckets import secure_bucket
 from components.contracts import InternalAuth
+from settings.platform import idp_response_url
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
 CLOUDFRONT_PREFIX_LIST = "com.amazonaws.global.cloudfront.origin-facing"
@@ -42,7 +43,7 @@ class EdgeArgs:
     env: str
     domain: str
     hosts: list[str]  # every public hostname of every environment
-    admin_hosts: list[str]  # hosts behind internal authentication (Cognito callback URLs)
+    admin_hosts: list[str]  # hosts behind internal authentication: the ALB reaches the IdP for them
     vpc_id: pulumi.Input[str]
     vpc_cidr: str
     private_subnet_ids: list[pulumi.Output[str]]  # the internal ALB's (CloudFront reaches it through a VPC origin)
@@ -99,16 +100,26 @@ class Edge(pulumi.ComponentResource):
             description="HTTPS from CloudFront origin-facing servers",
             opts=child,
         )
-        aws.vpc.SecurityGroupEgressRule(
-            f"{env}-alb-to-tasks",
-            security_group_id=self.alb_security_group.id,
-            ip_protocol="tcp",
-            from_port=1024,
-            to_port=65535,
-            cidr_ipv4=args.vpc_cidr,
-            description="To tasks in the VPC (their groups admit only this group)",
-            opts=child,
-        )
+
+        def egress(name: str, ports: tuple[int, int], cidr: str, description: str) -> None:
+            aws.vpc.SecurityGroupEgressRule(
+                f"{env}-alb-to-{name}",
+                security_group_id=self.alb_security_group.id,
+                ip_protocol="tcp",
+                from_port=ports[0],
+                to_port=ports[1],
+                cidr_ipv4=cidr,
+                description=description,
+                opts=child,
+            )
+
+        egress("tasks", (1024, 65535), args.vpc_cidr, "To tasks in the VPC (their groups admit only this group)")
+        if args.admin_hosts:
+            # authenticate-cognito: the ALB itself calls the user pool's token and userinfo endpoints over HTTPS.
+            # They are public and have no fixed address ranges, so without this rule every login ends in HTTP 500
+            # (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/listener-authenticate-users.html,
+            # https://repost.aws/knowledge-center/elb-configure-authentication-alb: "HTTP 500 ... outbound 443 to the IdP").
+            egress("idp", (443, 443), "0.0.0.0/0", "HTTPS to the Cognito token and userinfo endpoints (authenticate-cognito)")
         # A group of its own: one rule per calling service per environment would not fit next to the prefix list
         # (settings/deploy.py SG_INBOUND_RULES). No egress rules: the ALB's egress is the first group's.
         self.callers_security_group = group("alb-callers", "ALB: HTTPS from the tasks of services that call other services")
@@ -334,7 +345,7 @@ class Edge(pulumi.ComponentResource):
             allowed_oauth_flows=["code"],
             allowed_oauth_scopes=["openid", "email"],
             supported_identity_providers=["COGNITO"],
-            callback_urls=[f"https://{host}/oauth2/idpresponse" for host in self._args.admin_hosts],
+            callback_urls=[idp_response_url(host) for host in self._args.admin_hosts],
             opts=child,
         )
         domain = aws.cognito.UserPoolDomain(f"{env}-internal-domain", domain=f"kanna-{env}-internal", user_pool_id=pool.id, opts=child)

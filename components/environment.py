@@ -30,8 +30,8 @@ from components.contracts import Connection, InternalAuth, Telemetry
 from components.web_route import WebRoute, WebRouteArgs
 from settings import Settings
 
-# Listener rule priorities: each environment owns a block; inside it, rules with paths come first so
-# that /api/* on the main host wins over the main host's catch-all.
+# Listener rule priorities: each environment owns a block; inside it, rules with paths come first so that a
+# service routed by paths on a shared host wins over that host's catch-all (settings keep their paths disjoint).
 PRIORITY_BLOCK = 50
 
 

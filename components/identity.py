@@ -23,6 +23,7 @@ class IdentityArgs:
     env: str
     settings: SecuritySettings
     protect: bool
+    callback_urls: list[str]  # one per internal host the ALB authenticates (PlatformSettings.callback_urls)
 
 
 class Identity(pulumi.ComponentResource):
@@ -74,7 +75,9 @@ class Identity(pulumi.ComponentResource):
             allowed_oauth_flows_user_pool_client=True,
             allowed_oauth_flows=["code"],
             allowed_oauth_scopes=["openid", "email"],
-            callback_urls=[f"https://admin.{s.domain}/oauth2/idpresponse"],
+            # Every environment's internal hosts, from the function that names them: a host without its URL
+            # gets redirect_mismatch at login.
+            callback_urls=args.callback_urls,
             supported_identity_providers=providers,
             explicit_auth_flows=["ALLOW_REFRESH_TOKEN_AUTH"],
             prevent_user_existence_errors="ENABLED",

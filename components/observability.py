@@ -480,13 +480,12 @@ def observed(platform: PlatformSettings, cluster_name: pulumi.Input[str], data: 
     for name, spec in platform.services.items():
         if spec.routing is None:
             continue
-        prefix = spec.routing.paths[0].removesuffix("/*") if spec.routing.paths else ""
+        # The ALB forwards paths unchanged: the check calls the health path the target group checks (settings make
+        # sure a path-routed service's health path is one of its own paths).
         checks = (
             {}
             if spec.internal_auth
-            else {
-                env: f"https://{platform.hosts(env, spec.routing.host, single)}{prefix}{spec.health_path}" for env in platform.environments
-            }
+            else {env: f"https://{platform.hosts(env, spec.routing.host, single)}{spec.health_path}" for env in platform.environments}
         )
         web.append(
             WebService(

@@ -60,7 +60,15 @@ class Platform(pulumi.ComponentResource):
         )
         self.waf = Waf(
             f"{stack}-waf",
-            WafArgs(stack, platform.rate_limit, platform.log_retention_days, keys.logs.arn, args.providers.global_, settings.protect),
+            WafArgs(
+                stack,
+                platform.rate_limit,
+                platform.log_retention_days,
+                keys.logs.arn,
+                args.providers.global_,
+                settings.protect,
+                platform.upload_paths(),
+            ),
             child,
         )
         blue_green = settings.deploy.web_strategy == "blueGreen"

@@ -46,6 +46,7 @@ class SecurityArgs:
     data_key_arn: pulumi.Input[str]
     logs_key_arn: pulumi.Input[str]
     protect: bool
+    callback_urls: list[str]  # the internal user pool's ALB client: one per internal host (PlatformSettings.callback_urls)
 
 
 class Security(pulumi.ComponentResource):
@@ -92,7 +93,9 @@ class Security(pulumi.ComponentResource):
             AuditArgs(env, account, args.region, s, args.logs_key_arn, access_logs, args.protect),
             pulumi.ResourceOptions(parent=self),
         )
-        self.identity = Identity(f"{env}-identity", IdentityArgs(env, s, args.protect), pulumi.ResourceOptions(parent=self))
+        self.identity = Identity(
+            f"{env}-identity", IdentityArgs(env, s, args.protect, args.callback_urls), pulumi.ResourceOptions(parent=self)
+        )
         self.operator_access = OperatorAccess(
             f"{env}-operator-access",
             OperatorAccessArgs(env, account, args.region, args.logs_key_arn, access_logs, s.session_log_retention_days, args.protect),

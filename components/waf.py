@@ -4,15 +4,28 @@ Both block with the same AWS managed rule groups (common rules including XSS, SQ
 inputs, IP reputation) and a per-IP rate limit. The ALB's ACL is not redundant: it judges what reaches
 the ALB with the headers CloudFront added, and the calls between services, which take the ALB too.
 Both log to CloudWatch with the Authorization and Cookie headers redacted, so logs never hold credentials.
+
+Request bodies over 8 KB: the common rule set's SizeRestrictions_BODY blocks them, and this product uploads
+photos. That one rule counts instead, which still labels the request, and our own rule after the group
+blocks a labelled request unless its path is an upload path of the catalog (`uploadPaths`)
+(https://docs.aws.amazon.com/waf/latest/developerguide/aws-managed-rule-groups-baseline.html,
+https://docs.aws.amazon.com/waf/latest/developerguide/waf-rule-label-match-examples.html). Everything else in
+the groups keeps blocking, SQL injection and XSS in bodies included, also on upload paths. WAF inspects only
+the first part of a body (8 KB behind an ALB; 16 KB by default on CloudFront, up to 64 KB with
+`association_config`, https://docs.aws.amazon.com/waf/latest/developerguide/web-acl-setting-body-inspection-limit.html):
+the SQLi/XSS body rules judge that part of an upload, and the label rule reads no body, so it needs no
+`oversize_handling`.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
+SIZE_GROUP = "AWSManagedRulesCommonRuleSet"
 MANAGED_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
     "AWSManagedRulesCommonRuleSet",
@@ -20,6 +33,8 @@ MANAGED_GROUPS = (
     "AWSManagedRulesSQLiRuleSet",
 )
 REDACTED_HEADERS = ("authorization", "cookie")
+SIZE_RULE = "SizeRestrictions_BODY"  # in AWSManagedRulesCommonRuleSet: bodies over 8 KB
+SIZE_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"  # the label it adds, also when it only counts
 
 
 @dataclass(frozen=True)
@@ -30,6 +45,7 @@ class WafArgs:
     logs_key_arn: pulumi.Input[str]
     global_provider: aws.Provider  # us-east-1: where CLOUDFRONT-scope ACLs and their logs live
     protect: bool
+    upload_paths: list[str]  # path prefixes where bodies over 8 KB are expected (PlatformSettings.upload_paths)
 
 
 class Waf(pulumi.ComponentResource):
@@ -93,12 +109,22 @@ class Waf(pulumi.ComponentResource):
                     override_action=aws.wafv2.WebAclRuleOverrideActionArgs(none=aws.wafv2.WebAclRuleOverrideActionNoneArgs()),
                     statement=aws.wafv2.WebAclRuleStatementArgs(
                         managed_rule_group_statement=aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgs(
-                            name=group, vendor_name="AWS"
+                            name=group, vendor_name="AWS", rule_action_overrides=_size_rule_counts() if group == SIZE_GROUP else None
                         )
                     ),
                     visibility_config=rule_visibility(f"{name}-{group}"),
                 )
             )
+        # After the common group, whose label it reads: labels are visible only to rules evaluated later.
+        rules.append(
+            aws.wafv2.WebAclRuleArgs(
+                name="oversized-body-outside-uploads",
+                priority=len(MANAGED_GROUPS) + 1,
+                action=aws.wafv2.WebAclRuleActionArgs(block=aws.wafv2.WebAclRuleActionBlockArgs()),
+                statement=_oversized_outside(self._args.upload_paths),
+                visibility_config=rule_visibility(f"{name}-oversized-body"),
+            )
+        )
         acl = aws.wafv2.WebAcl(
             name,
             scope=scope,
@@ -128,3 +154,28 @@ class Waf(pulumi.ComponentResource):
             opts=opts,
         )
         return acl
+
+
+def _size_rule_counts() -> list[aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs]:
+    override = aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideArgs
+    action = aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseArgs
+    counts = aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementRuleActionOverrideActionToUseCountArgs
+    return [override(name=SIZE_RULE, action_to_use=action(count=counts()))]
+
+
+def _oversized_outside(upload_paths: list[str]) -> aws.wafv2.WebAclRuleStatementArgs:
+    """Labelled oversized by the common group, and (when the catalog has upload paths) not on one of them."""
+    statement = aws.wafv2.WebAclRuleStatementArgs
+    labelled = statement(label_match_statement=aws.wafv2.WebAclRuleStatementLabelMatchStatementArgs(scope="LABEL", key=SIZE_LABEL))
+    if not upload_paths:
+        return labelled
+    regex = aws.wafv2.WebAclRuleStatementRegexMatchStatementArgs(
+        # One regex for every prefix: one statement, whatever the catalog's count (settings keep the paths plain).
+        regex_string="^(" + "|".join(re.escape(path) for path in upload_paths) + ")",
+        field_to_match=aws.wafv2.WebAclRuleStatementRegexMatchStatementFieldToMatchArgs(
+            uri_path=aws.wafv2.WebAclRuleStatementRegexMatchStatementFieldToMatchUriPathArgs()
+        ),
+        text_transformations=[aws.wafv2.WebAclRuleStatementRegexMatchStatementTextTransformationArgs(priority=0, type="NONE")],
+    )
+    uploads = statement(not_statement=aws.wafv2.WebAclRuleStatementNotStatementArgs(statement=statement(regex_match_statement=regex)))
+    return statement(and_statement=aws.wafv2.WebAclRuleStatementAndStatementArgs(statements=[labelled, uploads]))

@@ -7,6 +7,7 @@ one, at the domain itself (example.com, admin.example.com); dev hosts several, e
 
 from __future__ import annotations
 
+from fnmatch import fnmatchcase
 from typing import Any
 
 from pydantic import Field, field_validator
@@ -19,6 +20,17 @@ MAX_ENVIRONMENTS = 12
 # The label suffix of a service's internal host: `<service>-svc` sits one level under the domain, so the ALB's
 # wildcard certificate covers it, and no catalog host label may end with it (see `problems`).
 SERVICE_HOST_SUFFIX = "-svc"
+# A Cognito app client takes at most 100 callback URLs, not adjustable
+# (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html); the ALB's client needs one per internal host.
+MAX_CALLBACK_URLS = 100
+# A CloudFront distribution takes 100 alternate domain names by default
+# (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/cloudfront-limits.html); one per public host.
+MAX_ALIASES = 100
+
+
+def idp_response_url(host: str) -> str:
+    """Where the IdP sends a user back to the ALB after sign-in: the ALB's fixed path on the host the user asked for."""
+    return f"https://{host}/oauth2/idpresponse"
 
 
 class Schedule(Section):
@@ -77,6 +89,25 @@ class PlatformSettings(Section):
                 Size.model_validate(merged)
             except ValueError as exc:
                 found.append(Problem(("sizes", name), override.model_dump(by_alias=True, exclude_none=True), _first_error(exc)))
+        if len(self.callback_urls()) > MAX_CALLBACK_URLS:
+            found.append(
+                Problem(
+                    ("environments",),
+                    self.environments,
+                    f"{len(self.callback_urls())} internal hosts need as many Cognito callback URLs; "
+                    f"allowed: at most {MAX_CALLBACK_URLS} (environments x internal services)",
+                )
+            )
+        if len(self.public_hosts()) > MAX_ALIASES:
+            found.append(
+                Problem(
+                    ("environments",),
+                    self.environments,
+                    f"{len(self.public_hosts())} public hosts exceed CloudFront's aliases per distribution; "
+                    f"allowed: at most {MAX_ALIASES} (environments x hosts)",
+                )
+            )
+        found += self._shared_host_problems()
         try:
             self.call_order()
         except ValueError as exc:
@@ -108,6 +139,28 @@ class PlatformSettings(Section):
                             "prod web services keep an on-demand base within minTasks; allowed: 1 <= onDemandBase <= minTasks",
                         )
                     )
+        return found
+
+    def _shared_host_problems(self) -> list[Problem]:
+        """Services on one host: at most one takes the whole host, and no path of one matches a path of another,
+        so the listener rules' order (paths first) decides nothing by accident."""
+        found: list[Problem] = []
+        by_host: dict[str, list[str]] = {}
+        for name, spec in self.services.items():
+            if spec.routing is not None:
+                by_host.setdefault(spec.routing.host, []).append(name)
+        for host, names in by_host.items():
+            # No paths, or a path that matches every path ("/*"): the service takes the whole host.
+            whole = [n for n in names if not set(self.services[n].routing.paths or ["*"]).isdisjoint({"*", "/*"})]  # type: ignore[union-attr]
+            if len(whole) > 1:
+                found.append(Problem(("services",), whole, f"all take host label {host!r}; allowed: one service per host without paths"))
+            for i, a in enumerate(names):
+                for b in names[i + 1 :]:
+                    pa, pb = self.services[a].routing.paths, self.services[b].routing.paths  # type: ignore[union-attr]
+                    if any(fnmatchcase(x, y) or fnmatchcase(y, x) for x in pa for y in pb):
+                        found.append(
+                            Problem(("services", b, "routing", "paths"), pb, f"overlap {a}'s {pa}; allowed: disjoint paths per host")
+                        )
         return found
 
     def call_order(self) -> list[str]:
@@ -164,6 +217,14 @@ class PlatformSettings(Section):
                 if host not in found:
                     found.append(host)
         return found
+
+    def upload_paths(self) -> list[str]:
+        """Every web service's upload path prefixes: where the WAF lets request bodies over 8 KB through."""
+        return sorted({path for spec in self.services.values() if spec.routing is not None for path in spec.upload_paths})
+
+    def callback_urls(self) -> list[str]:
+        """The Cognito callback URL of every internal host of every environment: the hosts the ALB authenticates."""
+        return [idp_response_url(host) for host in self.public_hosts(internal=True)]
 
 
 def _first_error(exc: Any) -> str:

@@ -9,6 +9,7 @@ use `{account}`, `{region}` and `{env}`, filled in per stack and verification en
 from __future__ import annotations
 
 import re
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -29,6 +30,8 @@ FARGATE_SIZES: dict[int, tuple[int, ...]] = {
 SECRET_ARN = re.compile(
     r"^arn:aws:(secretsmanager:[a-z0-9-]+:\d{12}:secret:[A-Za-z0-9/_+=.@-]+|ssm:[a-z0-9-]+:\d{12}:parameter/[A-Za-z0-9/_.-]+)$"
 )
+# A plain path prefix: the WAF's upload exception is one regex of them, escaped, and matches from the start.
+UPLOAD_PATH = re.compile(r"^/[A-Za-z0-9/_.-]{1,100}$")
 _SAMPLE = {"account": "111111111111", "region": "ap-northeast-1", "env": "env"}
 
 
@@ -44,7 +47,10 @@ def fargate_problem(cpu: int, memory: int) -> str | None:
 
 
 class Routing(Section):
-    """How the public ALB reaches a web service: a host label (`""` is the environment's main host) and paths."""
+    """How the public ALB reaches a web service: a host label (`""` is the environment's main host) and paths.
+
+    The ALB forwards a path unchanged, so a service routed by paths serves them as they are, its health check
+    included. The catalog gives every service its own host, so each one owns all its paths."""
 
     host: str = Field(default="", pattern=r"^([a-z][a-z0-9-]{0,20})?$", description="Host label: '' main host, 'admin' -> admin host.")
     paths: list[str] = Field(default_factory=list, max_length=3, description="Path patterns such as /api/*; none: the whole host.")
@@ -93,6 +99,15 @@ class ServiceSettings(Section):
     routing: Routing | None = Field(default=None, description="Web services only.")
     internal_auth: bool = Field(default=False, description="Internal users only: the ALB authenticates them with Cognito first.")
     read_only_root: bool = Field(default=True, description="False only when the runtime must write outside /tmp.")
+    ecs_exec: bool = Field(
+        default=True,
+        description="ECS Exec shells into the tasks (on a read-only root only through an AWS-unsupported workaround); false turns it off.",
+    )
+    upload_paths: list[str] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Path prefixes that take request bodies over 8 KB (uploads): the WAF lets those through; elsewhere it blocks them.",
+    )
     calls: list[str] = Field(
         default_factory=list,
         description="Services this one calls, at their internal hosts inside its environment (`<SERVICE>_URL`, through the ALB).",
@@ -103,6 +118,14 @@ class ServiceSettings(Section):
     scale_on: Literal["requests", "queueLatency"] = Field(default="requests", description="Target tracking metric besides CPU.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
     secrets: dict[str, str] = Field(default_factory=dict, description="Env var -> Secrets Manager or SSM parameter ARN.")
+
+    @field_validator("upload_paths")
+    @classmethod
+    def _upload_paths(cls, value: list[str]) -> list[str]:
+        for path in value:
+            if not UPLOAD_PATH.match(path):
+                raise ValueError(f"upload path {path!r} is not a plain prefix; allowed: /, then letters, digits, / _ . - (no wildcards)")
+        return value
 
     @field_validator("secrets")
     @classmethod
@@ -120,6 +143,11 @@ class ServiceSettings(Section):
         if (self.kind == "web") != (self.routing is not None and self.port is not None):
             raise ValueError(
                 "web services need a port and routing, workers have neither; allowed: port and routing exactly when kind is web"
+            )
+        if self.routing is not None and self.routing.paths and not any(fnmatchcase(self.health_path, p) for p in self.routing.paths):
+            raise ValueError(
+                f"healthPath {self.health_path} is outside routing.paths {self.routing.paths}: through the ALB it would reach "
+                "another service; allowed: a healthPath that one of the paths matches, or no paths (the whole host)"
             )
         if self.kind == "worker" and self.scale_on == "requests":
             raise ValueError("a worker has no load balancer requests to scale on; allowed: scaleOn queueLatency")
@@ -164,7 +192,10 @@ CATALOG: dict[str, dict] = {
         "port": 3000,
         "healthPath": "/up",
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 2, "maxTasks": 20, "onDemandBase": 2, "spotWeight": 3, "onDemandWeight": 1},
-        "routing": {"host": "", "paths": ["/api/*"]},
+        # Its own host: on the main host, /api/* took the frontend's own Next.js API routes (its /api/health too).
+        "routing": {"host": "api"},
+        # Site photos and documents: the only requests with bodies over 8 KB the WAF lets through.
+        "uploadPaths": ["/api/v1/photos/", "/api/v1/attachments/"],
         "calls": ["report", "approval", "payment"],
         "stores": ["mysql", "redis"],
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
@@ -200,7 +231,7 @@ CATALOG: dict[str, dict] = {
         "port": 8080,
         "healthPath": "/actuator/health",
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 1, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 2},
-        "routing": {"host": "", "paths": ["/report/*"]},
+        "routing": {"host": "report"},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
         "stores": ["postgres"],
     },
@@ -210,7 +241,7 @@ CATALOG: dict[str, dict] = {
         "port": 8080,
         "healthPath": "/actuator/health",
         "size": {"cpu": 512, "memory": 1024, "minTasks": 1, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 2},
-        "routing": {"host": "", "paths": ["/approval/*"]},
+        "routing": {"host": "approval"},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
         "stores": ["postgres"],
     },
@@ -220,9 +251,11 @@ CATALOG: dict[str, dict] = {
         "port": 8080,
         "healthPath": "/actuator/health",
         "size": {"cpu": 512, "memory": 1024, "minTasks": 2, "maxTasks": 6, "onDemandBase": 1, "spotWeight": 1, "onDemandWeight": 1},
-        "routing": {"host": "", "paths": ["/payment/*"]},
+        "routing": {"host": "payment"},
         "environment": {"SPRING_PROFILES_ACTIVE": "prod", "JAVA_TOOL_OPTIONS": "-XX:MaxRAMPercentage=75 -Djava.io.tmpdir=/tmp"},
         "stores": ["postgres"],
         "secrets": {"PSP_API_KEY": f"{_SM}/payment/psp-api-key"},
+        # No interactive shells where the payment provider's key lives: debugging goes through logs and traces.
+        "ecsExec": False,
     },
 }

@@ -83,7 +83,7 @@ def test_code_deploy_owns_the_task_definition_load_balancers_and_rule_actions(ea
         service = ecs.inputs["name"].split("-", 1)[1]
         if service in WEB:
             assert ecs.inputs["deploymentController"] == {"type": "CODE_DEPLOY"}
-            assert ecs.ignore_changes == ["desiredCount", "taskDefinition", "loadBalancers"]
+            assert ecs.ignore_changes == ["desiredCount", "taskDefinition", "loadBalancers", "capacityProviderStrategies"]
             assert "deploymentCircuitBreaker" not in ecs.inputs
             # Pulumi creates the first task definition; CodeDeploy ships the next ones.
             assert [t.type for t in each_stack.deps(ecs, "taskDefinition")] == ["aws:ecs/taskDefinition:TaskDefinition"]

@@ -8,7 +8,14 @@ import pytest
 
 from components.alarms import service_alarm_specs, web_monitor_specs
 from components.observability import METRIC_NAMESPACES
-from components.telemetry import AGENT_CONTAINER, AGENT_IMAGE, LOG_ROUTER_CONTAINER, LOG_ROUTER_IMAGE, container_definitions
+from components.telemetry import (
+    AGENT_CONTAINER,
+    AGENT_IMAGE,
+    AGENT_INIT_CONTAINER,
+    LOG_ROUTER_CONTAINER,
+    LOG_ROUTER_IMAGE,
+    container_definitions,
+)
 from settings.observability import WebThresholds
 from settings.services import CATALOG
 from tests.kit import UNKNOWN, RecordedStack
@@ -49,8 +56,13 @@ def by_service(stack: RecordedStack, type_: str) -> dict[str, list]:
 
 
 def test_helper_builds_app_agent_and_firelens_router() -> None:
-    app, agent, router = json.loads(json.dumps(helper()))  # plain inputs: plain JSON, as json_dumps would render it
-    assert [app["name"], agent["name"], router["name"]] == ["app", AGENT_CONTAINER, LOG_ROUTER_CONTAINER]
+    app, agent, router, init = json.loads(json.dumps(helper()))  # plain inputs: plain JSON, as json_dumps would render it
+    assert [app["name"], agent["name"], router["name"], init["name"]] == [
+        "app",
+        AGENT_CONTAINER,
+        LOG_ROUTER_CONTAINER,
+        AGENT_INIT_CONTAINER,
+    ]
     env = {e["name"]: e["value"] for e in app["environment"]}
     assert (env["DD_ENV"], env["DD_SERVICE"], env["DD_VERSION"]) == ("prod", "core-api", "v1.2.3")
     assert app["dockerLabels"] == {
@@ -80,7 +92,7 @@ def test_helper_builds_app_agent_and_firelens_router() -> None:
 
 
 def test_helper_keeps_app_variables_but_unified_tags_win() -> None:
-    (app, _, _) = helper(environment={"RAILS_ENV": "production", "DD_ENV": "wrong"}, secrets={"DATABASE_URL": SECRET})
+    (app, *_) = helper(environment={"RAILS_ENV": "production", "DD_ENV": "wrong"}, secrets={"DATABASE_URL": SECRET})
     env = {e["name"]: e["value"] for e in app["environment"]}
     assert env["RAILS_ENV"] == "production" and env["DD_ENV"] == "prod"
     assert app["secrets"] == [{"name": "DATABASE_URL", "valueFrom": SECRET}]

@@ -39,7 +39,9 @@ def test_every_environment_runs_every_catalog_service(dev: RecordedStack, prod: 
                 assert {s.inputs["tags"]["Tier"] for s in stack.deps(service, "networkConfiguration", "aws:ec2/subnet:Subnet")} == {
                     "private"
                 }
-                assert service.inputs["enableExecuteCommand"] is True and "launchType" not in service.inputs
+                # ECS Exec on unless the catalog turns it off (tests/test_cloud_constraints.py).
+                assert service.inputs["enableExecuteCommand"] is CATALOG[service.inputs["name"].split("-", 1)[1]].get("ecsExec", True)
+                assert "launchType" not in service.inputs
                 assert service.ignore_changes[0] == "desiredCount"  # the rest is CodeDeploy's: tests/test_deploy.py
 
 
@@ -55,11 +57,12 @@ def test_task_definitions_are_arm64_with_read_only_root_where_allowed(each_stack
             continue
         containers = json.loads(task.inputs["containerDefinitions"])
         # The app, then the Datadog agent and the FireLens log router (components/telemetry.py).
-        assert [c["name"] for c in containers[1:]] == ["datadog-agent", "log-router"]
+        assert [c["name"] for c in containers[1:]] == ["datadog-agent", "log-router", "datadog-agent-init"]
         container = containers[0]
         service = container["name"]
         assert container["readonlyRootFilesystem"] is CATALOG[service].get("readOnlyRoot", True)
-        assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp", "/var/lib/amazon", "/var/log/amazon"}
+        exec_dirs = {"/var/lib/amazon", "/var/log/amazon"} if CATALOG[service].get("ecsExec", True) else set()
+        assert {m["containerPath"] for m in container["mountPoints"]} == {"/tmp", *exec_dirs}
         assert all(s["valueFrom"].startswith(("arn:aws:secretsmanager:", "arn:aws:ssm:")) for s in container["secrets"])
         assert "222222222222" in json.dumps(container["secrets"]) or each_stack.recording.stack == "prod" or not container["secrets"]
 
@@ -108,28 +111,25 @@ def test_host_rules_per_environment_and_internal_hosts_of_called_services(dev: R
     assert hosts(dev, "beta") == {
         "frontend": (["beta.dev.example.com"], []),
         "admin": (["beta-admin.dev.example.com"], []),
-        "core-api": (["beta.dev.example.com", "beta-core-api-svc.dev.example.com"], ["/api/*"]),
+        "core-api": (["beta-api.dev.example.com", "beta-core-api-svc.dev.example.com"], []),
         "openapi": (["beta-openapi.dev.example.com"], []),
-        "report": (["beta.dev.example.com", "beta-report-svc.dev.example.com"], ["/report/*"]),
-        "approval": (["beta.dev.example.com", "beta-approval-svc.dev.example.com"], ["/approval/*"]),
-        "payment": (["beta.dev.example.com", "beta-payment-svc.dev.example.com"], ["/payment/*"]),
+        "report": (["beta-report.dev.example.com", "beta-report-svc.dev.example.com"], []),
+        "approval": (["beta-approval.dev.example.com", "beta-approval-svc.dev.example.com"], []),
+        "payment": (["beta-payment.dev.example.com", "beta-payment-svc.dev.example.com"], []),
     }
     assert hosts(prod, "prod")["frontend"] == (["example.com"], []) and hosts(prod, "prod")["openapi"] == (["openapi.example.com"], [])
-    assert hosts(prod, "prod")["core-api"] == (["example.com", "core-api-svc.example.com"], ["/api/*"])
+    assert hosts(prod, "prod")["core-api"] == (["api.example.com", "core-api-svc.example.com"], [])
     for stack in (dev, prod):
         priorities = [r.inputs["priority"] for r in production_rules(stack)]
         assert len(priorities) == len(set(priorities))
-        # On a shared host, path rules are evaluated before the host's catch-all.
-        by_name = {r.name: r.inputs["priority"] for r in production_rules(stack)}
-        for env in envs(stack):
-            assert by_name[f"{env}-core-api-rule"] < by_name[f"{env}-frontend-rule"]
+        # Every service owns its host: what reaches which service is tests/test_cloud_constraints.py's.
         (admin,) = [r for r in production_rules(stack) if r.name.endswith("-admin-rule")][:1]
         assert [a["type"] for a in admin.inputs["actions"]] == ["authenticate-cognito", "forward"]
         assert all(
             [a["type"] for a in r.inputs["actions"]] == ["forward"] for r in production_rules(stack) if not r.name.endswith("-admin-rule")
         )
     (distribution,) = dev.of_type("aws:cloudfront/distribution:Distribution")
-    assert len(distribution.inputs["aliases"]) == 9  # 3 environments x (main, admin, openapi)
+    assert len(distribution.inputs["aliases"]) == 21  # 3 environments x 7 web services, one host each
     # Internal hosts are never CloudFront aliases: viewers can't address them.
     assert not [alias for alias in distribution.inputs["aliases"] if "-svc." in alias]
 

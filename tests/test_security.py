@@ -196,8 +196,9 @@ def test_internal_user_pool(each_stack: RecordedStack) -> None:
     assert i["deletionProtection"] == "ACTIVE" and i["adminCreateUserConfig"] == {"allowAdminCreateUserOnly": True}
     assert pool.protect is (env == "prod")
     client = only(each_stack, "aws:cognito/userPoolClient:UserPoolClient")
-    domain = {"dev": "dev.example.com", "prod": "example.com"}[env]
-    assert client.inputs["callbackUrls"] == [f"https://admin.{domain}/oauth2/idpresponse"]
+    # One per admin host of every environment (tests/test_cloud_constraints.py derives them from the listener rules).
+    hosts = {"dev": [f"{e}-admin.dev.example.com" for e in ("alpha", "beta", "gamma")], "prod": ["admin.example.com"]}[env]
+    assert client.inputs["callbackUrls"] == [f"https://{host}/oauth2/idpresponse" for host in hosts]
     assert client.inputs["generateSecret"] is True and client.inputs["allowedOauthFlows"] == ["code"]
     assert client.inputs["supportedIdentityProviders"] == ["COGNITO"]
     assert each_stack.deps(client, "userPoolId") == [pool]
