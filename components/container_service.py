@@ -68,6 +68,7 @@ class ContainerServiceArgs:
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
     blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/bluegreen.py) ships new task definitions
     rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
+    parked: bool = False  # no image to run yet (deploy.firstImages missing): 0 tasks, and autoscaling keeps it there
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -168,7 +169,7 @@ class ContainerService(pulumi.ComponentResource):
             name=base,
             cluster=args.cluster_arn,
             task_definition=self.task_definition.arn,
-            desired_count=size.min_tasks,
+            desired_count=0 if args.parked else size.min_tasks,
             capacity_provider_strategies=strategies,
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=args.subnet_ids, security_groups=[self.security_group.id], assign_public_ip=False
@@ -195,14 +196,16 @@ class ContainerService(pulumi.ComponentResource):
     def _deployment(self) -> dict:
         """The ECS service's deployment settings: CodeDeploy blue/green, or rolling with the circuit breaker."""
         args = self._args
-        # Autoscaling (and the out-of-hours schedule) owns the task count after creation.
-        ignored = ["desiredCount"]
+        # Autoscaling (and the out-of-hours schedule) owns the task count after creation. CI owns the task
+        # definition after creation: it registers revisions from Pulumi's (deploy/render.py) with a new image, by
+        # CodeDeploy or, rolling, by updating the service; re-applying Pulumi's would roll back to the first image.
+        ignored = ["desiredCount", "taskDefinition"]
         if args.blue_green:
             # CodeDeploy owns these after the first deploy: each deploy registers a new task definition revision
             # and swaps the load balancer to the other target group. Re-applying Pulumi's would revert traffic to
             # the idle group, and ECS refuses a task definition update on a CODE_DEPLOY service. Pulumi creates
             # the first task definition; later ones ship through CodeDeploy (deploy/render.py, CI).
-            ignored += ["taskDefinition", "loadBalancers"]
+            ignored += ["loadBalancers"]
             return {
                 "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="CODE_DEPLOY"),
                 "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
@@ -440,8 +443,8 @@ class ContainerService(pulumi.ComponentResource):
             service_namespace="ecs",
             scalable_dimension="ecs:service:DesiredCount",
             resource_id=pulumi.Output.concat("service/", args.cluster_name, "/", self.service.name),
-            min_capacity=size.min_tasks,
-            max_capacity=size.max_tasks,
+            min_capacity=0 if args.parked else size.min_tasks,
+            max_capacity=0 if args.parked else size.max_tasks,
             opts=child,
         )
 
@@ -492,7 +495,7 @@ class ContainerService(pulumi.ComponentResource):
                     scale_out_cooldown=60,
                 ),
             )
-        if args.schedule is not None:
+        if args.schedule is not None and not args.parked:  # the morning start would lift a parked service
             for action, cron, low, high in (
                 ("stop", args.schedule.stop, 0, 0),
                 ("start", args.schedule.start, size.min_tasks, size.max_tasks),

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.cluster import Cluster, ClusterArgs
+from components.cluster import BOOTSTRAP_TAG, Cluster, ClusterArgs
 from components.contracts import Telemetry
 from components.data import Data
 from components.edge import Edge, EdgeArgs
@@ -27,6 +27,15 @@ from components.waf import Waf, WafArgs
 from settings import Settings
 
 STORES = ("mysql", "postgres", "redis")
+
+
+def first_images_missing(stack: str, repositories: list[str]) -> str:
+    """The one line a stack whose repositories have no image yet gets, in the preflight and in `pulumi up`."""
+    return (
+        f"stack '{stack}': kanna-infra:deploy.firstImages = missing: every service is created with 0 tasks until each "
+        f"repository holds its '{BOOTSTRAP_TAG}' image ({', '.join(repositories)}); push them (docs/first-deploy.md, "
+        f"first images), then set it to pushed"
+    )
 
 
 @dataclass(frozen=True)
@@ -91,8 +100,10 @@ class Platform(pulumi.ComponentResource):
             stack,
             observability.datadog_site,
             observability.api_key_secret_arn(settings.aws_account_id, settings.region, stack),
-            "bootstrap",
+            BOOTSTRAP_TAG,
         )
+        if settings.deploy.first_images == "missing":
+            pulumi.log.warn(first_images_missing(stack, sorted(self.cluster.repositories)))
         self.environments = {
             env: Environment(
                 f"{stack}-{env}",

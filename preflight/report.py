@@ -78,6 +78,7 @@ class Outcome:
             "policies": self.levels,
             "violations": [d.to_json() for d in self.violations],
             "deferred": [d.to_json() for d in self.deferred],
+            "warnings": self.recording.warnings,
             "passed": self.recording.error is None and not self.mandatory,
         }
 
@@ -85,7 +86,11 @@ class Outcome:
         title = f"== {self.recording.label} ({'first preview: ids unknown' if self.mode == 'first' else 'update preview'}) =="
         if self.recording.error is not None:
             return f"{title}\nprogram failed:\n{self.recording.error}"
-        lines = [title, f"{sum(1 for r in self.recording.registrations if r.custom)} resources"]
+        lines = [
+            title,
+            *(f"warning: {w}" for w in self.recording.warnings),
+            f"{sum(1 for r in self.recording.registrations if r.custom)} resources",
+        ]
         by_component: dict[str, list[str]] = {}
         for (component, type_), count in sorted(self.components().items()):
             by_component.setdefault(component, []).append(f"{type_.rsplit(':', 1)[-1]} x{count}")

@@ -50,6 +50,11 @@ class DeploySettings(Section):
     test_listener_port: int = Field(
         default=8443, ge=1024, le=65535, description="The ALB's test listener for the green tasks, reachable from the VPC only."
     )
+    first_images: Literal["pushed", "missing"] = Field(
+        default="pushed",
+        description="Whether every image repository holds its `bootstrap` image, which services are created with. "
+        "missing: the first `up` of a stack, before any image exists: services are created with 0 tasks (docs/first-deploy.md).",
+    )
 
     def problems(self, prod: bool) -> list[Problem]:
         found: list[Problem] = []

@@ -83,7 +83,8 @@ def test_code_deploy_owns_the_task_definition_load_balancers_and_rule_actions(ea
             # Pulumi creates the first task definition; CodeDeploy ships the next ones.
             assert [t.type for t in each_stack.deps(ecs, "taskDefinition")] == ["aws:ecs/taskDefinition:TaskDefinition"]
         else:
-            assert ecs.inputs["deploymentController"] == {"type": "ECS"} and ecs.ignore_changes == ["desiredCount"]
+            # CI owns a rolling service's task definition too, after the first (test_ci_deploys_the_worker_rolling...).
+            assert ecs.inputs["deploymentController"] == {"type": "ECS"} and ecs.ignore_changes == ["desiredCount", "taskDefinition"]
             assert ecs.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     rules = each_stack.of_type(RULE)
     assert len(rules) == 2 * len(WEB) * len(environments(each_stack))
@@ -124,7 +125,7 @@ def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, d
     stack = dev if name == "dev" else prod
     outputs = stack.outputs
     for env in environments(stack):
-        assert sorted(outputs["deploy"][env]) == WEB
+        assert sorted(outputs["deploy"][env]) == sorted(CATALOG)
         for service in WEB:
             appspec, taskdef, names = render(outputs, env, service)
             (target,) = appspec["Resources"]
@@ -134,7 +135,10 @@ def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, d
             assert properties["LoadBalancerInfo"] == {"ContainerName": service, "ContainerPort": CATALOG[service]["port"]}
             providers = {s["CapacityProvider"] for s in properties["CapacityProviderStrategy"]}
             assert providers == ({"FARGATE_SPOT"} if name == "dev" else {"FARGATE", "FARGATE_SPOT"})
+            assert appspec is not None
             assert names == {
+                "strategy": "blueGreen",
+                "repositoryName": CATALOG[service]["image"],
                 "cluster": f"{name}-cluster",
                 "service": f"{env}-{service}",
                 "application": f"kanna-{env}",
@@ -156,8 +160,8 @@ def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, d
         "ContainerName": "report",
         "ContainerPort": 8080,
     }
-    with pytest.raises(RenderError, match="no blue/green web service 'sidekiq'"):
-        render(outputs, env, "sidekiq")
+    with pytest.raises(RenderError, match="no service 'worker' in"):
+        render(outputs, env, "worker")
 
 
 @pytest.mark.parametrize(
@@ -192,3 +196,112 @@ def test_request_scaling_follows_traffic_across_blue_and_green(each_stack: Recor
         groups = each_stack.deps(policy, "targetTrackingScalingPolicyConfiguration", "aws:lb/targetGroup:TargetGroup")
         base = policy.name.removesuffix("-scale-on-requests")
         assert sorted(g.name for g in groups) == sorted([f"{base}-tg", f"{base}-green-tg"])
+
+
+# Issue 12, item 13: the worker has a deploy path, and a first `up` before any image exists converges.
+
+WORKERS = sorted(name for name, entry in CATALOG.items() if entry["kind"] == "worker")
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_ci_deploys_the_worker_rolling_from_the_stack_outputs(name: str, dev: RecordedStack, prod: RecordedStack, tmp_path) -> None:
+    stack = dev if name == "dev" else prod
+    assert WORKERS == ["sidekiq"]
+    for env in environments(stack):
+        for service in WORKERS:
+            appspec, taskdef, names = render(stack.outputs, env, service)
+            assert appspec is None  # no CodeDeploy: ECS rolls it out and back
+            recorded = stack.one("aws:ecs/taskDefinition:TaskDefinition", f"{env}-{service}-task")
+            assert taskdef["family"] == recorded.inputs["family"] and taskdef["containerDefinitions"] == json.loads(
+                recorded.inputs["containerDefinitions"]
+            )
+            assert names == {
+                "strategy": "rolling",
+                "cluster": f"{name}-cluster",
+                "service": f"{env}-{service}",
+                "containerName": service,
+                "repository": f"{ACCOUNT[name]}.dkr.ecr.ap-northeast-1.amazonaws.com/kanna/core-api",  # sidekiq runs core-api's image
+                "repositoryName": "kanna/core-api",
+            }
+            # The service it updates is the rolling one that rolls back on its circuit breaker and its alarm, and
+            # Pulumi leaves the revision CI registered alone.
+            ecs = stack.one(SERVICE, f"{env}-{service}-service")
+            assert ecs.inputs["name"] == names["service"] and ecs.inputs["deploymentController"] == {"type": "ECS"}
+            assert ecs.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True} and ecs.inputs["alarms"]["rollback"]
+            assert "taskDefinition" in ecs.ignore_changes
+    (tmp_path / "outputs.json").write_text(json.dumps(stack.outputs))
+    args = [
+        "--outputs",
+        str(tmp_path / "outputs.json"),
+        "--env",
+        environments(stack)[0],
+        "--service",
+        "sidekiq",
+        "--out-dir",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    assert (tmp_path / "taskdef.json").exists() and not (tmp_path / "appspec.json").exists()
+
+
+def test_repository_of_an_image_by_tag_or_digest() -> None:
+    from deploy.render import repository_of
+
+    repo = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/kanna/core-api"
+    assert repository_of(f"{repo}:bootstrap") == repository_of(f"{repo}@sha256:{'a' * 64}") == repository_of(repo) == repo
+    assert repository_of("registry.example.com:5000/kanna/x") == "registry.example.com:5000/kanna/x"
+
+
+def _first_images_missing(stack: str, mode: str = "update"):
+    from preflight.program import record, stack_config
+
+    config, secrets = stack_config(stack)
+    deploy = json.loads(config.get("kanna-infra:deploy", "{}"))
+    config["kanna-infra:deploy"] = json.dumps({**deploy, "firstImages": "missing"})
+    return record(stack, mode, config, secrets)
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+def test_a_first_up_before_any_image_parks_every_service_and_says_what_is_missing(mode: str, prod: RecordedStack) -> None:
+    """The repositories are created by the same `up` as the services: with no image to pull yet, no task starts."""
+    from components.cluster import BOOTSTRAP_TAG
+
+    recording = _first_images_missing("prod", mode)
+    parked = RecordedStack(recording)
+    services = parked.of_type(SERVICE)
+    assert len(services) == len(CATALOG)
+    assert all(s.inputs["desiredCount"] == 0 for s in services)
+    targets = parked.of_type("aws:appautoscaling/target:Target")
+    assert len(targets) == len(CATALOG) and all((t.inputs["minCapacity"], t.inputs["maxCapacity"]) == (0, 0) for t in targets)
+    assert parked.of_type("aws:appautoscaling/scheduledAction:ScheduledAction") == []
+    repositories = sorted({entry["image"] for entry in CATALOG.values()})
+    assert recording.warnings == [
+        f"stack 'prod': kanna-infra:deploy.firstImages = missing: every service is created with 0 tasks until each repository "
+        f"holds its '{BOOTSTRAP_TAG}' image ({', '.join(repositories)}); push them (docs/first-deploy.md, first images), "
+        "then set it to pushed"
+    ]
+    # Nothing else changes: the same resources, so the next `up` (firstImages pushed) only lifts the counts.
+    assert sorted(r.urn for r in recording.registrations) == sorted(r.urn for r in prod.registrations)
+    assert prod.recording.warnings == []
+    assert {s.inputs["desiredCount"] for s in prod.of_type(SERVICE)} >= {1.0, 2.0}
+
+
+def test_services_start_from_the_bootstrap_image_that_the_repositories_keep(each_stack: RecordedStack) -> None:
+    from components.cluster import BOOTSTRAP_TAG
+
+    for task in each_stack.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        if each_stack.recording.mode == "first":
+            continue  # the repository URL is unknown
+        service = task.name.split("-", 1)[1].removesuffix("-task")
+        (app,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == service]
+        assert app["image"].endswith(f"/{CATALOG[service]['image']}:{BOOTSTRAP_TAG}"), app["image"]
+    for policy in each_stack.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
+        rules = sorted(json.loads(policy.inputs["policy"])["rules"], key=lambda r: r["rulePriority"])
+        # A higher-priority rule that matches the bootstrap tag and never finds more than one image keeps it from the others.
+        assert rules[0]["selection"] == {
+            "tagStatus": "tagged",
+            "tagPrefixList": [BOOTSTRAP_TAG],
+            "countType": "imageCountMoreThan",
+            "countNumber": 1,
+        }
+        assert rules[-1]["selection"]["tagStatus"] == "any"
