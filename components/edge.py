@@ -23,6 +23,7 @@ import pulumi_random as random
 
 from components.buckets import secure_bucket
 from components.contracts import InternalAuth
+from components.rotation import rotation_exempt
 
 ORIGIN_HEADER = "X-Origin-Verify"
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -187,6 +188,10 @@ class Edge(pulumi.ComponentResource):
             name=f"kanna/{env}/edge/origin-verify",
             description="The header CloudFront adds and the ALB requires; rotate by changing the random resource's keepers",
             kms_key_id=args.secrets_key_arn,
+            tags=rotation_exempt(
+                "CloudFront and the ALB rules hold this header value as configuration. Rotated by replacing its random value: "
+                "Pulumi changes the distribution and the rules in the same update."
+            ),
             opts=stateful,
         )
         aws.secretsmanager.SecretVersion(f"{env}-origin-secret-version", secret_id=secret.id, secret_string=password.result, opts=child)

@@ -19,6 +19,7 @@ https://docs.aws.amazon.com/secretsmanager/latest/userguide/rotation-function-ne
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -37,6 +38,17 @@ ROTATION_DAYS = 30
 # label left, Secrets Manager deletes it and the next `up` writes the first password back as AWSCURRENT
 # (terraform-aws-modules/terraform-aws-secrets-manager#24).
 INITIAL_STAGE = "KANNA_INITIAL"
+
+
+# The explicit exception to "every secret rotates" (policies/security.py, secrets-rotate): a tag on the secret
+# itself, so the reason is next to the secret in AWS too. Tag values take letters, digits, spaces and + - = . _ : / @.
+EXEMPT_TAG = "kanna:rotation-exempt"
+
+
+def rotation_exempt(reason: str) -> dict[str, str]:
+    """The tags of a secret that no Secrets Manager rotation function can rotate, saying why and how it rotates instead."""
+    assert re.fullmatch(r"[\w .:/=+@-]{20,256}", reason), f"not a tag value or too short to be a reason: {reason!r}"
+    return {EXEMPT_TAG: reason}
 
 
 def user_name(service: str) -> str:

@@ -404,3 +404,32 @@ def test_every_application_user_secret_rotates_with_alternating_users(each_stack
 
 PORTS = {"mysql": 3306, "postgres": 5432}
 ACCOUNTS = {"dev": "222222222222", "prod": "111111111111"}
+
+
+def test_every_secret_rotates_or_its_tag_says_why_not(each_stack: RecordedStack) -> None:
+    """Checkov's "six secrets never rotate": the three PostgreSQL users now rotate (and the new MySQL users);
+    the origin header, the Redis AUTH token and the Datadog key can't rotate through Secrets Manager, and say why."""
+    from components.rotation import EXEMPT_TAG
+    from policies.security import ROTATION_EXEMPT
+
+    assert EXEMPT_TAG == ROTATION_EXEMPT  # the tag the components write is the one the pack reads
+    e = env(each_stack)
+    secrets = {s.inputs["name"]: s for s in each_stack.of_type(SECRET)}
+    rotating = {name for name, s in secrets.items() if any(each_stack.deps(r, "secretId") == [s] for r in each_stack.of_type(ROTATION))}
+    assert rotating == {f"kanna/{e}/{engine}/{service}" for engine in ("mysql", "postgres") for service in db_clients(engine)}
+    exempt = {name: s.inputs["tags"][EXEMPT_TAG] for name, s in secrets.items() if EXEMPT_TAG in s.inputs.get("tags", {})}
+    assert sorted(exempt) == sorted(f"kanna/{e}/{n}" for n in ("edge/origin-verify", "redis/auth-token", "datadog/api-key"))
+    assert set(secrets) == rotating | set(exempt)
+    assert "RBAC users only" in exempt[f"kanna/{e}/redis/auth-token"] and "Datadog issues" in exempt[f"kanna/{e}/datadog/api-key"]
+
+
+def test_done_when_a_secret_loses_its_rotation_exception_the_pack_names_it(pack: PolicyPack) -> None:
+    def untag(registration: Registration) -> None:
+        registration.inputs.pop("tags")
+
+    stack = recording("prod")
+    found = violations(judge(pack, mutate(stack, SECRET, "prod-datadog-api-key", untag), "prod"))
+    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("secrets-rotate", "prod-datadog-api-key")]
+    kept = [r for r in stack.registrations if r.type != ROTATION or r.name != "prod-postgres-report-rotation"]
+    found = violations(judge(pack, kept, "prod"))
+    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("secrets-rotate", "prod-postgres-report")]
