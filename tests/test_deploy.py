@@ -305,3 +305,52 @@ def test_services_start_from_the_bootstrap_image_that_the_repositories_keep(each
             "countNumber": 1,
         }
         assert rules[-1]["selection"]["tagStatus"] == "any"
+
+
+def _ecr(present: set[str], error: str | None = None):
+    """Plays `aws ecr describe-images ... imageTag=bootstrap` for the repositories in `present`."""
+    import subprocess
+
+    asked: list[str] = []
+
+    def ask(repository: str) -> subprocess.CompletedProcess[str]:
+        asked.append(repository)
+        if error:
+            return subprocess.CompletedProcess([], 255, "", error)
+        if repository in present:
+            return subprocess.CompletedProcess([], 0, '{"imageDetails": [{}]}', "")
+        return subprocess.CompletedProcess(
+            [], 254, "", "An error occurred (ImageNotFoundException) when calling the DescribeImages operation"
+        )
+
+    return ask, asked
+
+
+def test_before_up_ci_stops_a_stack_whose_services_would_start_without_images(capsys, tmp_path) -> None:
+    from deploy.images import main
+
+    repositories = sorted({entry["image"] for entry in CATALOG.values()})
+    ask, asked = _ecr(set(repositories))
+    assert main(["--stack", "prod"], ask) == 0 and asked == repositories
+    ask, _ = _ecr(set(repositories) - {"kanna/core-api", "kanna/report"})
+    assert main(["--stack", "prod"], ask) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("stack 'prod': kanna-infra:deploy.firstImages = pushed, but kanna/core-api, kanna/report hold no 'bootstrap'")
+    assert "docs/first-deploy.md" in line and "set firstImages to missing" in line
+    # An empty account: not even the repositories exist yet.
+    ask, _ = _ecr(set(), None)
+    assert main(["--stack", "dev"], ask) == 1 and "kanna/admin, kanna/approval" in capsys.readouterr().err
+    # ECR can't be asked (no credentials, throttled): that is not "missing", and the up doesn't start either.
+    ask, _ = _ecr(set(), "An error occurred (AccessDeniedException)")
+    assert main(["--stack", "dev"], ask) == 2 and "AccessDeniedException" in capsys.readouterr().err
+    # The first up of a stack says the images are missing: its services are parked, there is nothing to ask.
+    import yaml
+
+    from preflight import ROOT
+
+    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+    document["config"]["kanna-infra:deploy"] = {"firstImages": "missing"}
+    first = tmp_path / "Pulumi.prod.yaml"
+    first.write_text(yaml.safe_dump(document))
+    ask, asked = _ecr(set())
+    assert main(["--stack", "prod", "--stack-file", str(first)], ask) == 0 and asked == []

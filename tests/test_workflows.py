@@ -148,6 +148,10 @@ def test_deploy_goes_dev_then_prod_behind_its_environment() -> None:
         # The deploy role of a stack trusts only its environment's subject.
         assert subject("example-org/kanna-infra", "deploy", job["environment"]) == f"repo:example-org/kanna-infra:environment:{stack}"
         assert job["concurrency"] == {"group": f"pulumi-{stack}-deploy", "cancel-in-progress": False}
+        # Before the up, with the stack's credentials: the images its services start from exist (tests/test_deploy.py).
+        runs = [s.get("run", "") for s in job["steps"]]
+        check = runs.index(f"venv/bin/python -m deploy.images --stack {stack}")
+        assert job["steps"].index(step) > check > job["steps"].index(steps(job, "aws-actions/configure-aws-credentials")[0])
 
 
 def test_drift_refreshes_then_expects_no_changes_and_alerts() -> None:
