@@ -68,7 +68,7 @@ class ContainerServiceArgs:
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
     blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/bluegreen.py) ships new task definitions
     rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
-    parked: bool = False  # no image to run yet (deploy.firstImages missing): 0 tasks, and autoscaling keeps it there
+    parked: bool = False  # its repository awaits its first image (deploy.awaitingImages): 0 tasks, and autoscaling keeps it there
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -251,7 +251,7 @@ class ContainerService(pulumi.ComponentResource):
             env=args.telemetry.env,
             version=args.telemetry.version,
             container_name=args.service,
-            # CI deploys real tags (immutable); this first tag only has to exist for the service to be created.
+            # The repository's bootstrap image (components/cluster.py); CI deploys the commits' digests after it.
             image=pulumi.Output.concat(args.repository_url, ":", args.telemetry.version),
             port=spec.port,
             log_group=log_group,

@@ -139,7 +139,7 @@ class Environment(pulumi.ComponentResource):
                     depends_on=[route.rule] if route else [],
                     blue_green=blue_green and route is not None,
                     rollback_alarm_names=rollback_alarms,
-                    parked=settings.deploy.first_images == "missing",
+                    parked=spec.image in settings.deploy.awaiting_images,
                 ),
                 child,
             )

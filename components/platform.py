@@ -25,16 +25,18 @@ from components.providers import AwsProviders
 from components.security import Security
 from components.waf import Waf, WafArgs
 from settings import Settings
+from settings.platform import PlatformSettings
 
 STORES = ("mysql", "postgres", "redis")
 
 
-def first_images_missing(stack: str, repositories: list[str]) -> str:
+def awaiting_images(stack: str, platform: PlatformSettings, repositories: list[str]) -> str:
     """The one line a stack whose repositories have no image yet gets, in the preflight and in `pulumi up`."""
+    services = [name for name, spec in platform.services.items() if spec.image in repositories]
     return (
-        f"stack '{stack}': kanna-infra:deploy.firstImages = missing: every service is created with 0 tasks until each "
-        f"repository holds its '{BOOTSTRAP_TAG}' image ({', '.join(repositories)}); push them (docs/first-deploy.md, "
-        f"first images), then set it to pushed"
+        f"stack '{stack}': kanna-infra:deploy.awaitingImages = {', '.join(repositories)}: {', '.join(services)} are created "
+        f"with 0 tasks until these repositories hold their '{BOOTSTRAP_TAG}' image; push it (docs/first-deploy.md, "
+        "first images), then remove them from the list"
     )
 
 
@@ -62,9 +64,7 @@ class Platform(pulumi.ComponentResource):
 
         self.cluster = Cluster(
             f"{stack}-cluster",
-            ClusterArgs(
-                stack, sorted({s.image for s in platform.services.values()}), keys.data.arn, settings.protect, security.exec_logging
-            ),
+            ClusterArgs(stack, platform.repositories(), keys.data.arn, settings.protect, security.exec_logging),
             child,
         )
         self.waf = Waf(
@@ -102,8 +102,8 @@ class Platform(pulumi.ComponentResource):
             observability.api_key_secret_arn(settings.aws_account_id, settings.region, stack),
             BOOTSTRAP_TAG,
         )
-        if settings.deploy.first_images == "missing":
-            pulumi.log.warn(first_images_missing(stack, sorted(self.cluster.repositories)))
+        if settings.deploy.awaiting_images:
+            pulumi.log.warn(awaiting_images(stack, platform, settings.deploy.awaiting_images))
         self.environments = {
             env: Environment(
                 f"{stack}-{env}",

@@ -3,10 +3,10 @@
     python -m deploy.images --stack dev
 
 The offline preflight can't see the account, so CI asks ECR (with the deploy role) right before each `up`.
-A stack says `deploy.firstImages: missing` for its first `up`, before any image exists: its services are
-created with 0 tasks, and there is nothing to check. Otherwise every repository of the catalog must hold its
-`bootstrap` image, or the services would start tasks that can't pull: one line names the stack, the key and
-the repositories, and the `up` doesn't start. Exit codes: 0 ready, 1 an image is missing, 2 ECR can't be asked.
+A stack lists in `deploy.awaitingImages` the repositories that have no image yet (all of them at its first
+`up`, a new service's new one later): their services are created with 0 tasks, and there is nothing to
+check. Every other repository of the catalog must hold its `bootstrap` image, or its services would start
+tasks that can't pull: one line names the stack, the key and the repositories, and the `up` doesn't start. Exit codes: 0 ready, 1 an image is missing, 2 ECR can't be asked.
 """
 
 from __future__ import annotations
@@ -38,11 +38,9 @@ def missing_images(stack: str, ask: Ask = ask_ecr, stack_file: Path | None = Non
     """(the one line to print or None, the repositories without their bootstrap image)."""
     config, _ = stack_config(stack, stack_file)
     settings = load(stack, config)
-    repositories = sorted({spec.image for spec in settings.platform.services.values()})
-    if settings.deploy.first_images == "missing":
-        return None, []
+    awaited = settings.deploy.awaiting_images
     missing = []
-    for repository in repositories:
+    for repository in [r for r in settings.platform.repositories() if r not in awaited]:
         answer = ask(repository)
         if answer.returncode == 0:
             continue
@@ -52,8 +50,8 @@ def missing_images(stack: str, ask: Ask = ask_ecr, stack_file: Path | None = Non
     if not missing:
         return None, []
     return (
-        f"stack '{stack}': kanna-infra:deploy.firstImages = pushed, but {', '.join(missing)} hold no '{BOOTSTRAP_TAG}' image; "
-        "allowed: push them first (docs/first-deploy.md, first images), or set firstImages to missing for the stack's first up",
+        f"stack '{stack}': kanna-infra:deploy.awaitingImages leaves out {', '.join(missing)}, which hold no '{BOOTSTRAP_TAG}' "
+        "image; allowed: push it first (docs/first-deploy.md, first images), or list them, so their services get 0 tasks",
         missing,
     )
 

@@ -85,6 +85,7 @@ class Settings(Section):
         problems += [
             Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.capacity_problems(len(self.platform.environments), web)
         ]
+        problems += [Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.image_problems(self.platform.repositories())]
         if problems:
             raise SettingsProblems(problems)
         return self

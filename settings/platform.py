@@ -109,6 +109,10 @@ class PlatformSettings(Section):
                 del remaining[name]
         return ordered
 
+    def repositories(self) -> list[str]:
+        """The ECR repositories of the catalog's images, sorted (sidekiq shares core-api's)."""
+        return sorted({spec.image for spec in self.services.values()})
+
     def clients_of(self, store: str) -> list[str]:
         """The services that connect to `store` ('mysql', 'postgres' or 'redis'), in catalog order."""
         return [name for name, spec in self.services.items() if store in spec.stores]

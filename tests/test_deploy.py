@@ -252,38 +252,61 @@ def test_repository_of_an_image_by_tag_or_digest() -> None:
     assert repository_of("registry.example.com:5000/kanna/x") == "registry.example.com:5000/kanna/x"
 
 
-def _first_images_missing(stack: str, mode: str = "update"):
+def _awaiting(stack: str, repositories: list[str], mode: str = "update"):
     from preflight.program import record, stack_config
 
     config, secrets = stack_config(stack)
     deploy = json.loads(config.get("kanna-infra:deploy", "{}"))
-    config["kanna-infra:deploy"] = json.dumps({**deploy, "firstImages": "missing"})
+    config["kanna-infra:deploy"] = json.dumps({**deploy, "awaitingImages": repositories})
     return record(stack, mode, config, secrets)
 
 
-@pytest.mark.parametrize("mode", ["update", "first"])
-def test_a_first_up_before_any_image_parks_every_service_and_says_what_is_missing(mode: str, prod: RecordedStack) -> None:
+REPOSITORIES = sorted({entry["image"] for entry in CATALOG.values()})
+
+
+@pytest.mark.parametrize(
+    ("mode", "awaited"),
+    [("update", REPOSITORIES), ("first", REPOSITORIES), ("update", ["kanna/core-api"])],
+    ids=["all", "all-first", "one"],
+)
+def test_services_whose_image_is_awaited_are_parked_and_the_preflight_says_so(mode: str, awaited: list[str], prod: RecordedStack) -> None:
     """The repositories are created by the same `up` as the services: with no image to pull yet, no task starts."""
     from components.cluster import BOOTSTRAP_TAG
 
-    recording = _first_images_missing("prod", mode)
-    parked = RecordedStack(recording)
-    services = parked.of_type(SERVICE)
-    assert len(services) == len(CATALOG)
-    assert all(s.inputs["desiredCount"] == 0 for s in services)
-    targets = parked.of_type("aws:appautoscaling/target:Target")
-    assert len(targets) == len(CATALOG) and all((t.inputs["minCapacity"], t.inputs["maxCapacity"]) == (0, 0) for t in targets)
-    assert parked.of_type("aws:appautoscaling/scheduledAction:ScheduledAction") == []
-    repositories = sorted({entry["image"] for entry in CATALOG.values()})
+    recording = _awaiting("prod", awaited, mode)
+    stack = RecordedStack(recording)
+    parked = sorted(name for name, entry in CATALOG.items() if entry["image"] in awaited)
+    assert ("sidekiq" in parked) is ("kanna/core-api" in awaited)  # it runs core-api's image
+    targets = {t.name.removesuffix("-scaling").removeprefix("prod-"): t for t in stack.of_type("aws:appautoscaling/target:Target")}
+    assert len(targets) == len(CATALOG)
+    for service in CATALOG:
+        ecs, target = stack.one(SERVICE, f"prod-{service}-service"), targets[service]
+        counts = (ecs.inputs["desiredCount"], target.inputs["minCapacity"], target.inputs["maxCapacity"])
+        assert (counts == (0, 0, 0)) is (service in parked), (service, counts)
     assert recording.warnings == [
-        f"stack 'prod': kanna-infra:deploy.firstImages = missing: every service is created with 0 tasks until each repository "
-        f"holds its '{BOOTSTRAP_TAG}' image ({', '.join(repositories)}); push them (docs/first-deploy.md, first images), "
-        "then set it to pushed"
+        f"stack 'prod': kanna-infra:deploy.awaitingImages = {', '.join(awaited)}: {', '.join(sorted(parked, key=list(CATALOG).index))} "
+        f"are created with 0 tasks until these repositories hold their '{BOOTSTRAP_TAG}' image; push it (docs/first-deploy.md, "
+        "first images), then remove them from the list"
     ]
-    # Nothing else changes: the same resources, so the next `up` (firstImages pushed) only lifts the counts.
+    # Nothing else changes: the same resources, so the `up` after the push only lifts the counts.
     assert sorted(r.urn for r in recording.registrations) == sorted(r.urn for r in prod.registrations)
     assert prod.recording.warnings == []
-    assert {s.inputs["desiredCount"] for s in prod.of_type(SERVICE)} >= {1.0, 2.0}
+
+
+def test_dev_parks_the_out_of_hours_schedule_of_an_awaited_image_too() -> None:
+    stack = RecordedStack(_awaiting("dev", ["kanna/report"]))
+    actions = {a.name for a in stack.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")}
+    assert actions and not any("-report-" in name for name in actions)  # the morning start would lift it
+    assert {f"alpha-payment-{a}" for a in ("stop", "start")} <= actions
+
+
+def test_awaited_images_must_be_catalog_repositories() -> None:
+    config = {"kanna-infra:awsAccountId": "111111111111", "kanna-infra:deploy": json.dumps({"awaitingImages": ["kanna/corapi"]})}
+    with pytest.raises(SettingsError) as caught:
+        load("prod", config)
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("stack 'prod': kanna-infra:deploy.awaitingImages = [\"kanna/corapi\"]: names each catalog repository")
+    assert "allowed: kanna/admin, kanna/approval, kanna/core-api" in line
 
 
 def test_services_start_from_the_bootstrap_image_that_the_repositories_keep(each_stack: RecordedStack) -> None:
@@ -329,28 +352,32 @@ def _ecr(present: set[str], error: str | None = None):
 def test_before_up_ci_stops_a_stack_whose_services_would_start_without_images(capsys, tmp_path) -> None:
     from deploy.images import main
 
-    repositories = sorted({entry["image"] for entry in CATALOG.values()})
-    ask, asked = _ecr(set(repositories))
-    assert main(["--stack", "prod"], ask) == 0 and asked == repositories
-    ask, _ = _ecr(set(repositories) - {"kanna/core-api", "kanna/report"})
+    ask, asked = _ecr(set(REPOSITORIES))
+    assert main(["--stack", "prod"], ask) == 0 and asked == REPOSITORIES
+    ask, _ = _ecr(set(REPOSITORIES) - {"kanna/core-api", "kanna/report"})
     assert main(["--stack", "prod"], ask) == 1
     (line,) = capsys.readouterr().err.splitlines()
-    assert line.startswith("stack 'prod': kanna-infra:deploy.firstImages = pushed, but kanna/core-api, kanna/report hold no 'bootstrap'")
-    assert "docs/first-deploy.md" in line and "set firstImages to missing" in line
+    assert line.startswith(
+        "stack 'prod': kanna-infra:deploy.awaitingImages leaves out kanna/core-api, kanna/report, which hold no 'bootstrap'"
+    )
+    assert "docs/first-deploy.md" in line and "or list them" in line
     # An empty account: not even the repositories exist yet.
     ask, _ = _ecr(set(), None)
     assert main(["--stack", "dev"], ask) == 1 and "kanna/admin, kanna/approval" in capsys.readouterr().err
     # ECR can't be asked (no credentials, throttled): that is not "missing", and the up doesn't start either.
     ask, _ = _ecr(set(), "An error occurred (AccessDeniedException)")
     assert main(["--stack", "dev"], ask) == 2 and "AccessDeniedException" in capsys.readouterr().err
-    # The first up of a stack says the images are missing: its services are parked, there is nothing to ask.
+    # The first up of a stack awaits every image: its services are parked, there is nothing to ask. A new
+    # repository later is awaited alone, and the others are asked about.
     import yaml
 
     from preflight import ROOT
 
-    document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
-    document["config"]["kanna-infra:deploy"] = {"firstImages": "missing"}
-    first = tmp_path / "Pulumi.prod.yaml"
-    first.write_text(yaml.safe_dump(document))
-    ask, asked = _ecr(set())
-    assert main(["--stack", "prod", "--stack-file", str(first)], ask) == 0 and asked == []
+    for awaited in (REPOSITORIES, ["kanna/report"]):
+        document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+        document["config"]["kanna-infra:deploy"] = {"awaitingImages": awaited}
+        stack_file = tmp_path / "Pulumi.prod.yaml"
+        stack_file.write_text(yaml.safe_dump(document))
+        ask, asked = _ecr(set(REPOSITORIES) - set(awaited))
+        assert main(["--stack", "prod", "--stack-file", str(stack_file)], ask) == 0
+        assert asked == [r for r in REPOSITORIES if r not in awaited]
