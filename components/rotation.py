@@ -69,6 +69,7 @@ def initial_version(
         secret_string=value,
         version_stages=["AWSCURRENT", INITIAL_STAGE],
         # Rotation moves AWSCURRENT to the versions it writes; re-applying ours would revert to a retired password.
+        # So a later change of host (a replaced cluster) is put into the secret by hand, not by Pulumi.
         opts=pulumi.ResourceOptions(parent=parent, ignore_changes=["secretString", "versionStages"]),
     )
 
