@@ -48,6 +48,11 @@ data = Data(
         data_key_arn=keys.data.arn,
         secrets_key_arn=keys.secrets.arn,
         protect=settings.protect,
+        account_id=settings.aws_account_id,
+        region=settings.region,
+        private_subnet_ids=network.private_subnet_ids,
+        endpoint_security_group_id=network.endpoint_security_group_id,
+        mysql_services=settings.platform.clients_of("mysql"),
     ),
     regional,
 )

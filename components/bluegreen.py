@@ -133,18 +133,11 @@ class BlueGreen(pulumi.ComponentResource):
 TASK_DEFINITION_PLACEHOLDER = "<TASK_DEFINITION>"  # amazon-ecs-deploy-task-definition puts the new revision's ARN here
 
 
-def deploy_inputs(
-    container_service: ContainerService, blue_green: BlueGreen, cluster_name: pulumi.Input[str], container: str, port: int
-) -> pulumi.Output[dict]:
-    """What CI needs to ship an image to one web service (a stack output; deploy/render.py writes the files).
-
-    The task definition template is Pulumi's own task definition (family, sizes, roles, volumes, containers
-    with their sidecars), so a CI deploy changes the image and nothing else; the image is set by
-    amazon-ecs-render-task-definition. The AppSpec names the container and port the target groups reach,
-    and the service's capacity provider strategy, which a replacement task set does not inherit.
-    """
+def task_template(container_service: ContainerService) -> pulumi.Output[dict]:
+    """Pulumi's own task definition of a service (family, sizes, roles, volumes, containers with their
+    sidecars) as the JSON `register-task-definition` takes: CI changes the image and nothing else (it is set by
+    amazon-ecs-render-task-definition), so a deploy never disagrees with Pulumi."""
     task = container_service.task_definition
-    service = container_service.service
 
     def template(values: list) -> dict:
         family, cpu, memory, network_mode, compatibilities, platform, execution_role, task_role, volumes, containers = values
@@ -163,6 +156,30 @@ def deploy_inputs(
             "volumes": [{"name": _field(volume, "name")} for volume in volumes or []],
             "containerDefinitions": json.loads(containers),
         }
+
+    return pulumi.Output.all(
+        task.family,
+        task.cpu,
+        task.memory,
+        task.network_mode,
+        task.requires_compatibilities,
+        task.runtime_platform,
+        task.execution_role_arn,
+        task.task_role_arn,
+        task.volumes,
+        task.container_definitions,
+    ).apply(template)
+
+
+def deploy_inputs(
+    container_service: ContainerService, blue_green: BlueGreen, cluster_name: pulumi.Input[str], container: str, port: int
+) -> pulumi.Output[dict]:
+    """What CI needs to ship an image to one web service (a stack output; deploy/render.py writes the files).
+
+    The task definition template is `task_template`. The AppSpec names the container and port the target
+    groups reach, and the service's capacity provider strategy, which a replacement task set does not inherit.
+    """
+    service = container_service.service
 
     def appspec(strategies: Any) -> dict:
         return {
@@ -188,19 +205,8 @@ def deploy_inputs(
             ],
         }
 
-    task_template = pulumi.Output.all(
-        task.family,
-        task.cpu,
-        task.memory,
-        task.network_mode,
-        task.requires_compatibilities,
-        task.runtime_platform,
-        task.execution_role_arn,
-        task.task_role_arn,
-        task.volumes,
-        task.container_definitions,
-    ).apply(template)
     return pulumi.Output.all(
+        strategy="blueGreen",
         cluster=cluster_name,
         service=service.name,
         application=blue_green.deployment_group.app_name,
@@ -210,7 +216,19 @@ def deploy_inputs(
         # The strategy from the settings, not the service's state: Pulumi ignores it on a CODE_DEPLOY service, so
         # the deploy that CodeDeploy runs is what applies a change (components/container_service.py).
         appspec=appspec(container_service.capacity_provider_strategies),
-        taskDefinition=task_template,
+        taskDefinition=task_template(container_service),
+    ).apply(dict)
+
+
+def rolling_deploy_inputs(container_service: ContainerService, cluster_name: pulumi.Input[str], container: str) -> pulumi.Output[dict]:
+    """What CI needs to ship an image to a rolling service (the workers): ECS rolls the new revision out and
+    rolls it back on the circuit breaker or the service's rollback alarms."""
+    return pulumi.Output.all(
+        strategy="rolling",
+        cluster=cluster_name,
+        service=container_service.service.name,
+        containerName=container,
+        taskDefinition=task_template(container_service),
     ).apply(dict)
 
 

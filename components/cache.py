@@ -21,6 +21,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.firewall import admit, store_security_group
+from components.rotation import rotation_exempt
 from settings.data import RedisSettings
 
 PORT = 6379
@@ -87,6 +88,10 @@ class Cache(pulumi.ComponentResource):
             description=f"{base}: the AUTH token clients send",
             kms_key_id=args.secrets_key_arn,
             recovery_window_in_days=30 if args.protect else 7,
+            tags=rotation_exempt(
+                "ElastiCache AUTH token: Secrets Manager rotates ElastiCache passwords of RBAC users only. Rotated by replacing "
+                "the random token: ElastiCache applies it with ROTATE and keeps the old token valid for running tasks."
+            ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         aws.secretsmanager.SecretVersion(

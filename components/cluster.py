@@ -6,8 +6,11 @@
   bucket: operators get a shell through SSM, never SSH, and every session leaves a record.
 - One ECR repository per image (sidekiq runs core-api's image): tags are immutable, so a deployed tag
   always means the same bits; images are scanned on push, encrypted with KMS, and old ones expire.
-  Every environment deploys from the same repositories: a verification environment runs a tag of the
-  same image that later reaches prod.
+  Every environment deploys from the same repositories: CI builds an image once per commit, tags it with
+  the commit, and every environment deploys that digest (.github/workflows/deploy-service.yml).
+- Services are created with each repository's `bootstrap` image (BOOTSTRAP_TAG), pushed once when the
+  repository is new (docs/first-deploy.md, "first images"); CI deploys real images afterwards. A lifecycle
+  rule of its own keeps it: a new environment's services start from it, however many images came since.
 """
 
 from __future__ import annotations
@@ -20,17 +23,27 @@ import pulumi_aws as aws
 
 from components.contracts import ExecLogging
 
+BOOTSTRAP_TAG = "bootstrap"
 # Untagged layers go after a day; of tagged images the newest 100 stay (rollbacks need a few, audits more).
+# The bootstrap image stays: "an image that matches the tagging requirements of a higher priority rule cannot
+# be expired by a rule with a lower priority", and its rule never finds more than the one image it keeps.
+# https://docs.aws.amazon.com/AmazonECR/latest/userguide/LifecyclePolicies.html
 LIFECYCLE = {
     "rules": [
         {
             "rulePriority": 1,
+            "description": "Keep the bootstrap image, which new services start from",
+            "selection": {"tagStatus": "tagged", "tagPrefixList": [BOOTSTRAP_TAG], "countType": "imageCountMoreThan", "countNumber": 1},
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
             "description": "Untagged layers expire after a day",
             "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 1},
             "action": {"type": "expire"},
         },
         {
-            "rulePriority": 2,
+            "rulePriority": 3,
             "description": "Keep the newest 100 images",
             "selection": {"tagStatus": "any", "countType": "imageCountMoreThan", "countNumber": 100},
             "action": {"type": "expire"},

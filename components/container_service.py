@@ -74,6 +74,7 @@ class ContainerServiceArgs:
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
     blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/bluegreen.py) ships new task definitions
     rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
+    parked: bool = False  # its repository awaits its first image (deploy.awaitingImages): 0 tasks, and autoscaling keeps it there
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -163,7 +164,7 @@ class ContainerService(pulumi.ComponentResource):
             name=base,
             cluster=args.cluster_arn,
             task_definition=self.task_definition.arn,
-            desired_count=size.min_tasks,
+            desired_count=0 if args.parked else size.min_tasks,
             capacity_provider_strategies=strategies,
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
                 subnets=args.subnet_ids, security_groups=[self.security_group.id], assign_public_ip=False
@@ -189,8 +190,10 @@ class ContainerService(pulumi.ComponentResource):
     def _deployment(self) -> dict:
         """The ECS service's deployment settings: CodeDeploy blue/green, or rolling with the circuit breaker."""
         args = self._args
-        # Autoscaling (and the out-of-hours schedule) owns the task count after creation.
-        ignored = ["desiredCount"]
+        # Autoscaling (and the out-of-hours schedule) owns the task count after creation. CI owns the task
+        # definition after creation: it registers revisions from Pulumi's (deploy/render.py) with a new image, by
+        # CodeDeploy or, rolling, by updating the service; re-applying Pulumi's would roll back to the first image.
+        ignored = ["desiredCount", "taskDefinition"]
         if args.blue_green:
             # CodeDeploy owns these after the first deploy: each deploy registers a new task definition revision
             # and swaps the load balancer to the other target group. Re-applying Pulumi's would revert traffic to
@@ -199,7 +202,7 @@ class ContainerService(pulumi.ComponentResource):
             # The capacity provider strategy too: ECS applies a change to it only with a new deployment, which a
             # CODE_DEPLOY service refuses from UpdateService. CodeDeploy applies it instead: the AppSpec carries it
             # (deploy_inputs in components/bluegreen.py), so the next deploy moves the tasks.
-            ignored += ["taskDefinition", "loadBalancers", "capacityProviderStrategies"]
+            ignored += ["loadBalancers", "capacityProviderStrategies"]
             return {
                 "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="CODE_DEPLOY"),
                 "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
@@ -242,7 +245,7 @@ class ContainerService(pulumi.ComponentResource):
             env=args.telemetry.env,
             version=args.telemetry.version,
             container_name=args.service,
-            # CI deploys real tags (immutable); this first tag only has to exist for the service to be created.
+            # The repository's bootstrap image (components/cluster.py); CI deploys the commits' digests after it.
             image=pulumi.Output.concat(args.repository_url, ":", args.telemetry.version),
             port=spec.port,
             log_group=log_group,
@@ -436,8 +439,8 @@ class ContainerService(pulumi.ComponentResource):
             service_namespace="ecs",
             scalable_dimension="ecs:service:DesiredCount",
             resource_id=pulumi.Output.concat("service/", args.cluster_name, "/", self.service.name),
-            min_capacity=size.min_tasks,
-            max_capacity=size.max_tasks,
+            min_capacity=0 if args.parked else size.min_tasks,
+            max_capacity=0 if args.parked else size.max_tasks,
             opts=child,
         )
 
@@ -488,7 +491,7 @@ class ContainerService(pulumi.ComponentResource):
                     scale_out_cooldown=60,
                 ),
             )
-        if args.schedule is not None:
+        if args.schedule is not None and not args.parked:  # the morning start would lift a parked service
             for action, cron, low, high in (
                 ("stop", args.schedule.stop, 0, 0),
                 ("start", args.schedule.start, size.min_tasks, size.max_tasks),

@@ -1,11 +1,17 @@
 """The data stores of one stack: Aurora MySQL, Aurora PostgreSQL and Valkey, with what services need to connect.
 
 - Aurora MySQL for core-api, sidekiq and openapi, with an analytics reader for BI (Redash).
-- Aurora PostgreSQL for the Kotlin services: a database and a user per service. Pulumi can't create a
-  PostgreSQL role or database without a network path into the isolated subnets, so this component
-  generates each service's credentials and stores them in Secrets Manager (`kanna/<env>/postgres/<svc>`:
-  username, password, dbname, host, port), and the service's migration job, running with the RDS-managed
-  master secret, creates the database and role from that secret (idempotently) before the service starts.
+- Aurora PostgreSQL for the Kotlin services: a database and a user per service.
+- Application users: every client of a cluster connects as its own user, never as the RDS-managed master
+  user (RDS rotates that secret every 7 days, and ECS injects secrets only at task start). Pulumi can't
+  create a database user without a network path into the isolated subnets, so this component generates
+  each service's credentials and stores them in Secrets Manager (`kanna/<env>/<engine>/<svc>`: engine,
+  username, password, host, port, `masterarn`, and PostgreSQL's dbname), and the service's migration job,
+  running with the RDS-managed master secret, creates the user (and PostgreSQL's database) from that
+  secret, idempotently, before the service starts. MySQL's users are the catalog's MySQL clients.
+- Rotation (components/rotation.py): every user secret rotates with the alternating-users strategy, so the
+  credentials a running task started with stay valid through a rotation; the master user is for
+  administration (migration jobs, the rotation functions) only.
 - Valkey for Sidekiq and caching.
 - One cluster set per stack: dev's verification environments share dev's clusters, each with its own
   database or schema that the application's migrations create. Nothing here is per environment.
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
@@ -30,6 +37,7 @@ from settings.data import DataSettings
 
 from .aurora import AuroraArgs, AuroraCluster
 from .cache import Cache, CacheArgs
+from .rotation import Rotation, RotationArgs, initial_version, user_name, user_secret_string
 
 MYSQL_PARAMETERS = {
     "character_set_server": "utf8mb4",
@@ -64,6 +72,11 @@ class DataArgs:
     data_key_arn: pulumi.Input[str]
     secrets_key_arn: pulumi.Input[str]
     protect: bool
+    account_id: str
+    region: str
+    private_subnet_ids: Sequence[pulumi.Input[str]]  # where the rotation functions run
+    endpoint_security_group_id: pulumi.Input[str]  # the interface endpoints (Secrets Manager API)
+    mysql_services: Sequence[str]  # the catalog's MySQL clients: each gets its own user
     # service name -> the service's task security group id; the platform passes these in.
     mysql_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     postgres_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -77,7 +90,8 @@ class Data(pulumi.ComponentResource):
     mysql_writer_endpoint: pulumi.Output[str]
     mysql_reader_endpoint: pulumi.Output[str]
     mysql_analytics_endpoint: pulumi.Output[str]  # BI only
-    mysql_secret_arn: pulumi.Output[str]
+    mysql_master_secret_arn: pulumi.Output[str]  # administration only: migration jobs and rotation
+    mysql_secret_arns: dict[str, pulumi.Output[str]]  # service -> its own credentials
     postgres_writer_endpoint: pulumi.Output[str]
     postgres_reader_endpoint: pulumi.Output[str]
     postgres_master_secret_arn: pulumi.Output[str]  # migration jobs only
@@ -146,16 +160,43 @@ class Data(pulumi.ComponentResource):
             child,
         )
 
-        self.postgres_secret_arns = {
-            service: self._postgres_user(env, service, random_provider, args.secrets_key_arn, args.protect)
-            for service in s.postgres.services
+        engines: tuple[tuple[Literal["mysql", "postgres"], AuroraCluster], ...] = (("mysql", self.mysql), ("postgres", self.postgres))
+        users = {"mysql": list(args.mysql_services), "postgres": s.postgres.services}
+        secrets = {
+            engine: {service: self._user(engine, service, random_provider, args) for service in users[engine]} for engine, _ in engines
         }
+        self.rotations = {
+            engine: Rotation(
+                f"{env}-{engine}-rotation",
+                RotationArgs(
+                    env=env,
+                    engine=engine,
+                    account_id=args.account_id,
+                    region=args.region,
+                    vpc_id=args.vpc_id,
+                    subnet_ids=args.private_subnet_ids,
+                    endpoint_security_group_id=args.endpoint_security_group_id,
+                    store_security_group_id=cluster.security_group.id,
+                    port=cluster.port,
+                    master_secret_arn=cluster.master_secret_arn,
+                    secrets_key_arn=args.secrets_key_arn,
+                    secrets=secrets[engine],
+                    protect=args.protect,
+                ),
+                child,
+            )
+            for engine, cluster in engines
+        }
+        for engine, rotation in self.rotations.items():
+            self.admit(engine, {f"{engine}-rotation": rotation.security_group.id})
+        self.mysql_secret_arns = {service: secret.arn for service, secret in secrets["mysql"].items()}
+        self.postgres_secret_arns = {service: secret.arn for service, secret in secrets["postgres"].items()}
 
         assert self.mysql.analytics_endpoint is not None
         self.mysql_writer_endpoint = self.mysql.writer_endpoint
         self.mysql_reader_endpoint = self.mysql.reader_endpoint
         self.mysql_analytics_endpoint = self.mysql.analytics_endpoint
-        self.mysql_secret_arn = self.mysql.master_secret_arn
+        self.mysql_master_secret_arn = self.mysql.master_secret_arn
         self.postgres_writer_endpoint = self.postgres.writer_endpoint
         self.postgres_reader_endpoint = self.postgres.reader_endpoint
         self.postgres_master_secret_arn = self.postgres.master_secret_arn
@@ -166,7 +207,8 @@ class Data(pulumi.ComponentResource):
                 "mysqlWriterEndpoint": self.mysql_writer_endpoint,
                 "mysqlReaderEndpoint": self.mysql_reader_endpoint,
                 "mysqlAnalyticsEndpoint": self.mysql_analytics_endpoint,
-                "mysqlSecretArn": self.mysql_secret_arn,
+                "mysqlMasterSecretArn": self.mysql_master_secret_arn,
+                "mysqlSecretArns": self.mysql_secret_arns,
                 "postgresWriterEndpoint": self.postgres_writer_endpoint,
                 "postgresReaderEndpoint": self.postgres_reader_endpoint,
                 "postgresMasterSecretArn": self.postgres_master_secret_arn,
@@ -183,10 +225,10 @@ class Data(pulumi.ComponentResource):
     def connection(self, store: str, service: str) -> Connection:
         """What `service` needs to reach `store`: endpoints as plain settings, credentials as secrets.
 
-        MySQL: the writer and the application readers (never the analytics reader, which is for BI).
-        PostgreSQL: the service's own database and user. Redis: TLS endpoint and the AUTH token."""
+        MySQL: the writer and the application readers (never the analytics reader, which is for BI), as the
+        service's own user. PostgreSQL: the service's own database and user. Redis: TLS endpoint and the AUTH token."""
         if store == "mysql":
-            arn = self.mysql_secret_arn
+            arn = self.mysql_secret_arns[service]
             return Connection(
                 {"DATABASE_HOST": self.mysql_writer_endpoint, "DATABASE_READER_HOST": self.mysql_reader_endpoint, "DATABASE_PORT": "3306"},
                 {
@@ -209,37 +251,28 @@ class Data(pulumi.ComponentResource):
         arn = self.redis_auth_secret_arn
         return Connection({"REDIS_URL": pulumi.Output.concat("rediss://", self.redis_endpoint, ":6379")}, {"REDIS_AUTH_TOKEN": arn}, [arn])
 
-    def _postgres_user(
-        self, env: str, service: str, provider: pulumi.ProviderResource, key_arn: pulumi.Input[str], protect: bool
-    ) -> pulumi.Output[str]:
-        name = f"{env}-postgres-{service}"
+    def _user(self, engine: str, service: str, provider: pulumi.ProviderResource, args: DataArgs) -> aws.secretsmanager.Secret:
+        """`service`'s own user of `engine`'s cluster: a generated password, kept in its own secret."""
+        name, cluster = f"{args.env}-{engine}-{service}", self.mysql if engine == "mysql" else self.postgres
         password = random.RandomPassword(
             f"{name}-password",
             length=40,
-            special=False,  # no quoting surprises in JDBC URLs or CREATE ROLE statements
-            opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=protect),
+            special=False,  # no quoting surprises in JDBC URLs or CREATE USER statements
+            opts=pulumi.ResourceOptions(parent=self, provider=provider, protect=args.protect),
         )
+        what = "PostgreSQL database and user" if engine == "postgres" else "MySQL user"
         secret = aws.secretsmanager.Secret(
             name,
-            name=f"kanna/{env}/postgres/{service}",
-            description=f"{service}'s own PostgreSQL database and user; its migration job creates both",
-            kms_key_id=key_arn,
-            recovery_window_in_days=30 if protect else 7,
-            opts=pulumi.ResourceOptions(parent=self, protect=protect),
+            name=f"kanna/{args.env}/{engine}/{service}",
+            description=f"{service}'s own {what}; its migration job creates it, rotation alternates it with a clone",
+            kms_key_id=args.secrets_key_arn,
+            recovery_window_in_days=30 if args.protect else 7,
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
-        aws.secretsmanager.SecretVersion(
-            name,
-            secret_id=secret.id,
-            secret_string=pulumi.Output.json_dumps(
-                {
-                    "engine": "postgres",
-                    "username": service,
-                    "password": password.result,
-                    "dbname": service,
-                    "host": self.postgres.writer_endpoint,
-                    "port": self.postgres.port,
-                }
-            ),
-            opts=pulumi.ResourceOptions(parent=self),
+        username = user_name(service)
+        extra = {"dbname": service} if engine == "postgres" else {}
+        value = user_secret_string(
+            engine, username, password.result, cluster.writer_endpoint, cluster.port, cluster.master_secret_arn, **extra
         )
-        return secret.arn
+        initial_version(name, secret, value, self)
+        return secret

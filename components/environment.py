@@ -10,8 +10,8 @@ are healthy and blue ones through the termination wait, whatever CodeDeploy deci
 
 Deploys: with the stack's `deploy.webStrategy` blueGreen (and the edge's test listener), every web service
 gets a green target group, a test rule and a CodeDeploy deployment group (components/bluegreen.py), all in
-the environment's one CodeDeploy application; `deploy` holds what CI needs per service. Workers deploy
-rolling, rolled back by the circuit breaker and by their queue-latency alarm.
+the environment's one CodeDeploy application. Workers deploy rolling, rolled back by the circuit breaker and
+by their queue-latency alarm. `deploy` holds what CI needs to ship an image to each service, either way.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.alarms import service_alarms, worker_alarm_specs
-from components.bluegreen import BlueGreen, BlueGreenArgs, deploy_application, deploy_inputs
+from components.bluegreen import BlueGreen, BlueGreenArgs, deploy_application, deploy_inputs, rolling_deploy_inputs
 from components.cluster import Cluster
 from components.container_service import QUEUE_METRIC_NAMESPACE, ContainerService, ContainerServiceArgs
 from components.contracts import Connection, InternalAuth, Telemetry
@@ -61,7 +61,7 @@ class Environment(pulumi.ComponentResource):
     routes: dict[str, WebRoute]
     security_group_ids: dict[str, pulumi.Output[str]]  # by service: for data stores' ingress rules
     blue_green: dict[str, BlueGreen]  # by web service, when the stack deploys blue/green
-    deploy: dict[str, pulumi.Output[dict]]  # by web service: what CI needs to ship an image (deploy/render.py)
+    deploy: dict[str, pulumi.Output[dict]]  # by service: what CI needs to ship an image (deploy/render.py)
 
     def __init__(self, name: str, args: EnvironmentArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:platform:Environment", name, None, opts)
@@ -139,6 +139,7 @@ class Environment(pulumi.ComponentResource):
                     depends_on=[route.rule] if route else [],
                     blue_green=blue_green and route is not None,
                     rollback_alarm_names=rollback_alarms,
+                    parked=spec.image in settings.deploy.awaiting_images,
                 ),
                 child,
             )
@@ -180,6 +181,9 @@ class Environment(pulumi.ComponentResource):
                 self.deploy[service] = deploy_inputs(
                     self.services[service], self.blue_green[service], args.cluster.cluster.name, service, port
                 )
+        for service, container_service in self.services.items():  # the workers, and web services deployed rolling
+            if service not in self.deploy:
+                self.deploy[service] = rolling_deploy_inputs(container_service, args.cluster.cluster.name, service)
 
         self.security_group_ids = {service: svc.security_group.id for service, svc in self.services.items()}
         # store -> this environment's clients of it, named <environment>-<service>, for the data stores' ingress.

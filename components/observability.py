@@ -25,6 +25,7 @@ import pulumi_datadog as datadog
 from components import alarms
 from components.alarms import MonitorSpec
 from components.data import Data
+from components.rotation import rotation_exempt
 from settings.observability import API_KEY_SECRET, ObservabilitySettings
 from settings.platform import PlatformSettings
 
@@ -156,6 +157,10 @@ class Observability(pulumi.ComponentResource):
             description="Datadog API key for the agents and log routers of every task",
             kms_key_id=args.secrets_key_arn,
             recovery_window_in_days=30,
+            tags=rotation_exempt(
+                "Datadog issues this API key and no Secrets Manager function can create one. Rotated in Datadog: create a key "
+                "there and put its value here. Tasks read it at start."
+            ),
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         self.monitors = {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.cluster import Cluster, ClusterArgs
+from components.cluster import BOOTSTRAP_TAG, Cluster, ClusterArgs
 from components.contracts import Telemetry
 from components.data import Data
 from components.edge import Edge, EdgeArgs
@@ -25,8 +25,19 @@ from components.providers import AwsProviders
 from components.security import Security
 from components.waf import Waf, WafArgs
 from settings import Settings
+from settings.platform import PlatformSettings
 
 STORES = ("mysql", "postgres", "redis")
+
+
+def awaiting_images(stack: str, platform: PlatformSettings, repositories: list[str]) -> str:
+    """The one line a stack whose repositories have no image yet gets, in the preflight and in `pulumi up`."""
+    services = [name for name, spec in platform.services.items() if spec.image in repositories]
+    return (
+        f"stack '{stack}': kanna-infra:deploy.awaitingImages = {', '.join(repositories)}: {', '.join(services)} are created "
+        f"with 0 tasks until these repositories hold their '{BOOTSTRAP_TAG}' image; push it (docs/first-deploy.md, "
+        "first images), then remove them from the list"
+    )
 
 
 @dataclass(frozen=True)
@@ -53,9 +64,7 @@ class Platform(pulumi.ComponentResource):
 
         self.cluster = Cluster(
             f"{stack}-cluster",
-            ClusterArgs(
-                stack, sorted({s.image for s in platform.services.values()}), keys.data.arn, settings.protect, security.exec_logging
-            ),
+            ClusterArgs(stack, platform.repositories(), keys.data.arn, settings.protect, security.exec_logging),
             child,
         )
         self.waf = Waf(
@@ -99,8 +108,10 @@ class Platform(pulumi.ComponentResource):
             stack,
             observability.datadog_site,
             observability.api_key_secret_arn(settings.aws_account_id, settings.region, stack),
-            "bootstrap",
+            BOOTSTRAP_TAG,
         )
+        if settings.deploy.awaiting_images:
+            pulumi.log.warn(awaiting_images(stack, platform, settings.deploy.awaiting_images))
         self.environments = {
             env: Environment(
                 f"{stack}-{env}",

@@ -39,6 +39,10 @@ SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
 INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
+SECRET = "aws:secretsmanager/secret:Secret"
+SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+# The written exception (components/rotation.py, rotation_exempt): a tag whose value says why the secret can't rotate.
+ROTATION_EXEMPT = "kanna:rotation-exempt"
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 SSE_ALGORITHMS = ("aws:kms", "aws:kms:dsse", "AES256")
 
@@ -168,6 +172,35 @@ def _guardduty_enabled(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]
         return [(stack, "has no GuardDuty detector") for stack in index.of_type("pulumi:pulumi:Stack")]
     enabled = [_known(get(d.props, "enable", default=True), f"{d.name}.enable") is not False for d in detectors]
     return [] if any(enabled) else [(d, "is disabled (enable is false)") for d in detectors]
+
+
+def _secrets_rotate(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+    """A secret rotates when a SecretRotation's secretId flows from it (or names it), and rotation isn't disabled;
+    otherwise its `kanna:rotation-exempt` tag says why not."""
+    found: list[Finding] = []
+    pending: list[str] = []
+    for secret in index.of_type(SECRET):
+        rotations = [
+            r
+            for r in index.of_type(SECRET_ROTATION)
+            if secret in index.deps(r, "secretId") or get(r.props, "secretId") in (get(secret.props, "name"), get(secret.props, "arn"))
+        ]
+        if rotations:
+            found += [
+                (secret, f"has its rotation '{r.name}' disabled (rotationEnabled false)")
+                for r in rotations
+                if get(r.props, "rotationEnabled") is False
+            ]
+            continue
+        tags = get(secret.props, "tags")
+        reason = get(tags, ROTATION_EXEMPT) if isinstance(tags, Mapping) else tags
+        if reason is UNKNOWN:
+            pending.append(f"{secret.name}.tags")
+        elif not (isinstance(reason, str) and reason.strip()):
+            found.append((secret, f"never rotates: no SecretRotation's secretId is this secret, and no {ROTATION_EXEMPT} tag says why"))
+    if pending and not found:
+        defer(", ".join(pending))
+    return found
 
 
 def _mfa_required(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
@@ -320,6 +353,13 @@ POLICIES = [
         [KEY],
         _rotates,
         "set enable_key_rotation=True (components.keys does, with a 365-day period)",
+    ),
+    stack_policy(
+        "secrets-rotate",
+        "Every Secrets Manager secret rotates (a SecretRotation), or says in its kanna:rotation-exempt tag why it can't.",
+        _secrets_rotate,
+        "rotate it with an aws.secretsmanager.SecretRotation (database users: components/rotation.py), or, when no rotation "
+        "function can rotate it (a third party's key), tag it with components.rotation.rotation_exempt(reason)",
     ),
     resource_policy(
         "cloudtrail-log-file-validation",

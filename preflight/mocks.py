@@ -18,7 +18,8 @@ ACCOUNT_FALLBACK = "111111111111"
 # Computed outputs (beyond id and arn) that the program reads from other resources, per type.
 COMPUTED: dict[str, dict[str, Any]] = {
     "aws:kms/key:Key": {"keyId": "{hash}"},
-    "aws:ecr/repository:Repository": {"repositoryUrl": "{account}.dkr.ecr.{region}.amazonaws.com/{name}"},
+    # The URL ends with the repository's name (its `name` input), not the logical name.
+    "aws:ecr/repository:Repository": {"repositoryUrl": "{account}.dkr.ecr.{region}.amazonaws.com/{physical}"},
     "aws:lb/loadBalancer:LoadBalancer": {
         "dnsName": "{name}-{hash}.{region}.elb.amazonaws.com",
         "zoneId": "Z14GRHDCWA56QT",
@@ -89,7 +90,7 @@ INVOKES: dict[str, dict[str, Any]] = {
 
 
 def _fill(template: Any, values: dict[str, str]) -> Any:
-    """A COMPUTED template with {name}, {hash}, {account} and {region} filled in, at any depth."""
+    """A COMPUTED template with {name}, {physical} (the `name` input), {hash}, {account} and {region} filled in, at any depth."""
     if isinstance(template, str):
         return template.format(**values)
     if isinstance(template, list):
@@ -127,6 +128,7 @@ class EngineMocks(pulumi.runtime.Mocks):
         else:
             resource_id = f"{args.name}-{_hash(args.typ + args.name)}"
         fill = {"name": args.name, "hash": _hash(args.typ + args.name), "account": self.account, "region": self.region}
+        fill["physical"] = str(args.inputs.get("name") or args.name)
         state = {"arn": _arn(args.typ, args.name, self.account, self.region)}
         state.update({key: _fill(template, fill) for key, template in COMPUTED.get(args.typ, {}).items()})
         state.update(args.inputs)

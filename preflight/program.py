@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import runpy
 import sys
 import threading
@@ -55,6 +56,7 @@ class Recording:
     registrations: list[Registration]
     error: str | None = None  # set when the program itself failed (bad settings, an exception)
     project: str = PROJECT
+    warnings: list[str] = field(default_factory=list)  # what the program warns about (pulumi.log.warn), as `up` shows it
 
     @property
     def stack_urn(self) -> str:
@@ -156,11 +158,14 @@ def record(
         config, secret_keys = stack_config(stack, project=project)
     account = str(config.get(f"{project.name}:awsAccountId") or config.get(f"{project.name}:managementAccountId") or "111111111111")
     monitor = _RecordingMonitor(EngineMocks(mode, account=account), stack)
+    warnings = _Warnings()
+    logger = logging.getLogger(f"preflight.{project.name}.{stack}.{mode}")
+    logger.propagate, logger.handlers = False, [warnings]
     pulumi_settings.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,
             monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
-            engine=pulumi_mocks.MockEngine(None),
+            engine=pulumi_mocks.MockEngine(logger),
             project=project.name,
             stack=stack,
             dry_run=True,  # both modes are previews; `first` differs in what the engine knows
@@ -193,4 +198,15 @@ def record(
         sys.path.remove(str(ROOT))
         loop.close()
         asyncio.set_event_loop(None)
-    return Recording(stack, mode, monitor.registrations, error, project.name)
+    return Recording(stack, mode, monitor.registrations, error, project.name, warnings.messages)
+
+
+class _Warnings(logging.Handler):
+    """Keeps the program's warnings, which the mock engine logs, for the report."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())

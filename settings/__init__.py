@@ -89,6 +89,7 @@ class Settings(Section):
         callers = sum(1 for service in self.platform.services.values() if service.calls)
         capacity = self.deploy.capacity_problems(len(self.platform.environments), web, callers)
         problems += [Problem(("deploy", *p.path), p.value, p.message) for p in capacity]
+        problems += [Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.image_problems(self.platform.repositories())]
         if problems:
             raise SettingsProblems(problems)
         return self

@@ -53,6 +53,11 @@ class DeploySettings(Section):
     test_listener_port: int = Field(
         default=8443, ge=1024, le=65535, description="The ALB's test listener for the green tasks, reachable from the VPC only."
     )
+    awaiting_images: list[str] = Field(
+        default_factory=list,
+        description="ECR repositories that hold no `bootstrap` image yet, which their services are created with: every "
+        "repository at a stack's first `up`, a new service's new one later. Their services get 0 tasks (docs/first-deploy.md).",
+    )
 
     def problems(self, prod: bool) -> list[Problem]:
         found: list[Problem] = []
@@ -65,6 +70,14 @@ class DeploySettings(Section):
         if self.test_listener_port in (80, 443):
             found.append(Problem(("testListenerPort",), self.test_listener_port, "taken by a public listener; allowed: another port"))
         return found
+
+    def image_problems(self, repositories: list[str]) -> list[Problem]:
+        """Every awaited image is a repository of the catalog, once."""
+        unknown = [name for name in self.awaiting_images if name not in repositories]
+        if unknown or len(set(self.awaiting_images)) != len(self.awaiting_images):
+            allowed = ", ".join(repositories)
+            return [Problem(("awaitingImages",), self.awaiting_images, f"names each catalog repository at most once; allowed: {allowed}")]
+        return []
 
     def capacity_problems(self, environments: int, web_services: int, callers: int = 0) -> list[Problem]:
         """Blue/green needs two target groups and two rules per web service per environment on the one ALB, and

@@ -178,6 +178,14 @@ class PlatformSettings(Section):
                 del remaining[name]
         return ordered
 
+    def repositories(self) -> list[str]:
+        """The ECR repositories of the catalog's images, sorted (sidekiq shares core-api's)."""
+        return sorted({spec.image for spec in self.services.values()})
+
+    def clients_of(self, store: str) -> list[str]:
+        """The services that connect to `store` ('mysql', 'postgres' or 'redis'), in catalog order."""
+        return [name for name, spec in self.services.items() if store in spec.stores]
+
     def size(self, name: str) -> Size:
         """The catalog size of `name` with this stack's changes applied."""
         override = self.sizes.get(name)

@@ -140,7 +140,9 @@ def test_security_groups_admit_only_listed_clients_and_no_cidr(each_stack: Recor
         assert all((r.inputs["fromPort"], r.inputs["toPort"], r.inputs["ipProtocol"]) == (port, port, "tcp") for r in rules)
         admitted = {source.name for r in rules for source in each_stack.deps(r, "referencedSecurityGroupId")}
         users = [name for name, entry in CATALOG.items() if store in entry.get("stores", [])]
-        assert admitted == {f"{env_}-{name}-sg" for env_ in environments for name in users}, store
+        # The databases also admit their rotation function (test_every_application_user_secret_rotates_...).
+        rotation = {f"{e}-{store}-rotation-sg"} if store != "redis" else set()
+        assert admitted == {f"{env_}-{name}-sg" for env_ in environments for name in users} | rotation, store
 
 
 def test_services_receive_their_stores_connection_details(prod: RecordedStack) -> None:
@@ -214,7 +216,8 @@ def test_prod_protects_every_stateful_data_resource(prod: RecordedStack, dev: Re
         for r in prod.of_type(CLUSTER) + prod.of_type(INSTANCE) + prod.of_type(CACHE) + prod.of_type(SECRET) + prod.of_type(PASSWORD)
         if prod.component_of(r) == "prod-data"
     ]
-    assert len(stateful) == 2 + 5 + 1 + 4 + 4
+    # Secrets and passwords: Redis's token, and a user per MySQL and PostgreSQL client.
+    assert len(stateful) == 2 + 5 + 1 + 7 + 7
     assert [r.name for r in stateful if not r.protect] == []
     for cluster in prod.of_type(CLUSTER):
         assert cluster.inputs["deletionProtection"] is True and cluster.inputs["skipFinalSnapshot"] is False
@@ -315,3 +318,118 @@ def test_prod_cluster_with_a_single_instance_fails_multi_az(pack: PolicyPack) ->
     kept = [r for r in stack.registrations if r.name not in ("prod-postgres-reader-1",)]
     found = violations(judge(pack, kept, "prod"))
     assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("data-prod-multi-az", "prod-postgres-cluster")]
+
+
+# Issue 12, item 9: applications connect as their own users, whose secrets rotate with alternating users.
+
+ROTATION, SAR = "aws:secretsmanager/secretRotation:SecretRotation", "aws:serverlessrepository/cloudFormationStack:CloudFormationStack"
+TASK = "aws:ecs/taskDefinition:TaskDefinition"
+TEMPLATE = {"mysql": "SecretsManagerRDSMySQLRotationMultiUser", "postgres": "SecretsManagerRDSPostgreSQLRotationMultiUser"}
+
+
+def db_clients(engine: str) -> list[str]:
+    return [name for name, entry in CATALOG.items() if engine in entry.get("stores", [])]
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_applications_connect_as_their_own_user_never_the_master(name: str, dev: RecordedStack, prod: RecordedStack) -> None:
+    stack = dev if name == "dev" else prod
+    data = stack.of_type("kanna:data:Data")[0].outputs
+    masters = [data["mysqlMasterSecretArn"], data["postgresMasterSecretArn"]]
+    assert all(m.startswith("arn:aws:secretsmanager:") and "rds!cluster" in m for m in masters)
+    assert sorted(data["mysqlSecretArns"]) == sorted(db_clients("mysql")) == ["core-api", "openapi", "sidekiq"]
+    keys = {"mysql": ("DATABASE_USERNAME", "DATABASE_PASSWORD"), "postgres": ("SPRING_DATASOURCE_USERNAME", "SPRING_DATASOURCE_PASSWORD")}
+    tasks = stack.of_type(TASK)
+    for task in tasks:
+        # No task (core-api, sidekiq and openapi included) and no execution role may even name the master secrets.
+        assert not any(m in task.inputs["containerDefinitions"] for m in masters), task.name
+        service = task.name.removesuffix("-task").split("-", 1)[1]
+        (app,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == service]
+        secrets = {s["name"]: s["valueFrom"] for s in app["secrets"]}
+        for engine, own in (("mysql", data["mysqlSecretArns"]), ("postgres", data["postgresSecretArns"])):
+            if service in db_clients(engine):
+                assert {secrets[k] for k in keys[engine]} == {f"{own[service]}:username::", f"{own[service]}:password::"}, task.name
+    for policy in stack.of_type("aws:iam/rolePolicy:RolePolicy"):
+        assert not any(m in policy.inputs["policy"] for m in masters), policy.name
+    assert {t.name for t in tasks} >= {f"{e}-{s}-task" for e in environments_of(stack) for s in db_clients("mysql")}
+
+
+def environments_of(stack: RecordedStack) -> list[str]:
+    return [c.name.removeprefix(f"{env(stack)}-") for c in stack.of_type("kanna:platform:Environment")]
+
+
+@pytest.mark.parametrize("engine", ["mysql", "postgres"])
+def test_every_application_user_secret_rotates_with_alternating_users(each_stack: RecordedStack, engine: str) -> None:
+    e = env(each_stack)
+    cluster = each_stack.one(CLUSTER, f"{e}-{engine}-cluster")
+    (application,) = [a for a in each_stack.of_type(SAR) if a.name == f"{e}-{engine}-rotation"]
+    assert application.inputs["applicationId"].endswith(f":applications/{TEMPLATE[engine]}")
+    assert application.inputs["capabilities"] == ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]
+    parameters = application.inputs["parameters"]
+    assert parameters["endpoint"] == "https://secretsmanager.ap-northeast-1.amazonaws.com"
+    # The function logs in as the master user (its secret, RDS-managed) to clone the user and set passwords.
+    assert cluster in each_stack.deps(application, "parameters")
+    assert each_stack.one(KEY, f"{e}-secrets-key") in each_stack.deps(application, "parameters")
+    function = f"arn:aws:lambda:ap-northeast-1:{ACCOUNTS[e]}:function:{parameters['functionName']}"
+    # It runs in the private subnets, where the Secrets Manager endpoint is, with its own group.
+    subnets = [s for s in each_stack.deps(application, "parameters", "aws:ec2/subnet:Subnet")]
+    assert sorted(s.name for s in subnets) == sorted(f"{e}-private-{az}" for az in "acd")
+    (group,) = each_stack.deps(application, "parameters", SG)
+    assert group.name == f"{e}-{engine}-rotation-sg" and "ingress" not in group.inputs
+    assert sorted((r["fromPort"], r["toPort"]) for r in group.inputs["egress"]) == sorted([(443, 443), (PORTS[engine],) * 2])
+    assert all("cidrBlocks" not in r for r in group.inputs["egress"])
+    assert {d.name for d in each_stack.deps(group, "egress", SG)} == {f"{e}-endpoints-sg", f"{e}-{engine}-sg"}
+    # ... and the store admits it.
+    store = each_stack.one(SG, f"{e}-{engine}-sg")
+    rule = each_stack.one(RULE, f"{e}-{engine}-from-{engine}-rotation")
+    assert each_stack.deps(rule, "securityGroupId") == [store] and each_stack.deps(rule, "referencedSecurityGroupId") == [group]
+    services = db_clients(engine)
+    assert len(services) >= 3
+    for service in services:
+        secret = each_stack.one(SECRET, f"{e}-{engine}-{service}")
+        assert secret.inputs["name"] == f"kanna/{e}/{engine}/{service}"
+        (rotation,) = [r for r in each_stack.of_type(ROTATION) if each_stack.deps(r, "secretId") == [secret]]
+        assert rotation.inputs["rotationLambdaArn"] == function and application.urn in rotation.dependencies
+        assert rotation.inputs["rotationRules"] == {"automaticallyAfterDays": 30}
+        assert rotation.inputs["rotateImmediately"] is False  # the migration job creates the user first
+        (version,) = [v for v in each_stack.of_type(VERSION) if v.name == f"{e}-{engine}-{service}"]
+        assert SECRET_SIG in version.inputs["secretString"]
+        assert sorted(r.name for r in each_stack.deps(version, "secretString")) == sorted(
+            [f"{e}-{engine}-{service}-password", cluster.name]
+        )
+        # Rotation owns the versions after the first: Pulumi never writes its first password back.
+        assert version.inputs["versionStages"] == ["AWSCURRENT", "KANNA_INITIAL"]
+        assert version.ignore_changes == ["secretString", "versionStages"]
+
+
+PORTS = {"mysql": 3306, "postgres": 5432}
+ACCOUNTS = {"dev": "222222222222", "prod": "111111111111"}
+
+
+def test_every_secret_rotates_or_its_tag_says_why_not(each_stack: RecordedStack) -> None:
+    """Checkov's "six secrets never rotate": the three PostgreSQL users now rotate (and the new MySQL users);
+    the origin header, the Redis AUTH token and the Datadog key can't rotate through Secrets Manager, and say why."""
+    from components.rotation import EXEMPT_TAG
+    from policies.security import ROTATION_EXEMPT
+
+    assert EXEMPT_TAG == ROTATION_EXEMPT  # the tag the components write is the one the pack reads
+    e = env(each_stack)
+    secrets = {s.inputs["name"]: s for s in each_stack.of_type(SECRET)}
+    rotating = {name for name, s in secrets.items() if any(each_stack.deps(r, "secretId") == [s] for r in each_stack.of_type(ROTATION))}
+    assert rotating == {f"kanna/{e}/{engine}/{service}" for engine in ("mysql", "postgres") for service in db_clients(engine)}
+    exempt = {name: s.inputs["tags"][EXEMPT_TAG] for name, s in secrets.items() if EXEMPT_TAG in s.inputs.get("tags", {})}
+    assert sorted(exempt) == sorted(f"kanna/{e}/{n}" for n in ("edge/origin-verify", "redis/auth-token", "datadog/api-key"))
+    assert set(secrets) == rotating | set(exempt)
+    assert "RBAC users only" in exempt[f"kanna/{e}/redis/auth-token"] and "Datadog issues" in exempt[f"kanna/{e}/datadog/api-key"]
+
+
+def test_done_when_a_secret_loses_its_rotation_exception_the_pack_names_it(pack: PolicyPack) -> None:
+    def untag(registration: Registration) -> None:
+        registration.inputs.pop("tags")
+
+    stack = recording("prod")
+    found = violations(judge(pack, mutate(stack, SECRET, "prod-datadog-api-key", untag), "prod"))
+    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("secrets-rotate", "prod-datadog-api-key")]
+    kept = [r for r in stack.registrations if r.type != ROTATION or r.name != "prod-postgres-report-rotation"]
+    found = violations(judge(pack, kept, "prod"))
+    assert [(d.policy, d.urn.rsplit("::", 1)[-1]) for d in found] == [("secrets-rotate", "prod-postgres-report")]

@@ -88,7 +88,8 @@ def test_code_deploy_owns_the_task_definition_load_balancers_and_rule_actions(ea
             # Pulumi creates the first task definition; CodeDeploy ships the next ones.
             assert [t.type for t in each_stack.deps(ecs, "taskDefinition")] == ["aws:ecs/taskDefinition:TaskDefinition"]
         else:
-            assert ecs.inputs["deploymentController"] == {"type": "ECS"} and ecs.ignore_changes == ["desiredCount"]
+            # CI owns a rolling service's task definition too, after the first (test_ci_deploys_the_worker_rolling...).
+            assert ecs.inputs["deploymentController"] == {"type": "ECS"} and ecs.ignore_changes == ["desiredCount", "taskDefinition"]
             assert ecs.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True}
     rules = each_stack.of_type(RULE)
     assert len(rules) == 2 * len(WEB) * len(environments(each_stack))
@@ -206,7 +207,7 @@ def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, d
     stack = dev if name == "dev" else prod
     outputs = stack.outputs
     for env in environments(stack):
-        assert sorted(outputs["deploy"][env]) == WEB
+        assert sorted(outputs["deploy"][env]) == sorted(CATALOG)
         for service in WEB:
             appspec, taskdef, names = render(outputs, env, service)
             (target,) = appspec["Resources"]
@@ -216,7 +217,10 @@ def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, d
             assert properties["LoadBalancerInfo"] == {"ContainerName": service, "ContainerPort": CATALOG[service]["port"]}
             providers = {s["CapacityProvider"] for s in properties["CapacityProviderStrategy"]}
             assert providers == ({"FARGATE_SPOT"} if name == "dev" else {"FARGATE", "FARGATE_SPOT"})
+            assert appspec is not None
             assert names == {
+                "strategy": "blueGreen",
+                "repositoryName": CATALOG[service]["image"],
                 "cluster": f"{name}-cluster",
                 "service": f"{env}-{service}",
                 "application": f"kanna-{env}",
@@ -238,8 +242,8 @@ def test_rendered_appspec_and_task_definition_for_every_web_service(name: str, d
         "ContainerName": "report",
         "ContainerPort": 8080,
     }
-    with pytest.raises(RenderError, match="no blue/green web service 'sidekiq'"):
-        render(outputs, env, "sidekiq")
+    with pytest.raises(RenderError, match="no service 'worker' in"):
+        render(outputs, env, "worker")
 
 
 @pytest.mark.parametrize(
@@ -299,3 +303,188 @@ def test_request_scaling_follows_traffic_across_blue_and_green(each_stack: Recor
         groups = each_stack.deps(policy, "targetTrackingScalingPolicyConfiguration", "aws:lb/targetGroup:TargetGroup")
         base = policy.name.removesuffix("-scale-on-requests")
         assert sorted(g.name for g in groups) == sorted([f"{base}-tg", f"{base}-green-tg"])
+
+
+# Issue 12, item 13: the worker has a deploy path, and a first `up` before any image exists converges.
+
+WORKERS = sorted(name for name, entry in CATALOG.items() if entry["kind"] == "worker")
+
+
+@pytest.mark.parametrize("name", ["dev", "prod"])
+def test_ci_deploys_the_worker_rolling_from_the_stack_outputs(name: str, dev: RecordedStack, prod: RecordedStack, tmp_path) -> None:
+    stack = dev if name == "dev" else prod
+    assert WORKERS == ["sidekiq"]
+    for env in environments(stack):
+        for service in WORKERS:
+            appspec, taskdef, names = render(stack.outputs, env, service)
+            assert appspec is None  # no CodeDeploy: ECS rolls it out and back
+            recorded = stack.one("aws:ecs/taskDefinition:TaskDefinition", f"{env}-{service}-task")
+            assert taskdef["family"] == recorded.inputs["family"] and taskdef["containerDefinitions"] == json.loads(
+                recorded.inputs["containerDefinitions"]
+            )
+            assert names == {
+                "strategy": "rolling",
+                "cluster": f"{name}-cluster",
+                "service": f"{env}-{service}",
+                "containerName": service,
+                "repository": f"{ACCOUNT[name]}.dkr.ecr.ap-northeast-1.amazonaws.com/kanna/core-api",  # sidekiq runs core-api's image
+                "repositoryName": "kanna/core-api",
+            }
+            # The service it updates is the rolling one that rolls back on its circuit breaker and its alarm, and
+            # Pulumi leaves the revision CI registered alone.
+            ecs = stack.one(SERVICE, f"{env}-{service}-service")
+            assert ecs.inputs["name"] == names["service"] and ecs.inputs["deploymentController"] == {"type": "ECS"}
+            assert ecs.inputs["deploymentCircuitBreaker"] == {"enable": True, "rollback": True} and ecs.inputs["alarms"]["rollback"]
+            assert "taskDefinition" in ecs.ignore_changes
+    (tmp_path / "outputs.json").write_text(json.dumps(stack.outputs))
+    args = [
+        "--outputs",
+        str(tmp_path / "outputs.json"),
+        "--env",
+        environments(stack)[0],
+        "--service",
+        "sidekiq",
+        "--out-dir",
+        str(tmp_path),
+    ]
+    assert main(args) == 0
+    assert (tmp_path / "taskdef.json").exists() and not (tmp_path / "appspec.json").exists()
+
+
+def test_repository_of_an_image_by_tag_or_digest() -> None:
+    from deploy.render import repository_of
+
+    repo = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/kanna/core-api"
+    assert repository_of(f"{repo}:bootstrap") == repository_of(f"{repo}@sha256:{'a' * 64}") == repository_of(repo) == repo
+    assert repository_of("registry.example.com:5000/kanna/x") == "registry.example.com:5000/kanna/x"
+
+
+def _awaiting(stack: str, repositories: list[str], mode: str = "update"):
+    from preflight.program import record, stack_config
+
+    config, secrets = stack_config(stack)
+    deploy = json.loads(config.get("kanna-infra:deploy", "{}"))
+    config["kanna-infra:deploy"] = json.dumps({**deploy, "awaitingImages": repositories})
+    return record(stack, mode, config, secrets)
+
+
+REPOSITORIES = sorted({entry["image"] for entry in CATALOG.values()})
+
+
+@pytest.mark.parametrize(
+    ("mode", "awaited"),
+    [("update", REPOSITORIES), ("first", REPOSITORIES), ("update", ["kanna/core-api"])],
+    ids=["all", "all-first", "one"],
+)
+def test_services_whose_image_is_awaited_are_parked_and_the_preflight_says_so(mode: str, awaited: list[str], prod: RecordedStack) -> None:
+    """The repositories are created by the same `up` as the services: with no image to pull yet, no task starts."""
+    from components.cluster import BOOTSTRAP_TAG
+
+    recording = _awaiting("prod", awaited, mode)
+    stack = RecordedStack(recording)
+    parked = sorted(name for name, entry in CATALOG.items() if entry["image"] in awaited)
+    assert ("sidekiq" in parked) is ("kanna/core-api" in awaited)  # it runs core-api's image
+    targets = {t.name.removesuffix("-scaling").removeprefix("prod-"): t for t in stack.of_type("aws:appautoscaling/target:Target")}
+    assert len(targets) == len(CATALOG)
+    for service in CATALOG:
+        ecs, target = stack.one(SERVICE, f"prod-{service}-service"), targets[service]
+        counts = (ecs.inputs["desiredCount"], target.inputs["minCapacity"], target.inputs["maxCapacity"])
+        assert (counts == (0, 0, 0)) is (service in parked), (service, counts)
+    assert recording.warnings == [
+        f"stack 'prod': kanna-infra:deploy.awaitingImages = {', '.join(awaited)}: {', '.join(sorted(parked, key=list(CATALOG).index))} "
+        f"are created with 0 tasks until these repositories hold their '{BOOTSTRAP_TAG}' image; push it (docs/first-deploy.md, "
+        "first images), then remove them from the list"
+    ]
+    # Nothing else changes: the same resources, so the `up` after the push only lifts the counts.
+    assert sorted(r.urn for r in recording.registrations) == sorted(r.urn for r in prod.registrations)
+    assert prod.recording.warnings == []
+
+
+def test_dev_parks_the_out_of_hours_schedule_of_an_awaited_image_too() -> None:
+    stack = RecordedStack(_awaiting("dev", ["kanna/report"]))
+    actions = {a.name for a in stack.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")}
+    assert actions and not any("-report-" in name for name in actions)  # the morning start would lift it
+    assert {f"alpha-payment-{a}" for a in ("stop", "start")} <= actions
+
+
+def test_awaited_images_must_be_catalog_repositories() -> None:
+    config = {"kanna-infra:awsAccountId": "111111111111", "kanna-infra:deploy": json.dumps({"awaitingImages": ["kanna/corapi"]})}
+    with pytest.raises(SettingsError) as caught:
+        load("prod", config)
+    (line,) = str(caught.value).splitlines()
+    assert line.startswith("stack 'prod': kanna-infra:deploy.awaitingImages = [\"kanna/corapi\"]: names each catalog repository")
+    assert "allowed: kanna/admin, kanna/approval, kanna/core-api" in line
+
+
+def test_services_start_from_the_bootstrap_image_that_the_repositories_keep(each_stack: RecordedStack) -> None:
+    from components.cluster import BOOTSTRAP_TAG
+
+    for task in each_stack.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        if each_stack.recording.mode == "first":
+            continue  # the repository URL is unknown
+        service = task.name.split("-", 1)[1].removesuffix("-task")
+        (app,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == service]
+        assert app["image"].endswith(f"/{CATALOG[service]['image']}:{BOOTSTRAP_TAG}"), app["image"]
+    for policy in each_stack.of_type("aws:ecr/lifecyclePolicy:LifecyclePolicy"):
+        rules = sorted(json.loads(policy.inputs["policy"])["rules"], key=lambda r: r["rulePriority"])
+        # A higher-priority rule that matches the bootstrap tag and never finds more than one image keeps it from the others.
+        assert rules[0]["selection"] == {
+            "tagStatus": "tagged",
+            "tagPrefixList": [BOOTSTRAP_TAG],
+            "countType": "imageCountMoreThan",
+            "countNumber": 1,
+        }
+        assert rules[-1]["selection"]["tagStatus"] == "any"
+
+
+def _ecr(present: set[str], error: str | None = None):
+    """Plays `aws ecr describe-images ... imageTag=bootstrap` for the repositories in `present`."""
+    import subprocess
+
+    asked: list[str] = []
+
+    def ask(repository: str) -> subprocess.CompletedProcess[str]:
+        asked.append(repository)
+        if error:
+            return subprocess.CompletedProcess([], 255, "", error)
+        if repository in present:
+            return subprocess.CompletedProcess([], 0, '{"imageDetails": [{}]}', "")
+        return subprocess.CompletedProcess(
+            [], 254, "", "An error occurred (ImageNotFoundException) when calling the DescribeImages operation"
+        )
+
+    return ask, asked
+
+
+def test_before_up_ci_stops_a_stack_whose_services_would_start_without_images(capsys, tmp_path) -> None:
+    from deploy.images import main
+
+    ask, asked = _ecr(set(REPOSITORIES))
+    assert main(["--stack", "prod"], ask) == 0 and asked == REPOSITORIES
+    ask, _ = _ecr(set(REPOSITORIES) - {"kanna/core-api", "kanna/report"})
+    assert main(["--stack", "prod"], ask) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "stack 'prod': kanna-infra:deploy.awaitingImages leaves out kanna/core-api, kanna/report, which hold no 'bootstrap'"
+    )
+    assert "docs/first-deploy.md" in line and "or list them" in line
+    # An empty account: not even the repositories exist yet.
+    ask, _ = _ecr(set(), None)
+    assert main(["--stack", "dev"], ask) == 1 and "kanna/admin, kanna/approval" in capsys.readouterr().err
+    # ECR can't be asked (no credentials, throttled): that is not "missing", and the up doesn't start either.
+    ask, _ = _ecr(set(), "An error occurred (AccessDeniedException)")
+    assert main(["--stack", "dev"], ask) == 2 and "AccessDeniedException" in capsys.readouterr().err
+    # The first up of a stack awaits every image: its services are parked, there is nothing to ask. A new
+    # repository later is awaited alone, and the others are asked about.
+    import yaml
+
+    from preflight import ROOT
+
+    for awaited in (REPOSITORIES, ["kanna/report"]):
+        document = yaml.safe_load((ROOT / "Pulumi.prod.yaml").read_text())
+        document["config"]["kanna-infra:deploy"] = {"awaitingImages": awaited}
+        stack_file = tmp_path / "Pulumi.prod.yaml"
+        stack_file.write_text(yaml.safe_dump(document))
+        ask, asked = _ecr(set(REPOSITORIES) - set(awaited))
+        assert main(["--stack", "prod", "--stack-file", str(stack_file)], ask) == 0
+        assert asked == [r for r in REPOSITORIES if r not in awaited]

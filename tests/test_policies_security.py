@@ -109,6 +109,54 @@ def test_unknown_bucket_policy_defers_unless_another_bucket_fails(pack: PolicyPa
     assert "Bucket 'open'" in found.message
 
 
+SECRET, ROTATION = "aws:secretsmanager/secret:Secret", "aws:secretsmanager/secretRotation:SecretRotation"
+REASON = "Datadog issues this key and no Secrets Manager function can create one"
+
+
+def secret_with(rotation: dict | None, tags: object = None, *, by_dependency: bool = True) -> list:
+    secret = res(SECRET, "s", {"name": "kanna/prod/x", **({"tags": tags} if tags is not None else {})})
+    if rotation is None:
+        return [secret]
+    props = {"secretId": UNKNOWN if by_dependency else "kanna/prod/x", "rotationLambdaArn": "arn:aws:lambda:::function:f", **rotation}
+    return [secret, res(ROTATION, "s-rotation", props, {"secretId": [secret]} if by_dependency else None)]
+
+
+@pytest.mark.parametrize(
+    ("resources", "outcome"),
+    [
+        (secret_with({"rotationRules": {"automaticallyAfterDays": 30}}), "pass"),
+        # First preview: the rotation's secretId is unknown, its property dependency says which secret it is.
+        (secret_with({"rotationRules": {"automaticallyAfterDays": 30}}, by_dependency=True), "pass"),
+        (secret_with({"rotationRules": {"automaticallyAfterDays": 30}}, by_dependency=False), "pass"),
+        (secret_with(None), "fail"),
+        (secret_with({"rotationEnabled": False}), "fail"),
+        (secret_with(None, {"kanna:rotation-exempt": REASON}), "pass"),
+        (secret_with(None, {"kanna:rotation-exempt": " "}), "fail"),
+        (secret_with(None, {"team": "sre"}), "fail"),
+        (secret_with(None, UNKNOWN), "defer"),
+        (secret_with(None, {"kanna:rotation-exempt": UNKNOWN}), "defer"),
+    ],
+    ids=[
+        "rotates",
+        "rotates-first-preview",
+        "rotates-by-name",
+        "never",
+        "disabled",
+        "exempt",
+        "blank-reason",
+        "other-tag",
+        "tags-unknown",
+        "reason-unknown",
+    ],
+)
+def test_secrets_rotate_or_say_why_not(pack: PolicyPack, resources: list, outcome: str) -> None:
+    diagnostics = judge(pack, resources)
+    found = violations(diagnostics, "secrets-rotate")
+    assert len(found) == (outcome == "fail") and len(deferred(diagnostics, "secrets-rotate")) == (outcome == "defer")
+    if found:
+        assert "Secret 's':" in found[0].message and "rotation_exempt(reason)" in found[0].message
+
+
 @pytest.mark.parametrize(
     ("props", "outcome"),
     [
@@ -321,6 +369,7 @@ SECURITY_POLICIES = [
     "s3-bucket-encrypted",
     "s3-bucket-tls-only",
     "kms-key-rotation",
+    "secrets-rotate",
     "cloudtrail-log-file-validation",
     "cloudtrail-encrypted",
     "guardduty-enabled",

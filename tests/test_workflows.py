@@ -167,6 +167,10 @@ def test_deploy_goes_dev_then_prod_behind_its_environment() -> None:
         # The deploy role of a stack trusts only its environment's subject.
         assert subject("example-org/kanna-infra", "deploy", job["environment"]) == f"repo:example-org/kanna-infra:environment:{stack}"
         assert job["concurrency"] == {"group": f"pulumi-{stack}-deploy", "cancel-in-progress": False}
+        # Before the up, with the stack's credentials: the images its services start from exist (tests/test_deploy.py).
+        runs = [s.get("run", "") for s in job["steps"]]
+        check = runs.index(f"venv/bin/python -m deploy.images --stack {stack}")
+        assert job["steps"].index(step) > check > job["steps"].index(steps(job, "aws-actions/configure-aws-credentials")[0])
 
 
 def test_drift_refreshes_then_expects_no_changes_and_alerts() -> None:
@@ -197,7 +201,8 @@ def test_deploy_service_ships_an_arm64_image_through_codedeploy_from_the_stack_o
     assert list(workflow["on"]) == ["workflow_dispatch"]
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     assert inputs["stack"]["options"] == list(STACKS)
-    assert inputs["service"]["options"] == [name for name, entry in CATALOG.items() if entry["kind"] == "web"]
+    # Every service of the catalog, the workers included (they deploy rolling).
+    assert inputs["service"]["options"] == list(CATALOG)
     (job,) = workflow["jobs"].values()
     # The stack's GitHub environment is the credential gate (its deploy role trusts only that subject).
     assert job["environment"] == "${{ inputs.stack }}" and job["permissions"] == {"contents": "read", "id-token": "write"}
@@ -215,15 +220,84 @@ def test_deploy_service_ships_an_arm64_image_through_codedeploy_from_the_stack_o
         "container-name": "${{ steps.render.outputs.containerName }}",
         "image": "${{ steps.image.outputs.uri }}",
     }
-    (deploy,) = steps(job, "aws-actions/amazon-ecs-deploy-task-definition")
-    assert {key: deploy["with"][key] for key in ("task-definition", "cluster", "service", "codedeploy-appspec")} == {
+    blue_green, rolling = steps(job, "aws-actions/amazon-ecs-deploy-task-definition")
+    assert blue_green["if"] == "steps.render.outputs.strategy == 'blueGreen'"
+    assert {key: blue_green["with"][key] for key in ("task-definition", "cluster", "service", "codedeploy-appspec")} == {
         "task-definition": "${{ steps.taskdef.outputs.task-definition }}",
         "cluster": "${{ steps.render.outputs.cluster }}",
         "service": "${{ steps.render.outputs.service }}",
         "codedeploy-appspec": "build/appspec.json",
     }
-    assert deploy["with"]["codedeploy-application"] == "${{ steps.render.outputs.application }}"
-    assert deploy["with"]["codedeploy-deployment-group"] == "${{ steps.render.outputs.deploymentGroup }}"
+    assert blue_green["with"]["codedeploy-application"] == "${{ steps.render.outputs.application }}"
+    assert blue_green["with"]["codedeploy-deployment-group"] == "${{ steps.render.outputs.deploymentGroup }}"
+    # Workers: the service takes the new revision itself (rolling, rolled back by ECS), no CodeDeploy input at all.
+    assert rolling["if"] == "steps.render.outputs.strategy == 'rolling'"
+    assert rolling["with"] == {
+        "task-definition": "${{ steps.taskdef.outputs.task-definition }}",
+        "cluster": "${{ steps.render.outputs.cluster }}",
+        "service": "${{ steps.render.outputs.service }}",
+        "wait-for-service-stability": True,
+    }
     # Every name the steps read is one deploy/render.py prints (tests/test_deploy.py checks what it prints).
     read = set(re.findall(r"steps\.render\.outputs\.(\w+)", (ROOT / ".github" / "workflows" / "deploy-service.yml").read_text()))
-    assert read == {"containerName", "cluster", "service", "application", "deploymentGroup", "repository"}
+    assert read == {"strategy", "containerName", "cluster", "service", "application", "deploymentGroup", "repository", "repositoryName"}
+
+
+FAKE_AWS = """#!/usr/bin/env bash
+# describe-images --repository-name R --image-ids imageTag=T --query ... --output text
+tag="${6#imageTag=}"
+if [ -e "$REGISTRY/$tag" ]; then cat "$REGISTRY/$tag"; exit 0; fi
+echo "An error occurred (ImageNotFoundException) when calling the DescribeImages operation: tag $tag not found" >&2
+exit 254
+"""
+FAKE_DOCKER = """#!/usr/bin/env bash
+echo "docker $*" >> "$REGISTRY/log"
+if [ "$1" = push ]; then
+  tag="${2##*:}"
+  # The repository is immutable: a tag is pushed once.
+  if [ -e "$REGISTRY/$tag" ]; then echo "tag invalid: The image tag '$tag' already exists" >&2; exit 1; fi
+  if [ -n "$RACE" ]; then echo "sha256:$RACE" > "$REGISTRY/$tag"; exit 1; fi
+  echo "sha256:pushed" > "$REGISTRY/$tag"
+fi
+"""
+FAKE_GIT = "#!/usr/bin/env bash\necho 0123456789abcdef\n"
+
+
+def run_image_step(tmp_path: Path, existing: str | None = None, race: str | None = None) -> tuple[int, str, list[str]]:
+    """Runs the workflow's image step as the runner would (bash -e), with aws, docker and git played by stubs."""
+    (job,) = load("deploy-service.yml")["jobs"].values()
+    step = next(s for s in job["steps"] if s.get("id") == "image")
+    bin_, registry = tmp_path / "bin", tmp_path / "registry"
+    bin_.mkdir(parents=True)
+    registry.mkdir()
+    for name, text in (("aws", FAKE_AWS), ("docker", FAKE_DOCKER), ("git", FAKE_GIT)):
+        (bin_ / name).write_text(text)
+        (bin_ / name).chmod(0o755)
+    if existing:
+        (registry / "0123456789abcdef").write_text(f"sha256:{existing}\n")
+    output = tmp_path / "github_output"
+    env = {
+        "PATH": f"{bin_}:/usr/bin:/bin",
+        "REGISTRY": str(registry),
+        "RACE": race or "",
+        "GITHUB_OUTPUT": str(output),
+        "REPOSITORY": "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/kanna/core-api",
+        "REPOSITORY_NAME": "kanna/core-api",
+    }
+    result = subprocess.run(["bash", "-e", "-c", step["run"]], env=env, capture_output=True, text=True, timeout=30)
+    log = (registry / "log").read_text().splitlines() if (registry / "log").exists() else []
+    return result.returncode, output.read_text() if output.exists() else "", log
+
+
+def test_deploy_service_builds_a_commit_once_then_promotes_its_digest(tmp_path: Path) -> None:
+    repo = "111111111111.dkr.ecr.ap-northeast-1.amazonaws.com/kanna/core-api"
+    # First deploy of the commit anywhere: build and push its tag, deploy the digest.
+    code, output, log = run_image_step(tmp_path / "first")
+    assert code == 0 and output == f"uri={repo}@sha256:pushed\n"
+    assert log == [f"docker build --platform linux/arm64 --tag {repo}:0123456789abcdef app", f"docker push {repo}:0123456789abcdef"]
+    # A re-run, another environment, prod: the tag exists, nothing is built or pushed, the same digest deploys.
+    code, output, log = run_image_step(tmp_path / "again", existing="built-before")
+    assert code == 0 and output == f"uri={repo}@sha256:built-before\n" and log == []
+    # Two deploys of one commit at once: the one that loses the push deploys the winner's image.
+    code, output, log = run_image_step(tmp_path / "race", race="won-the-race")
+    assert code == 0 and output == f"uri={repo}@sha256:won-the-race\n"
