@@ -116,7 +116,11 @@ class Outcome:
         title = f"== {self.recording.label} ({'first preview: ids unknown' if self.mode == 'first' else 'update preview'}) =="
         if self.recording.error is not None:
             return f"{title}\nprogram failed:\n{self.recording.error}"
-        lines = [title, *(f"warning: {w}" for w in self.recording.warnings), f"{sum(1 for r in self.recording.registrations if r.custom)} resources"]
+        lines = [
+            title,
+            *(f"warning: {w}" for w in self.recording.warnings),
+            f"{sum(1 for r in self.recording.registrations if r.custom)} resources",
+        ]
         sources, component = self.sources(), None
         for (owner, type_), count in sorted(self.components().items()):
             if owner != component:
