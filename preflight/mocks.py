@@ -129,7 +129,8 @@ class EngineMocks(pulumi.runtime.Mocks):
             resource_id = f"{args.name}-{_hash(args.typ + args.name)}"
         fill = {"name": args.name, "hash": _hash(args.typ + args.name), "account": self.account, "region": self.region}
         fill["physical"] = str(args.inputs.get("name") or args.name)
-        state = {"arn": _arn(args.typ, args.name, self.account, self.region)}
+        # AWS builds an ARN from the physical name (a repository's ARN ends in `kanna/frontend`, as its URL does).
+        state = {"arn": _arn(args.typ, fill["physical"], self.account, self.region)}
         state.update({key: _fill(template, fill) for key, template in COMPUTED.get(args.typ, {}).items()})
         state.update(args.inputs)
         return resource_id, state

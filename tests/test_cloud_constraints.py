@@ -246,7 +246,9 @@ def test_blue_green_capacity_strategy_ships_through_the_appspec(name: str, dev: 
     stack = dev if name == "dev" else prod
     settings = load(name, stack_config(name)[0])
     for env, services in stack.outputs["deploy"].items():
-        for service in services:
+        for service, inputs in services.items():
+            if inputs["strategy"] != "blueGreen":
+                continue
             ecs = stack.one(SERVICE, f"{env}-{service}-service")
             # ECS refuses the new deployment a strategy change needs on a CODE_DEPLOY service: Pulumi must not try.
             assert ecs.inputs["deploymentController"] == {"type": "CODE_DEPLOY"}

@@ -418,7 +418,7 @@ def test_every_secret_rotates_or_its_tag_says_why_not(each_stack: RecordedStack)
     rotating = {name for name, s in secrets.items() if any(each_stack.deps(r, "secretId") == [s] for r in each_stack.of_type(ROTATION))}
     assert rotating == {f"kanna/{e}/{engine}/{service}" for engine in ("mysql", "postgres") for service in db_clients(engine)}
     exempt = {name: s.inputs["tags"][EXEMPT_TAG] for name, s in secrets.items() if EXEMPT_TAG in s.inputs.get("tags", {})}
-    assert sorted(exempt) == sorted(f"kanna/{e}/{n}" for n in ("edge/origin-verify", "redis/auth-token", "datadog/api-key"))
+    assert sorted(exempt) == sorted(f"kanna/{e}/{n}" for n in ("redis/auth-token", "datadog/api-key"))
     assert set(secrets) == rotating | set(exempt)
     assert "RBAC users only" in exempt[f"kanna/{e}/redis/auth-token"] and "Datadog issues" in exempt[f"kanna/{e}/datadog/api-key"]
 
