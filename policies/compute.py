@@ -97,6 +97,7 @@ POLICIES = [
         [TASK_DEFINITION],
         _arm64,
         "set runtime_platform cpu_architecture='ARM64' and operating_system_family='LINUX', and build the image for linux/arm64",
+        id="KANNA-COMP-001",
     ),
     resource_policy(
         "ecs-service-capacity-providers",
@@ -104,6 +105,7 @@ POLICIES = [
         [SERVICE],
         _capacity_providers,
         "remove launch_type and set capacity_provider_strategies with FARGATE_SPOT weight >= 1 (and FARGATE for an on-demand base)",
+        id="KANNA-COMP-002",
     ),
     resource_policy(
         "ecs-service-spot-share",
@@ -114,6 +116,7 @@ POLICIES = [
         PolicyConfigSchema(
             properties={"minSpotShare": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5}},
         ),
+        id="KANNA-COMP-003",
     ),
     resource_policy(
         "ecs-web-service-on-demand-base",
@@ -122,5 +125,6 @@ POLICIES = [
         _on_demand_base,
         "give the service a FARGATE strategy item with base >= 1 (settings: onDemandBase)",
         PolicyConfigSchema(properties={"requireOnDemandBase": {"type": "boolean", "default": True}}),
+        id="KANNA-COMP-004",
     ),
 ]

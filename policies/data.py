@@ -194,6 +194,8 @@ POLICIES = [
         [DB_CLUSTER, DB_INSTANCE],
         _storage_encrypted,
         "set storage_encrypted=True and kms_key_id to the keys component's data key ARN",
+        id="KANNA-DATA-002",
+        controls=("AWS FSBP RDS.3", "AWS FSBP RDS.27"),
     ),
     resource_policy(
         "cache-encrypted",
@@ -201,6 +203,8 @@ POLICIES = [
         [CACHE_GROUP],
         _cache_encrypted,
         "set at_rest_encryption_enabled=True with kms_key_id, transit_encryption_enabled=True and transit_encryption_mode='required'",
+        id="KANNA-DATA-003",
+        controls=("AWS FSBP ElastiCache.4", "AWS FSBP ElastiCache.5"),
     ),
     resource_policy(
         "data-backup-retention",
@@ -214,6 +218,8 @@ POLICIES = [
                 "minimumCacheDays": {"type": "integer", "minimum": 0, "maximum": 35, "default": 0},
             }
         ),
+        id="KANNA-DATA-004",
+        controls=("AWS FSBP RDS.11", "AWS FSBP ElastiCache.1"),
     ),
     resource_policy(
         "data-prod-deletion-protection",
@@ -222,6 +228,8 @@ POLICIES = [
         _deletion_protection,
         "set deletion_protection=True, skip_final_snapshot=False and a final_snapshot_identifier (the components do when protect is on)",
         _REQUIRED,
+        id="KANNA-DATA-005",
+        controls=("AWS FSBP RDS.7", "AWS FSBP RDS.8"),
     ),
     resource_policy(
         "data-prod-protect",
@@ -230,6 +238,7 @@ POLICIES = [
         _protected,
         "create it with ResourceOptions(protect=settings.protect); to replace it on purpose, unprotect it in a reviewed change first",
         _REQUIRED,
+        id="KANNA-DATA-006",
     ),
     stack_policy(
         "data-prod-multi-az",
@@ -237,11 +246,14 @@ POLICIES = [
         _multi_az,
         "set appReaders >= 1 (Aurora) or nodes >= 2 (Redis); the components spread instances over the network's AZs",
         _REQUIRED,
+        id="KANNA-DATA-007",
+        controls=("AWS FSBP RDS.15", "AWS FSBP ElastiCache.3"),
     ),
     stack_policy(
         "data-port-no-public-ingress",
         "No data store's security group admits its port (3306, 5432, 6379) from the internet or the public tier.",
         _no_public_ingress,
         "remove the rule; pass the client service's task security group to the data component instead",
+        id="KANNA-DATA-008",
     ),
 ]

@@ -143,6 +143,7 @@ POLICIES = [
         _blue_green,
         "set deployment_controller type CODE_DEPLOY and create a BLUE_GREEN deployment group for it (components/bluegreen.py),"
         " with auto-rollback on DEPLOYMENT_FAILURE and DEPLOYMENT_STOP_ON_ALARM and its rollback alarms",
+        id="KANNA-DEPLOY-001",
     ),
     resource_policy(
         "codedeploy-rollback-on-alarms",
@@ -150,6 +151,7 @@ POLICIES = [
         [DEPLOYMENT_GROUP],
         _group_rolls_back,
         "set auto_rollback_configuration enabled with both events, and alarm_configuration enabled with the service's rollback alarms",
+        id="KANNA-DEPLOY-002",
     ),
     resource_policy(
         "ecs-code-deploy-ignore-changes",
@@ -157,6 +159,7 @@ POLICIES = [
         [SERVICE],
         _ignores_what_codedeploy_owns,
         "add ignore_changes=['taskDefinition', 'loadBalancers'] to the service's resource options",
+        id="KANNA-DEPLOY-003",
     ),
     resource_policy(
         "ecs-rolling-circuit-breaker",
@@ -164,5 +167,6 @@ POLICIES = [
         [SERVICE],
         _circuit_breaker,
         "set deployment_circuit_breaker enable=True and rollback=True",
+        id="KANNA-DEPLOY-004",
     ),
 ]

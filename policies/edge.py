@@ -221,12 +221,15 @@ POLICIES = [
         "Every internet-facing ALB has a web ACL association.",
         _albs_have_acls,
         "associate the load balancer with the REGIONAL web ACL (wafv2.WebAclAssociation resource_arn=alb.arn)",
+        id="KANNA-EDGE-001",
     ),
     stack_policy(
         "cloudfront-web-acl",
         "Every CloudFront distribution has a CLOUDFRONT-scope web ACL of this stack.",
         _distributions_have_acls,
         "set web_acl_id to the CLOUDFRONT web ACL's arn (created through the us-east-1 provider)",
+        id="KANNA-EDGE-002",
+        controls=("AWS FSBP CloudFront.6",),
     ),
     resource_policy(
         "waf-blocks-sqli",
@@ -234,6 +237,7 @@ POLICIES = [
         [WEB_ACL],
         _blocks_sqli,
         f"add {SQLI_GROUP} with override_action none and no rule_action_overrides to count",
+        id="KANNA-EDGE-003",
     ),
     resource_policy(
         "waf-blocks-xss",
@@ -241,6 +245,7 @@ POLICIES = [
         [WEB_ACL],
         _blocks_xss,
         f"add {XSS_GROUP} with override_action none and no {XSS_RULE_PREFIX}* rule overridden to count",
+        id="KANNA-EDGE-004",
     ),
     resource_policy(
         "waf-rate-limit",
@@ -248,12 +253,15 @@ POLICIES = [
         [WEB_ACL],
         _rate_limited,
         "add a rule with a rate_based_statement (aggregate by IP) and action block",
+        id="KANNA-EDGE-005",
     ),
     stack_policy(
         "waf-logging",
         "Every web ACL has a logging configuration.",
         _acls_are_logged,
         "add a wafv2.WebAclLoggingConfiguration for the ACL, to an aws-waf-logs-* log group, redacting authorization and cookie",
+        id="KANNA-EDGE-006",
+        controls=("AWS FSBP WAF.11",),
     ),
     resource_policy(
         "alb-http-redirects-only",
@@ -261,6 +269,8 @@ POLICIES = [
         [LISTENER, ALB_LISTENER],
         _http_redirects,
         "make the HTTP listener's default action a redirect with protocol HTTPS, port 443, HTTP_301",
+        id="KANNA-EDGE-007",
+        controls=("AWS FSBP ELB.1",),
     ),
     resource_policy(
         "alb-https-tls-policy",
@@ -269,11 +279,15 @@ POLICIES = [
         _tls_policy,
         "set ssl_policy to ELBSecurityPolicy-TLS13-1-2-2021-06 (or another allowed policy)",
         PolicyConfigSchema(properties={"allowedPolicies": {"type": "array", "items": {"type": "string"}, "default": ALLOWED_TLS_POLICIES}}),
+        id="KANNA-EDGE-008",
+        controls=("AWS FSBP ELB.17",),
     ),
     stack_policy(
         "no-world-ingress",
         "No security group admits 0.0.0.0/0 or ::/0, except 80/443 on an internet-facing ALB's group.",
         _no_world_ingress,
         "admit a security group or a managed prefix list (CloudFront's for the ALB) instead of the whole internet",
+        id="KANNA-NET-005",
+        controls=("AWS FSBP EC2.18", "AWS FSBP EC2.19"),
     ),
 ]

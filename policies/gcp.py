@@ -153,6 +153,7 @@ POLICIES = [
         [FIRESTORE],
         _firestore_recoverable,
         "set point_in_time_recovery_enablement='POINT_IN_TIME_RECOVERY_ENABLED' and delete_protection_state='DELETE_PROTECTION_ENABLED'",
+        id="KANNA-GCP-001",
     ),
     resource_policy(
         "bigquery-not-public",
@@ -160,6 +161,8 @@ POLICIES = [
         [DATASET, DATASET_ACCESS, DATASET_MEMBER, DATASET_BINDING, DATASET_POLICY, TABLE_MEMBER, TABLE_BINDING, TABLE_POLICY],
         _bigquery_not_public,
         "grant a named service account or group instead (BI reads through the Redash service account)",
+        id="KANNA-GCP-002",
+        controls=("CIS GCP 7.1",),
     ),
     resource_policy(
         "workload-identity-provider-condition",
@@ -167,6 +170,7 @@ POLICIES = [
         [WIF_PROVIDER],
         _provider_conditioned,
         "set attribute_condition, e.g. the allowed ECS task role ARNs or assertion.repository and ref for GitHub",
+        id="KANNA-IAM-004",
     ),
     resource_policy(
         "no-service-account-keys",
@@ -174,6 +178,8 @@ POLICIES = [
         [SA_KEY],
         _no_key,
         "remove the key and grant roles/iam.workloadIdentityUser on the service account to a workload identity principalSet",
+        id="KANNA-GCP-003",
+        controls=("CIS GCP 1.4",),
     ),
     stack_policy(
         "bi-identity-read-only",
@@ -190,5 +196,6 @@ POLICIES = [
                 }
             }
         ),
+        id="KANNA-GCP-004",
     ),
 ]

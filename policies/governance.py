@@ -130,6 +130,7 @@ POLICIES = [
         [ROLE],
         _github_trust_pinned,
         f"add StringEquals {GITHUB}:aud = sts.amazonaws.com and {GITHUB}:sub = repo:<owner>/<repo>:<pull_request|ref:...|environment:...>",
+        id="KANNA-IAM-002",
     ),
     stack_policy(
         "scp-guardrails-attached",
@@ -137,5 +138,6 @@ POLICIES = [
         _guardrails_attached,
         "attach the baseline SCPs (bootstrap/organization.py) to the account's OU or a parent OU, with every required deny",
         PolicyConfigSchema(properties={"requiredDenies": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_DENIES}}),
+        id="KANNA-GOV-001",
     ),
 ]

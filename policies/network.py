@@ -154,18 +154,23 @@ POLICIES = [
         [SERVICE],
         _no_public_ip,
         "set network_configuration.assign_public_ip=False and reach AWS APIs through the VPC endpoints",
+        id="KANNA-NET-001",
+        controls=("AWS FSBP ECS.2",),
     ),
     stack_policy(
         "ecs-service-private-subnets",
         "ECS services run only in subnets with no route to an internet gateway.",
         _services_in_private_subnets,
         "pass the network component's private_subnet_ids to the service's network_configuration.subnets",
+        id="KANNA-NET-002",
     ),
     stack_policy(
         "public-ip-only-in-public-tier",
         "Only public-tier subnets (routed to an internet gateway) map public IPs on launch.",
         _public_ips_only_in_public_tier,
         "set map_public_ip_on_launch=False on private and isolated subnets",
+        id="KANNA-NET-003",
+        controls=("AWS FSBP EC2.15",),
     ),
     resource_policy(
         "data-store-not-public",
@@ -173,11 +178,14 @@ POLICIES = [
         [DB_INSTANCE, DB_CLUSTER_INSTANCE],
         _not_public,
         "set publicly_accessible=False; reach the database from tasks in the private tier, or through SSM",
+        id="KANNA-DATA-001",
+        controls=("AWS FSBP RDS.2",),
     ),
     stack_policy(
         "data-store-isolated-subnets",
         "Databases and caches sit only in isolated subnets, which have no route to the internet.",
         _data_in_isolated_subnets,
         "give the data store a subnet group built from the network component's isolated_subnet_ids",
+        id="KANNA-NET-004",
     ),
 ]

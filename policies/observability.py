@@ -102,6 +102,7 @@ POLICIES = [
         "Every web service (ECS service behind a load balancer or tagged kanna:kind=web) has a Datadog monitor and an SLO.",
         _web_services_observed,
         "add the service to the observability component's web services, which creates its monitors and SLOs tagged service:<name>",
+        id="KANNA-OBS-001",
     ),
     resource_policy(
         "log-group-retention",
@@ -109,6 +110,8 @@ POLICIES = [
         [LOG_GROUP],
         _log_retention,
         "set retention_in_days (for example 30 in dev, 365 in prod)",
+        id="KANNA-OBS-002",
+        controls=("AWS FSBP CloudWatch.16",),
     ),
     resource_policy(
         "task-definition-telemetry",
@@ -116,5 +119,6 @@ POLICIES = [
         [TASK_DEFINITION],
         _task_telemetry,
         "build container_definitions with components.telemetry.container_definitions()",
+        id="KANNA-OBS-003",
     ),
 ]

@@ -301,18 +301,23 @@ POLICIES = [
         "Every S3 bucket has a public access block with all four settings on.",
         _public_access_blocked,
         "create buckets with components.buckets.secure_bucket(), or add an aws.s3.BucketPublicAccessBlock with all four flags True",
+        id="KANNA-SEC-001",
+        controls=("AWS FSBP S3.8", "CIS AWS 2.1.4"),
     ),
     stack_policy(
         "s3-bucket-encrypted",
         "Every S3 bucket has default encryption (SSE-KMS, or SSE-S3 where AWS can write nothing else).",
         _encrypted,
         "create buckets with components.buckets.secure_bucket(), or add an aws.s3.BucketServerSideEncryptionConfiguration",
+        id="KANNA-SEC-002",
     ),
     stack_policy(
         "s3-bucket-tls-only",
         "Every S3 bucket's policy denies requests not made over TLS.",
         _tls_only,
         "create buckets with components.buckets.secure_bucket(), or add a Deny s3:* statement with Bool aws:SecureTransport false",
+        id="KANNA-SEC-003",
+        controls=("AWS FSBP S3.5", "CIS AWS 2.1.1"),
     ),
     resource_policy(
         "kms-key-rotation",
@@ -320,6 +325,8 @@ POLICIES = [
         [KEY],
         _rotates,
         "set enable_key_rotation=True (components.keys does, with a 365-day period)",
+        id="KANNA-SEC-004",
+        controls=("AWS FSBP KMS.4", "CIS AWS 3.6"),
     ),
     resource_policy(
         "cloudtrail-log-file-validation",
@@ -327,6 +334,8 @@ POLICIES = [
         [TRAIL],
         _trail_validates,
         "set enable_log_file_validation=True",
+        id="KANNA-SEC-005",
+        controls=("AWS FSBP CloudTrail.4", "CIS AWS 3.2"),
     ),
     resource_policy(
         "cloudtrail-encrypted",
@@ -334,12 +343,16 @@ POLICIES = [
         [TRAIL],
         _trail_encrypted,
         "set kms_key_id to the logs key (keys.logs.arn)",
+        id="KANNA-SEC-006",
+        controls=("AWS FSBP CloudTrail.2", "CIS AWS 3.5"),
     ),
     stack_policy(
         "guardduty-enabled",
         "Every stack has an enabled GuardDuty detector.",
         _guardduty_enabled,
         "keep the security component's aws.guardduty.Detector with enable=True",
+        id="KANNA-SEC-007",
+        controls=("AWS FSBP GuardDuty.1",),
     ),
     resource_policy(
         "cognito-mfa-required",
@@ -347,6 +360,7 @@ POLICIES = [
         [USER_POOL],
         _mfa_required,
         'set mfa_configuration="ON" with software_token_mfa_configuration enabled',
+        id="KANNA-SEC-008",
     ),
     resource_policy(
         "iam-no-star-on-star",
@@ -354,6 +368,8 @@ POLICIES = [
         [*IAM_POLICY_PROPS, ROLE],
         _no_star_on_star,
         "name the actions and resources the principal needs; administrators come from the organization's SSO, not from this stack",
+        id="KANNA-IAM-001",
+        controls=("AWS FSBP IAM.1",),
     ),
     resource_policy(
         "ecs-exec-logged",
@@ -361,6 +377,7 @@ POLICIES = [
         [CLUSTER],
         _exec_logged,
         "set configuration.execute_command_configuration with logging='OVERRIDE' and the security component's exec_logging destinations",
+        id="KANNA-COMP-005",
     ),
     resource_policy(
         "no-admin-ports-open",
@@ -369,6 +386,8 @@ POLICIES = [
         _no_admin_ports,
         "remove the rule and reach hosts and tasks with SSM Session Manager / ECS Exec (components.operator_access)",
         PORTS_CONFIG,
+        id="KANNA-NET-006",
+        controls=("AWS FSBP EC2.13", "AWS FSBP EC2.14", "AWS FSBP EC2.53", "AWS FSBP EC2.54", "CIS AWS 5.2", "CIS AWS 5.3"),
     ),
     resource_policy(
         "internal-routes-authenticated",
@@ -377,5 +396,6 @@ POLICIES = [
         _behind_cognito,
         "put an authenticate-cognito action (security.internal_auth) before the forward action, with a lower order",
         ROUTE_CONFIG,
+        id="KANNA-EDGE-009",
     ),
 ]
