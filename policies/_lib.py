@@ -189,8 +189,8 @@ def _register(id: str, name: str, description: str, controls: Sequence[str], fix
     if clash:
         raise ValueError(f"{name}: policy id {id} is already {clash[0]}'s")
     CATALOG[name] = PolicyInfo(id, name, description, tuple(controls), fix, kind)
-    reference = f" [{'; '.join(controls)}]" if controls else ""
-    return f"{id}: {description}{reference}"
+    # The engine shows the description above each message: the id and controls go last, so both read naturally.
+    return f"{description} [{'; '.join((id, *controls))}]"
 
 
 def _message(id: str, name: str, problem: str, fix: str) -> str:
@@ -272,17 +272,22 @@ def sure(value: Any, what: str) -> Any:
     return value
 
 
-def each(resources: Sequence[PolicyResource], check: Callable[[PolicyResource], list[str]]) -> list[Finding]:
-    """Runs `check` per resource; defers only when nothing definite was found and some resource was unknown.
+def collect(things: Sequence[Any], check: Callable[[Any], list[Finding]]) -> list[Finding]:
+    """Runs `check` per thing; defers only when nothing definite was found and some thing's check was unknown.
 
     A first preview leaves some values unknown: a definite finding elsewhere in the stack is still reported."""
     found: list[Finding] = []
     pending: list[str] = []
-    for resource in resources:
+    for thing in things:
         try:
-            found += [(resource, problem) for problem in check(resource)]
+            found += check(thing)
         except (Pending, UnknownValueError) as exc:
-            pending.append(f"{resource.name}: {exc}")
+            pending.append(str(exc))
     if pending and not found:
         defer(pending[0])
     return found
+
+
+def each(resources: Sequence[PolicyResource], check: Callable[[PolicyResource], list[str]]) -> list[Finding]:
+    """`collect` over resources whose `check` returns problems, as phrases."""
+    return collect(resources, lambda resource: [(resource, problem) for problem in check(resource)])

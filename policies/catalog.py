@@ -1,7 +1,7 @@
 """Every policy of the pack, in the order the pack lists them. Importing this starts no server (policies/__main__.py
 builds the PolicyPack); the docs generator and the tests read the catalog from here."""
 
-from . import compute, data, deploy, edge, gcp, governance, network, observability, security
+from . import compute, data, deploy, edge, gcp, governance, identity, network, observability, security
 from ._lib import CATALOG, FAMILIES, PolicyInfo
 
 POLICIES = [
@@ -14,6 +14,7 @@ POLICIES = [
     *observability.POLICIES,
     *gcp.POLICIES,
     *governance.POLICIES,
+    *identity.POLICIES,
 ]
 
 
