@@ -15,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
-from ._lib import UNKNOWN, Finding, StackIndex, collect, defer, get, items, json_value, resource_policy, stack_policy, sure
+from ._lib import UNKNOWN, Finding, Pending, StackIndex, collect, defer, get, items, json_value, resource_policy, stack_policy
 
 TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 SERVICE = "aws:ecs/service:Service"
@@ -140,7 +140,8 @@ POLICIES = [
 _SECRET_WORDS = {"PASSWORD", "PASSWD", "PWD", "PASS", "SECRET", "SECRETS", "TOKEN", "CREDENTIAL", "CREDENTIALS", "APIKEY", "PRIVATEKEY"}
 _SECRET_PAIRS = {("API", "KEY"), ("PRIVATE", "KEY"), ("ACCESS", "KEY"), ("MASTER", "KEY"), ("SECRET", "KEY"), ("SIGNING", "KEY")}
 _SECRET_PAIRS |= {("ENCRYPTION", "KEY"), ("AUTH", "KEY"), ("LICENSE", "KEY"), ("CLIENT", "SECRET"), ("ENGINE", "AUTH")}
-_REFERENCE_WORDS = {"ARN", "ARNS", "NAME", "PATH", "FILE", "ID", "TTL", "LENGTH", "EXPIRY", "EXPIRES", "HEADER", "TYPE", "ENABLED", "URL"}
+_REFERENCE_WORDS = {"ARN", "ARNS", "NAME", "PATH", "FILE", "ID", "URL", "HEADER", "TYPE", "ENABLED"}  # as the last word
+_SETTING_WORDS = {"TTL", "LENGTH", "EXPIRY", "EXPIRES", "TIMEOUT", "SECONDS", "MINUTES", "ROTATION"}  # anywhere
 _SECRET_VALUES = [
     (re.compile(r"://[^/\s:@]+:[^/\s@]+@"), "a URL with a password"),
     (re.compile(r"\b(AKIA|ASIA)[A-Z0-9]{16}\b"), "an AWS access key id"),
@@ -156,10 +157,10 @@ _SECRET_SOURCES = ("arn:aws:secretsmanager:", "arn:aws:ssm:")
 def secret_name(name: str) -> bool:
     """Whether an environment variable of this name holds a secret by its name."""
     words = [w for w in re.split(r"[^A-Z0-9]+", name.upper()) if w]
-    if not words or words[-1] in _REFERENCE_WORDS:
-        return False
     if "ACCESS" in words and "KEY" in words:  # AWS_ACCESS_KEY_ID: long-lived credentials, however it ends
         return True
+    if not words or words[-1] in _REFERENCE_WORDS or _SETTING_WORDS & set(words):
+        return False
     return bool(_SECRET_WORDS & set(words)) or any(pair in itertools.pairwise(words) for pair in _SECRET_PAIRS)
 
 
@@ -239,13 +240,12 @@ def statement_problems(statement: Mapping[str, Any]) -> list[str]:
     if iam := [a for a in actions if a.lower().startswith("iam:") and ("*" in a or (a.lower() == "iam:passrole" and everywhere))]:
         problems.append(f"allows {', '.join(iam)}")
     if everywhere:
-        if assume := [a for a in actions if fnmatch.fnmatchcase("sts:AssumeRole", a) or a.lower().startswith("sts:assume")]:
+        scoped = [a for a in actions if a not in ("*", "*:*")]  # '*' is reported above
+        if assume := [a for a in scoped if fnmatch.fnmatchcase("sts:AssumeRole", a) or a.lower().startswith("sts:assume")]:
             problems.append(f"allows {', '.join(assume)} on every role ('*')")
-        writes = [
-            a for a in actions if a not in ("*", "*:*") and a not in _RESOURCELESS and not a.split(":")[-1].startswith(_READ_PREFIXES)
-        ]
-        writes += [a for a in actions if any(fnmatch.fnmatchcase(s, a) for s in _SENSITIVE_READS) and a not in writes]
-        if writes := [a for a in writes if not a.lower().startswith(("iam:", "sts:assume"))]:
+        writes = [a for a in scoped if a not in _RESOURCELESS and not a.split(":")[-1].startswith(_READ_PREFIXES)]
+        writes += [a for a in scoped if any(fnmatch.fnmatchcase(s, a) for s in _SENSITIVE_READS) and a not in writes]
+        if writes := [a for a in writes if a not in assume and not a.lower().startswith("iam:")]:
             problems.append(f"allows {', '.join(writes)} on every resource ('*')")
     return problems
 
@@ -284,13 +284,17 @@ def _task_roles_least_privilege(index: StackIndex, config: Mapping[str, Any]) ->
         role, prop = entry
         kind = "a task role" if prop == "taskRoleArn" else "an execution role"
         found: list[Finding] = []
+        pending = [where for where, document in _role_documents(index, role) if document is UNKNOWN]
         for where, document in _role_documents(index, role):
-            sure(document, f"{role.name}: {where}")
+            if document is UNKNOWN:
+                continue
             if isinstance(document, str):  # a managed policy's ARN
                 if document not in allowed:
                     found.append((role, f"is {kind} with {where}; workload roles carry only their own least-privilege policies"))
                 continue
             found += [(role, f"is {kind} whose {where} {problem}") for problem in document_problems(document)]
+        if pending and not found:
+            raise Pending(f"{role.name}: {pending[0]}")  # judged again at the update, when the engine knows it
         return found
 
     return collect(list(roles.values()), check)

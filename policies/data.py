@@ -1,4 +1,5 @@
-"""Data stores: encrypted, backed up, protected in prod, spread over AZs, and reachable only by their clients.
+"""Data stores: encrypted (Performance Insights too), backed up, protected in prod, spread over AZs, and reachable only
+from the task security groups of ECS services.
 
 Public accessibility and isolated subnets are checked in `network.py` (data-store-not-public,
 data-store-isolated-subnets). Which instances belong to a cluster, and which security group guards a

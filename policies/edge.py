@@ -1,4 +1,5 @@
-"""The edge: web ACLs on every public entry point, what those ACLs must block, and listener and ingress hygiene.
+"""The edge: web ACLs on every public entry point, what those ACLs must block everywhere, listener and CloudFront TLS,
+and an ALB that only CloudFront reaches.
 
 Load balancers, distributions, ACLs, associations and logging configurations are related through
 property dependencies (association.resourceArn -> load balancer, distribution.webAclId -> ACL), so the

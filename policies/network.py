@@ -1,4 +1,6 @@
-"""Private subnets: tasks and data stores never face the internet, and only the public tier maps public IPs.
+"""The network: tasks and data stores never face the internet, only the public tier maps public IPs or routes to the
+internet gateway, every VPC keeps flow logs, the default security group is closed, and no security group admits the
+internet, however its rules are written (inline, `aws.vpc.SecurityGroupIngressRule`, `aws.ec2.SecurityGroupRule`).
 
 Which subnet a service or a data store sits in, and which gateway a subnet routes to, are found through
 property dependencies (service -> subnet <- route table association -> route table <- route -> gateway),
@@ -14,7 +16,7 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
-from ._lib import UNKNOWN, Finding, StackIndex, collect, defer, each, get, items, resource_policy, stack_policy, sure
+from ._lib import UNKNOWN, Finding, Pending, StackIndex, collect, defer, each, get, items, resource_policy, stack_policy, sure
 
 SERVICE = "aws:ecs/service:Service"
 SUBNET = "aws:ec2/subnet:Subnet"
@@ -319,7 +321,10 @@ def _default_group_closed(index: StackIndex, _: Mapping[str, Any]) -> list[Findi
         problems = []
         for group in groups:
             for direction in ("ingress", "egress"):
-                if sure(items(group.props, direction), f"{group.name}.{direction}"):
+                rules = items(group.props, direction)
+                if UNKNOWN in rules:
+                    raise Pending(f"{group.name}.{direction}")
+                if rules:
                     problems.append(f"its default security group '{group.name}' has {direction} rules")
             for type_ in (INGRESS_RULE, EGRESS_RULE, SG_RULE):
                 problems += [

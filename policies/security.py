@@ -1,6 +1,7 @@
 """The security baseline: locked-down buckets, rotating keys, a validated and encrypted trail, GuardDuty on, MFA on
-the internal user pool, no admin-everything IAM policy, logged ECS Exec, no open SSH/RDP, and internal routes behind
-Cognito.
+the internal user pool, no admin-everything IAM policy, logged ECS Exec, no open SSH/RDP, internal routes behind
+Cognito, a multi-region trail, Security Hub with its standards, GuardDuty with its protections, and no resource policy
+that admits everyone.
 
 Bucket checks relate a bucket to its public access block, encryption configuration and policy through the
 property dependency on `bucket`, so they hold in a first preview, when no bucket name or id is known yet.

@@ -44,7 +44,14 @@ def tier(name: str, gateway_type: str | None, *, maps_public: bool = False, know
         {"subnetId": ident("subnet-1"), "routeTableId": ident("rtb-1")},
         {"subnetId": [subnet], "routeTableId": [table]},
     )
-    return [vpc, subnet, *([gateway] if gateway else []), table, *routes, association]
+    return [vpc, subnet, *([gateway] if gateway else []), table, *routes, association, *vpc_baseline(vpc, name)]
+
+
+def vpc_baseline(vpc: object, name: str) -> list:
+    """A year of flow logs and a closed default security group (vpc-flow-logs', default-security-group-closed's concerns)."""
+    group = res("aws:cloudwatch/logGroup:LogGroup", f"{name}-flow-group", {"retentionInDays": 365.0})
+    flow = res("aws:ec2/flowLog:FlowLog", f"{name}-flow", {"trafficType": "ALL"}, {"vpcId": [vpc], "logDestination": [group]})
+    return [group, flow, res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", f"{name}-default-sg", {}, {"vpcId": [vpc]})]
 
 
 def service(subnets: list, assign_public_ip: object = False, known: bool = True) -> object:

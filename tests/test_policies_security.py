@@ -140,7 +140,8 @@ def test_kms_key_rotation(pack: PolicyPack, props: dict, outcome: str) -> None:
     ids=["compliant", "unknown-key", "no-validation", "no-key", "neither"],
 )
 def test_cloudtrail_validates_and_encrypts(pack: PolicyPack, props: dict, failing: set) -> None:
-    found = [d for d in violations(judge(pack, [res("aws:cloudtrail/trail:Trail", "t", props)])) if d.policy.startswith("cloudtrail")]
+    trail = res("aws:cloudtrail/trail:Trail", "t", {"isMultiRegionTrail": True, **props})  # cloudtrail-logging's concern
+    found = [d for d in violations(judge(pack, [trail])) if d.policy.startswith("cloudtrail")]
     assert {d.policy for d in found} == failing
 
 
