@@ -64,6 +64,10 @@ def render(configs: dict[str, dict[str, Any]]) -> str:
         "`policies/config/<stack>.json` keys by. A level other than mandatory, a changed threshold and every exception",
         "carries a written `reason` in that file; they are listed below the table.",
         "",
+        "An exception is reviewed like code: add it to the stack's file under the policy's name, as",
+        '`{"exceptions": [{"resource": "<resource name or pattern>", "match": "<words of the finding>", "reason": "<why>"}]}`;',
+        "it silences only the findings on that resource whose message contains `match`, and the pack refuses one without a reason.",
+        "",
         "| Family | Policies |",
         "|---|---|",
     ]

@@ -465,6 +465,7 @@ RESOURCE_POLICIES = {
     "aws:sns/topicPolicy:TopicPolicy": "policy",
     "aws:sqs/queuePolicy:QueuePolicy": "policy",
     "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
 }
 # Condition keys that tie a request to this organization or account (or to one of its resources).
 LIMITING_KEYS = {
@@ -542,7 +543,7 @@ POLICIES += [
     ),
     resource_policy(
         "resource-policy-no-public-principal",
-        "No KMS key, bucket, topic, queue or secret policy allows a '*' principal without a condition limiting it to this"
+        "No KMS key, bucket, topic, queue, secret or image repository policy allows a '*' principal without a condition limiting it to this"
         " organization or account (aws:PrincipalOrgID, aws:SourceAccount, aws:SourceArn, aws:PrincipalAccount...).",
         list(RESOURCE_POLICIES),
         _public_statements,

@@ -291,7 +291,7 @@ def test_the_alb_admits_only_cloudfronts_prefix_list(pack: PolicyPack, known: bo
         {"securityGroupId": [group]},
     )
     found = violations(judge(pack, [vpc, group, alb, old]), policy)
-    assert sorted(d.message.split("'")[1] for d in found) == ["alb-sg", "old"]
+    assert sorted(d.message.split("\n")[1].split("'")[1] for d in found) == ["alb-sg", "old"]
     diagnostics = judge(pack, alb_ingress({"prefixListId": UNKNOWN}, known=known))
     assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
 
