@@ -8,21 +8,6 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 # The CLI (and the preflight) run this file as a script from the pack directory.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from policies import budget, compute, data, deploy, edge, gcp, governance, network, observability, security
+from policies.catalog import POLICIES
 
-PolicyPack(
-    name="kanna-infra-policies",
-    enforcement_level=EnforcementLevel.MANDATORY,
-    policies=[
-        *network.POLICIES,
-        *compute.POLICIES,
-        *deploy.POLICIES,
-        *edge.POLICIES,
-        *data.POLICIES,
-        *security.POLICIES,
-        *observability.POLICIES,
-        *gcp.POLICIES,
-        *governance.POLICIES,
-        *budget.POLICIES,
-    ],
-)
+PolicyPack(name="kanna-infra-policies", enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)

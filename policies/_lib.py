@@ -8,8 +8,11 @@ stack check relates resources through property dependencies, which are known eve
 
 from __future__ import annotations
 
+import fnmatch
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pulumi_policy import (
@@ -129,8 +132,78 @@ class StackIndex:
         return bool(self.dependents(balancer, VPC_ORIGIN, "vpcOriginEndpointConfig"))
 
 
-def _message(name: str, problem: str, fix: str) -> str:
-    return f"{name}: {problem}. Fix: {fix}"
+FAMILIES = ("NET", "EDGE", "COMP", "DEPLOY", "DATA", "SEC", "IAM", "OBS", "GCP", "GOV", "COST")
+_ID = re.compile(r"^KANNA-(" + "|".join(FAMILIES) + r")-\d{3}$")
+
+
+@dataclass(frozen=True)
+class PolicyInfo:
+    """What a reviewer traces a policy by: its stable id, the controls it enforces, what it checks and how to fix it."""
+
+    id: str
+    name: str
+    description: str
+    controls: tuple[str, ...]
+    fix: str
+    kind: str  # "resource" or "stack"
+
+    @property
+    def family(self) -> str:
+        return self.id.split("-")[1]
+
+
+CATALOG: dict[str, PolicyInfo] = {}
+"""Every policy built by `resource_policy` / `stack_policy`, by name, in the order the modules define them."""
+
+# Every policy's config takes a written `reason` (why this stack's level or thresholds differ) and reviewed
+# `exceptions`. The CLI validates `--policy-pack-config` against each policy's schema (only the keys it
+# declares are checked; the preflight also refuses undeclared keys), so both are declared on every policy.
+REVIEW_PROPERTIES: dict[str, Any] = {
+    "reason": {"type": "string", "minLength": 10, "description": "Why this stack's level or settings differ from the default."},
+    "exceptions": {
+        "type": "array",
+        "default": [],
+        "description": "Reviewed exceptions: findings on `resource` (a name pattern) whose problem contains `match` are not reported.",
+        "items": {
+            "type": "object",
+            "properties": {
+                "resource": {"type": "string", "minLength": 1},
+                "match": {"type": "string", "minLength": 1},
+                "reason": {"type": "string", "minLength": 10},
+            },
+            "required": ["resource", "reason"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def _schema(config_schema: PolicyConfigSchema | None) -> PolicyConfigSchema:
+    own = config_schema.properties if config_schema is not None else {}
+    required = config_schema.required if config_schema is not None else None
+    return PolicyConfigSchema(properties={**own, **REVIEW_PROPERTIES}, required=required)
+
+
+def _excepted(config: Mapping[str, Any], name: str, problem: str) -> bool:
+    for exception in config.get("exceptions") or []:
+        if fnmatch.fnmatchcase(name, str(exception.get("resource", ""))) and str(exception.get("match", "")) in problem:
+            return True
+    return False
+
+
+def _register(id: str, name: str, description: str, controls: Sequence[str], fix: str, kind: str) -> str:
+    if not _ID.match(id):
+        raise ValueError(f"{name}: policy id {id!r} is not KANNA-<{'|'.join(FAMILIES)}>-NNN")
+    clash = [info.name for info in CATALOG.values() if info.id == id and info.name != name]
+    if clash:
+        raise ValueError(f"{name}: policy id {id} is already {clash[0]}'s")
+    CATALOG[name] = PolicyInfo(id, name, description, tuple(controls), fix, kind)
+    # The engine shows the description above each message: the id and controls go last, so both read naturally.
+    return f"{description} [{'; '.join((id, *controls))}]"
+
+
+def _message(id: str, name: str, problem: str, fix: str) -> str:
+    return f"{id} {name}: {problem}. Fix: {fix}"
 
 
 def resource_policy(
@@ -140,21 +213,28 @@ def resource_policy(
     check: Callable[[ResourceValidationArgs, Mapping[str, Any]], list[str]],
     fix: str,
     config_schema: PolicyConfigSchema | None = None,
+    *,
+    id: str,
+    controls: Sequence[str] = (),
 ) -> ResourceValidationPolicy:
-    """A policy over single resources of `types`. `check` returns the problems it found, as phrases."""
+    """A policy over single resources of `types`. `check` returns the problems it found, as phrases.
+
+    `id` is the policy's stable id (KANNA-<family>-NNN), `controls` the AWS FSBP / CIS controls it enforces."""
 
     def validate(args: ResourceValidationArgs, report: ReportViolation) -> None:
         if args.resource_type not in types:
             return
-        for problem in check(args, args.get_config() or {}):
-            report(_message(f"{args.resource_type.rsplit(':', 1)[-1]} '{args.name}'", problem, fix), None)
+        config = args.get_config() or {}
+        for problem in check(args, config):
+            if not _excepted(config, args.name, problem):
+                report(_message(id, f"{args.resource_type.rsplit(':', 1)[-1]} '{args.name}'", problem, fix), None)
 
     return ResourceValidationPolicy(
         name=name,
-        description=description,
+        description=_register(id, name, description, controls, fix, "resource"),
         validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=config_schema,
+        config_schema=_schema(config_schema),
         remediation_steps=fix,
     )
 
@@ -168,18 +248,55 @@ def stack_policy(
     check: Callable[[StackIndex, Mapping[str, Any]], list[Finding]],
     fix: str,
     config_schema: PolicyConfigSchema | None = None,
+    *,
+    id: str,
+    controls: Sequence[str] = (),
 ) -> StackValidationPolicy:
     """A policy over the whole stack. `check` returns (resource, problem) pairs."""
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        for resource, problem in check(StackIndex(args.resources), args.get_config() or {}):
-            report(_message(f"{resource.resource_type.rsplit(':', 1)[-1]} '{resource.name}'", problem, fix), resource.urn)
+        config = args.get_config() or {}
+        for resource, problem in check(StackIndex(args.resources), config):
+            if not _excepted(config, resource.name, problem):
+                report(_message(id, f"{resource.resource_type.rsplit(':', 1)[-1]} '{resource.name}'", problem, fix), resource.urn)
 
     return StackValidationPolicy(
         name=name,
-        description=description,
+        description=_register(id, name, description, controls, fix, "stack"),
         validate=validate,
         enforcement_level=EnforcementLevel.MANDATORY,
-        config_schema=config_schema,
+        config_schema=_schema(config_schema),
         remediation_steps=fix,
     )
+
+
+class Pending(Exception):
+    """A value one resource's check needs is unknown: the other resources are still judged (see `each`)."""
+
+
+def sure(value: Any, what: str) -> Any:
+    """`value`, or `Pending` when it is not known yet (inside `each`)."""
+    if value is UNKNOWN:
+        raise Pending(what)
+    return value
+
+
+def collect(things: Sequence[Any], check: Callable[[Any], list[Finding]]) -> list[Finding]:
+    """Runs `check` per thing; defers only when nothing definite was found and some thing's check was unknown.
+
+    A first preview leaves some values unknown: a definite finding elsewhere in the stack is still reported."""
+    found: list[Finding] = []
+    pending: list[str] = []
+    for thing in things:
+        try:
+            found += check(thing)
+        except (Pending, UnknownValueError) as exc:
+            pending.append(str(exc))
+    if pending and not found:
+        defer(pending[0])
+    return found
+
+
+def each(resources: Sequence[PolicyResource], check: Callable[[PolicyResource], list[str]]) -> list[Finding]:
+    """`collect` over resources whose `check` returns problems, as phrases."""
+    return collect(resources, lambda resource: [(resource, problem) for problem in check(resource)])

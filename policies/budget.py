@@ -93,5 +93,6 @@ POLICIES = [
                 "usage": {"type": "object", "default": {}, "description": "The usage assumptions of settings/cost.py, camelCase."},
             }
         ),
+        id="KANNA-COST-001",
     ),
 ]

@@ -1,4 +1,5 @@
-"""Data stores: encrypted, backed up, protected in prod, spread over AZs, and reachable only by their clients.
+"""Data stores: encrypted (Performance Insights too), backed up, protected in prod, spread over AZs, and reachable only
+from the task security groups of ECS services.
 
 Public accessibility and isolated subnets are checked in `network.py` (data-store-not-public,
 data-store-isolated-subnets). Which instances belong to a cluster, and which security group guards a
@@ -12,21 +13,18 @@ preview. `data-prod-protect` makes sure every stateful data resource carries it 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
-from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, resource_policy, stack_policy
-from .network import CACHE_CLUSTER, CACHE_GROUP, DB_CLUSTER, DB_CLUSTER_INSTANCE, DB_INSTANCE, SUBNET, internet_routes
+from ._lib import UNKNOWN, Finding, StackIndex, collect, defer, each, get, resource_policy, stack_policy, sure
+from .network import CACHE_CLUSTER, CACHE_GROUP, DB_CLUSTER, DB_CLUSTER_INSTANCE, DB_INSTANCE, Ingress, ingress_rules
 
 KMS_KEY = "aws:kms/key:Key"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECURITY_GROUP = "aws:ec2/securityGroup:SecurityGroup"
-INGRESS_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
-SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
-LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
+SERVICE = "aws:ecs/service:Service"
 DATA_PORTS = (3306, 5432, 6379)
 # What `protect` must cover in prod: losing any of these loses data, or the key to it.
 PROTECTED_TYPES = (DB_CLUSTER, DB_CLUSTER_INSTANCE, DB_INSTANCE, CACHE_GROUP, KMS_KEY, SECRET)
@@ -120,71 +118,48 @@ def _multi_az(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
     return found
 
 
-def _covers_data_port(protocol: Any, from_port: Any, to_port: Any, what: str) -> list[int]:
-    protocol = _known(protocol, f"{what}.protocol")
-    if str(protocol).lower() in ("-1", "all"):
-        return list(DATA_PORTS)
-    if str(protocol).lower() not in ("tcp", "6"):
-        return []
-    low, high = _known(from_port, f"{what}.fromPort"), _known(to_port, f"{what}.toPort")
-    return [p for p in DATA_PORTS if low is not None and high is not None and low <= p <= high]
+def _task_groups(index: StackIndex) -> set[str]:
+    """The security groups ECS services put on their tasks (networkConfiguration.securityGroups)."""
+    return {sg.urn for service in index.of_type(SERVICE) for sg in index.deps(service, "networkConfiguration", SECURITY_GROUP)}
 
 
-def _public_sources(index: StackIndex, cidrs: list[Any], groups: list[PolicyResource], what: str) -> list[str]:
-    """Which of these sources are the world or the public tier."""
-    public_nets = [
-        ipaddress.ip_network(cidr)
-        for subnet in index.of_type(SUBNET)
-        if isinstance(cidr := get(subnet.props, "cidrBlock"), str) and "internet gateway" in internet_routes(index, subnet)
-    ]
-    public_groups = {
-        dep.urn
-        for lb in index.of_type(LOAD_BALANCER)
-        if index.serves_viewers(lb)
-        for dep in index.deps(lb, "securityGroups", SECURITY_GROUP)
-    }
-    found = []
-    for cidr in cidrs:
-        net = ipaddress.ip_network(_known(cidr, f"{what}.cidr"), strict=False)
-        if net.prefixlen == 0:
-            found.append(f"the whole internet ({cidr})")
-        elif any(net.version == p.version and net.overlaps(p) for p in public_nets):
-            found.append(f"the public subnets ({cidr})")
-    found += [f"the group '{g.name}' of a load balancer that viewers reach" for g in groups if g.urn in public_groups]
-    return found
-
-
-def _no_public_ingress(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+def _data_ports_from_tasks(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
     guarded = {
-        sg.urn: sg for type_, prop in GUARDED.items() for store in index.of_type(type_) for sg in index.deps(store, prop, SECURITY_GROUP)
+        sg.urn for type_, prop in GUARDED.items() for store in index.of_type(type_) for sg in index.deps(store, prop, SECURITY_GROUP)
     }
-    found: list[Finding] = []
+    tasks = _task_groups(index)
 
-    def check(rule: PolicyResource, ports: list[int], cidrs: list[Any], groups: list[PolicyResource]) -> None:
-        if ports:
-            for source in _public_sources(index, cidrs, groups, rule.name):
-                found.append((rule, f"opens data port {', '.join(map(str, ports))} to {source}"))
+    def check(rule: Ingress) -> list[Finding]:
+        if rule.group is None or rule.group.urn not in guarded:
+            return []
+        ports = [port for port in DATA_PORTS if rule.covers(port)]
+        if not ports:
+            return []
+        opened = f"data port {', '.join(map(str, ports))} of '{rule.group.name}'"
+        found = [(rule.owner, f"opens {opened} to the CIDR range {sure(c, 'source CIDR')}") for c in rule.cidrs]
+        found += [(rule.owner, f"opens {opened} to the prefix list {p}") for p in rule.prefix_lists]
+        found += [
+            (rule.owner, f"opens {opened} to '{g.name}', which is no ECS service's task group") for g in rule.sources if g.urn not in tasks
+        ]
+        return found
 
-    for rule in index.of_type(INGRESS_RULE):
-        if any(sg.urn in guarded for sg in index.deps(rule, "securityGroupId")):
-            p = rule.props
-            ports = _covers_data_port(get(p, "ipProtocol"), get(p, "fromPort"), get(p, "toPort"), rule.name)
-            cidrs = [c for c in (get(p, "cidrIpv4"), get(p, "cidrIpv6")) if c is not None]
-            check(rule, ports, cidrs, index.deps(rule, "referencedSecurityGroupId", SECURITY_GROUP))
-    for rule in index.of_type(SG_RULE):
-        if _known(get(rule.props, "type"), "type") == "ingress" and any(sg.urn in guarded for sg in index.deps(rule, "securityGroupId")):
-            p = rule.props
-            ports = _covers_data_port(get(p, "protocol"), get(p, "fromPort"), get(p, "toPort"), rule.name)
-            cidrs = [*items(p, "cidrBlocks"), *items(p, "ipv6CidrBlocks")]
-            check(rule, ports, cidrs, index.deps(rule, "sourceSecurityGroupId", SECURITY_GROUP))
-    for group in guarded.values():
-        for inline in items(group.props, "ingress"):
-            if inline is UNKNOWN:
-                defer(f"{group.name}.ingress")
-            ports = _covers_data_port(get(inline, "protocol"), get(inline, "fromPort"), get(inline, "toPort"), group.name)
-            cidrs = [*items(inline, "cidrBlocks"), *items(inline, "ipv6CidrBlocks")]
-            check(group, ports, cidrs, index.deps(group, "ingress", SECURITY_GROUP))
-    return found
+    return collect(ingress_rules(index), check)
+
+
+def _performance_insights_key(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+    def check(instance: PolicyResource) -> list[str]:
+        if sure(get(instance.props, "performanceInsightsEnabled", default=False), "performanceInsightsEnabled") is not True:
+            return []
+        keys = index.deps(instance, "performanceInsightsKmsKeyId", KMS_KEY)
+        if not keys:
+            return ["encrypts Performance Insights with the AWS-managed key, not this stack's (performanceInsightsKmsKeyId)"]
+        clusters = index.deps(instance, "clusterIdentifier", DB_CLUSTER)
+        storage = {k.urn for c in clusters for k in index.deps(c, "kmsKeyId", KMS_KEY)}
+        if storage and not storage & {k.urn for k in keys}:
+            return [f"encrypts Performance Insights with '{keys[0].name}', not its cluster's data key"]
+        return []
+
+    return each(index.of_type(DB_CLUSTER_INSTANCE, DB_INSTANCE), check)
 
 
 POLICIES = [
@@ -194,6 +169,8 @@ POLICIES = [
         [DB_CLUSTER, DB_INSTANCE],
         _storage_encrypted,
         "set storage_encrypted=True and kms_key_id to the keys component's data key ARN",
+        id="KANNA-DATA-002",
+        controls=("AWS FSBP RDS.3", "AWS FSBP RDS.27"),
     ),
     resource_policy(
         "cache-encrypted",
@@ -201,6 +178,8 @@ POLICIES = [
         [CACHE_GROUP],
         _cache_encrypted,
         "set at_rest_encryption_enabled=True with kms_key_id, transit_encryption_enabled=True and transit_encryption_mode='required'",
+        id="KANNA-DATA-003",
+        controls=("AWS FSBP ElastiCache.4", "AWS FSBP ElastiCache.5"),
     ),
     resource_policy(
         "data-backup-retention",
@@ -214,6 +193,8 @@ POLICIES = [
                 "minimumCacheDays": {"type": "integer", "minimum": 0, "maximum": 35, "default": 0},
             }
         ),
+        id="KANNA-DATA-004",
+        controls=("AWS FSBP RDS.11", "AWS FSBP ElastiCache.1"),
     ),
     resource_policy(
         "data-prod-deletion-protection",
@@ -222,6 +203,8 @@ POLICIES = [
         _deletion_protection,
         "set deletion_protection=True, skip_final_snapshot=False and a final_snapshot_identifier (the components do when protect is on)",
         _REQUIRED,
+        id="KANNA-DATA-005",
+        controls=("AWS FSBP RDS.7", "AWS FSBP RDS.8"),
     ),
     resource_policy(
         "data-prod-protect",
@@ -230,6 +213,7 @@ POLICIES = [
         _protected,
         "create it with ResourceOptions(protect=settings.protect); to replace it on purpose, unprotect it in a reviewed change first",
         _REQUIRED,
+        id="KANNA-DATA-006",
     ),
     stack_policy(
         "data-prod-multi-az",
@@ -237,11 +221,21 @@ POLICIES = [
         _multi_az,
         "set appReaders >= 1 (Aurora) or nodes >= 2 (Redis); the components spread instances over the network's AZs",
         _REQUIRED,
+        id="KANNA-DATA-007",
+        controls=("AWS FSBP RDS.15", "AWS FSBP ElastiCache.3"),
     ),
     stack_policy(
         "data-port-no-public-ingress",
-        "No data store's security group admits its port (3306, 5432, 6379) from the internet or the public tier.",
-        _no_public_ingress,
+        "Data ports (3306, 5432, 6379) admit only the task security groups of ECS services: never a CIDR range, a prefix list or another group.",
+        _data_ports_from_tasks,
         "remove the rule; pass the client service's task security group to the data component instead",
+        id="KANNA-DATA-008",
+    ),
+    stack_policy(
+        "performance-insights-encrypted",
+        "Writers and readers with Performance Insights encrypt it with this stack's KMS key, their cluster's data key.",
+        _performance_insights_key,
+        "set performance_insights_kms_key_id to the keys component's data key ARN on every cluster instance",
+        id="KANNA-DATA-009",
     ),
 ]

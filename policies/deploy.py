@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource, ResourceValidationArgs
+from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
 from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, resource_policy, stack_policy
 
@@ -144,6 +144,7 @@ POLICIES = [
         _blue_green,
         "set deployment_controller type CODE_DEPLOY and create a BLUE_GREEN deployment group for it (components/bluegreen.py),"
         " with auto-rollback on DEPLOYMENT_FAILURE and DEPLOYMENT_STOP_ON_ALARM and its rollback alarms",
+        id="KANNA-DEPLOY-001",
     ),
     resource_policy(
         "codedeploy-rollback-on-alarms",
@@ -151,6 +152,7 @@ POLICIES = [
         [DEPLOYMENT_GROUP],
         _group_rolls_back,
         "set auto_rollback_configuration enabled with both events, and alarm_configuration enabled with the service's rollback alarms",
+        id="KANNA-DEPLOY-002",
     ),
     resource_policy(
         "ecs-code-deploy-ignore-changes",
@@ -158,6 +160,7 @@ POLICIES = [
         [SERVICE],
         _ignores_what_codedeploy_owns,
         "add ignore_changes=['taskDefinition', 'loadBalancers'] to the service's resource options",
+        id="KANNA-DEPLOY-003",
     ),
     resource_policy(
         "ecs-rolling-circuit-breaker",
@@ -165,5 +168,60 @@ POLICIES = [
         [SERVICE],
         _circuit_breaker,
         "set deployment_circuit_breaker enable=True and rollback=True",
+        id="KANNA-DEPLOY-004",
+    ),
+]
+
+
+DEPLOYMENT_CONFIG = "aws:codedeploy/deploymentConfig:DeploymentConfig"
+GRADUAL_PREFIXES = ("CodeDeployDefault.ECSCanary", "CodeDeployDefault.ECSLinear")
+ALARMS = ("aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/compositeAlarm:CompositeAlarm")
+
+
+def _traffic_shift(index: StackIndex, group: PolicyResource) -> str | None:
+    """Why `group` shifts all traffic at once (None: it shifts gradually)."""
+    custom = index.deps(group, "deploymentConfigName", DEPLOYMENT_CONFIG)
+    for config in custom:
+        kind = get(config.props, "trafficRoutingConfig", "type", default="AllAtOnce")
+        if kind is UNKNOWN:
+            defer(f"{config.name}.trafficRoutingConfig")
+        if kind not in ("TimeBasedCanary", "TimeBasedLinear"):
+            return f"uses deployment config '{config.name}', whose traffic routing is {kind}"
+    if custom:
+        return None
+    name = get(group.props, "deploymentConfigName", default="CodeDeployDefault.ECSAllAtOnce")
+    if name is UNKNOWN:
+        defer(f"{group.name}.deploymentConfigName")
+    return None if str(name).startswith(GRADUAL_PREFIXES) else f"shifts all traffic at once ({name})"
+
+
+def _gradual_web_deploys(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
+    if not config.get("required", True):
+        return []
+    found: list[Finding] = []
+    for service in index.of_type(SERVICE):
+        if not items(service.props, "loadBalancers") or _controller(service.props) != "CODE_DEPLOY":
+            continue
+        for group in index.dependents(service, DEPLOYMENT_GROUP, "ecsService"):
+            if problem := _traffic_shift(index, group):
+                found.append((group, f"deploys web service '{service.name}' and {problem}, not canary or linear"))
+            alarms = get(group.props, "alarmConfiguration")
+            if get(alarms, "ignorePollAlarmFailure") is True:
+                found.append((group, "ignores alarm poll failures (ignorePollAlarmFailure), so a deploy goes on when alarms can't be read"))
+            names = items(alarms, "alarms")
+            if names and UNKNOWN not in names and not index.deps(group, "alarmConfiguration", *ALARMS):
+                found.append((group, "rolls back on alarms that are not this stack's, so none may exist"))
+    return found
+
+
+POLICIES += [
+    stack_policy(
+        "codedeploy-gradual-traffic",
+        "Web services' blue/green deployment groups shift traffic canary or linear, never all at once, and roll back on this stack's alarms.",
+        _gradual_web_deploys,
+        "set deployment_config_name to CodeDeployDefault.ECSCanary10Percent5Minutes (settings deploy.trafficConfig) and watch the"
+        " service's rollback alarms",
+        PolicyConfigSchema(properties={"required": {"type": "boolean", "default": True, "description": "false: all at once is allowed."}}),
+        id="KANNA-DEPLOY-005",
     ),
 ]

@@ -1,4 +1,5 @@
-"""The edge: web ACLs on every public entry point, what those ACLs must block, and listener and ingress hygiene.
+"""The edge: web ACLs on every public entry point, what those ACLs must block everywhere, listener and CloudFront TLS,
+and an ALB that only CloudFront reaches.
 
 Load balancers, distributions, ACLs, associations and logging configurations are related through
 property dependencies (association.resourceArn -> load balancer, distribution.webAclId -> ACL), so the
@@ -12,7 +13,8 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
-from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, resource_policy, stack_policy
+from ._lib import UNKNOWN, Finding, StackIndex, collect, defer, get, items, resource_policy, stack_policy, sure
+from .network import VPC, Ingress, ingress_rules, network_of
 
 LOAD_BALANCER = "aws:lb/loadBalancer:LoadBalancer"
 ALB_ALIAS = "aws:alb/loadBalancer:LoadBalancer"
@@ -29,8 +31,15 @@ SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 SQLI_GROUP = "AWSManagedRulesSQLiRuleSet"
 XSS_GROUP = "AWSManagedRulesCommonRuleSet"  # its CrossSiteScripting_* rules are the XSS protection
 XSS_RULE_PREFIX = "CrossSiteScripting_"
-WORLD = ("0.0.0.0/0", "::/0")
-PUBLIC_PORTS = (80, 443)
+BAD_INPUTS_GROUP = "AWSManagedRulesKnownBadInputsRuleSet"
+IP_REPUTATION_GROUP = "AWSManagedRulesAmazonIpReputationList"
+# CloudFront's origin-facing managed prefix list (com.amazonaws.global.cloudfront.origin-facing) has one id per
+# region; ap-northeast-1's is pl-58a04531 (aws ec2 describe-managed-prefix-lists). Other regions: config.
+CLOUDFRONT_PREFIX_LISTS = ["pl-58a04531"]
+# Viewer security policies with TLS 1.2 or newer and no legacy ciphers (CloudFront developer guide, "Supported
+# protocols and ciphers between viewers and CloudFront").
+VIEWER_TLS_POLICIES = ["TLSv1.2_2021", "TLSv1.2_2025", "TLSv1.3_2025"]
+VIEWER_HTTPS = ("redirect-to-https", "https-only")
 ALLOWED_TLS_POLICIES = [
     "ELBSecurityPolicy-TLS13-1-2-2021-06",
     "ELBSecurityPolicy-TLS13-1-2-Res-2021-06",
@@ -77,6 +86,9 @@ def _acls_are_logged(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
 
 
 # --- what an ACL blocks -------------------------------------------------------------------------------
+# The design relies on these protections (components/waf.py). Each must block for the whole request space: not
+# overridden to count, no scope-down statement, and no allow rule ahead of it. A scope-down is possible only as a
+# reviewed exception in policies/config/<stack>.json (`exceptions`, matching "rule '<name>'").
 
 
 def _rules(args: ResourceValidationArgs) -> list[Any]:
@@ -93,45 +105,62 @@ def _counts(action: Any) -> bool:
     return get(action, "count") is not None or get(action, "allow") is not None
 
 
-def _managed_group_blocks(rule: Any, group: str, overridden: str | None) -> bool:
-    """The rule runs the AWS managed `group`, not overridden to count, with none of its `overridden*` rules counting."""
+def _managed(rule: Any, group: str) -> bool:
     statement = get(rule, "statement", "managedRuleGroupStatement")
     if statement is UNKNOWN or get(statement, "name") is UNKNOWN:
         defer("statement.managedRuleGroupStatement")
-    if statement is None or get(statement, "name") != group or get(statement, "vendorName") != "AWS":
-        return False
-    if _counts(get(rule, "overrideAction", default={})):
-        return False
-    for override in items(statement, "ruleActionOverrides"):
-        name = get(override, "name")
-        if (overridden is None or str(name).startswith(overridden)) and _counts(get(override, "actionToUse", default={})):
-            return False
-    return True
+    return statement is not None and get(statement, "name") == group and get(statement, "vendorName") == "AWS"
 
 
-def _custom_rule_blocks(rule: Any, statement_kind: str) -> bool:
-    return get(rule, "statement", statement_kind) is not None and get(rule, "action", "block") is not None
+def _priority(rule: Any) -> float:
+    priority = get(rule, "priority", default=0)
+    if priority is UNKNOWN:
+        defer("rule priority")
+    return float(priority)
 
 
-def _blocks_sqli(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
-    rules = _rules(args)
-    if any(_managed_group_blocks(r, SQLI_GROUP, None) or _custom_rule_blocks(r, "sqliMatchStatement") for r in rules):
-        return []
-    return [f"does not block SQL injection ({SQLI_GROUP} missing, or overridden to count)"]
+def _gaps(rule: Any, rules: list[Any], statement_kind: str, overridden: str | None) -> list[str]:
+    """Why `rule` does not block for the whole request space (empty: it does)."""
+    name = get(rule, "name")
+    gaps = []
+    statement = get(rule, "statement", statement_kind)
+    if statement_kind == "managedRuleGroupStatement":
+        if _counts(get(rule, "overrideAction", default={})):
+            gaps.append(f"rule '{name}' only counts (override_action count)")
+        for override in items(statement, "ruleActionOverrides"):
+            rule_name = str(get(override, "name"))
+            if (overridden is None or rule_name.startswith(overridden)) and _counts(get(override, "actionToUse", default={})):
+                gaps.append(f"rule '{name}' overrides {rule_name} to count")
+    elif get(rule, "action", "block") is None:
+        gaps.append(f"rule '{name}' does not block (its action is not block)")
+    if get(statement, "scopeDownStatement") is not None:
+        gaps.append(f"rule '{name}' inspects only what its scope-down statement selects, so other paths or hosts pass uninspected")
+    for earlier in rules:
+        if _priority(earlier) < _priority(rule) and get(earlier, "action", "allow") is not None:
+            gaps.append(f"rule '{get(earlier, 'name')}' allows requests before rule '{name}' inspects them")
+    return gaps
 
 
-def _blocks_xss(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
-    rules = _rules(args)
-    if any(_managed_group_blocks(r, XSS_GROUP, XSS_RULE_PREFIX) or _custom_rule_blocks(r, "xssMatchStatement") for r in rules):
-        return []
-    return [f"does not block cross-site scripting ({XSS_GROUP} missing, or it or its {XSS_RULE_PREFIX}* rules overridden to count)"]
+def _protection(label: str, group: str | None, custom: str | None, overridden: str | None = None) -> Any:
+    """A check that some rule of the ACL provides `label` (AWS managed `group`, or a custom `custom` statement) everywhere."""
+
+    def check(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+        rules = _rules(args)
+        candidates = [(r, "managedRuleGroupStatement") for r in rules if group is not None and _managed(r, group)]
+        candidates += [(r, custom) for r in rules if custom is not None and get(r, "statement", custom) is not None]
+        if not candidates:
+            return [f"does not block {label} (no {group or custom} rule)"]
+        gaps = [_gaps(rule, rules, kind, overridden) for rule, kind in candidates]
+        return [] if any(not g for g in gaps) else [f"does not block {label} everywhere: {gap}" for g in gaps for gap in g]
+
+    return check
 
 
-def _rate_limited(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
-    for rule in _rules(args):
-        if get(rule, "statement", "rateBasedStatement") is not None and get(rule, "action", "block") is not None:
-            return []
-    return ["has no blocking rate-based rule"]
+_blocks_sqli = _protection("SQL injection", SQLI_GROUP, "sqliMatchStatement")
+_blocks_xss = _protection("cross-site scripting", XSS_GROUP, "xssMatchStatement", XSS_RULE_PREFIX)
+_blocks_bad_inputs = _protection("known bad inputs", BAD_INPUTS_GROUP, None)
+_blocks_bad_ips = _protection("IP addresses of bad reputation", IP_REPUTATION_GROUP, None)
+_rate_limited = _protection("request floods", None, "rateBasedStatement")
 
 
 # --- listeners -----------------------------------------------------------------------------------------
@@ -167,53 +196,86 @@ def _tls_policy(args: ResourceValidationArgs, config: Mapping[str, Any]) -> list
     return []
 
 
-# --- world ingress -------------------------------------------------------------------------------------
+# --- who reaches the ALB, and CloudFront's TLS -----------------------------------------------------------------
 
 
-def _public_alb_group(index: StackIndex, group: PolicyResource) -> bool:
-    return any(
-        _internet_facing(b)
-        for b in index.dependents(group, LOAD_BALANCER, "securityGroups") + index.dependents(group, ALB_ALIAS, "securityGroups")
-    )
+def _vpc_networks(index: StackIndex, group: PolicyResource) -> list[Any]:
+    return [network_of(get(vpc.props, "cidrBlock"), f"{vpc.name}.cidrBlock") for vpc in index.deps(group, "vpcId", VPC)]
 
 
-def _web_port(rule: Any, protocol_key: str) -> bool:
-    protocol = str(get(rule, protocol_key, default=""))
-    return protocol in ("tcp", "6") and get(rule, "fromPort") == get(rule, "toPort") and get(rule, "fromPort") in PUBLIC_PORTS
-
-
-def _no_world_ingress(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+def _alb_behind_cloudfront(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
+    allowed = set(config.get("cloudfrontPrefixListIds") or CLOUDFRONT_PREFIX_LISTS)
+    rules = ingress_rules(index)
     found: list[Finding] = []
-
-    def judge(owner: PolicyResource, group: PolicyResource | None, cidrs: list[Any], rule: Any, protocol_key: str) -> None:
-        world = [c for c in cidrs if c in WORLD]
-        if not world:
-            return
-        if group is not None and _web_port(rule, protocol_key) and _public_alb_group(index, group):
-            return
-        ports = f"{get(rule, 'fromPort')}-{get(rule, 'toPort')}/{get(rule, protocol_key)}"
-        found.append((owner, f"allows ingress from {', '.join(world)} on {ports}; only the public ALB's group may, and only on 80/443"))
-
-    for group in index.of_type(SECURITY_GROUP):
-        for rule in items(group.props, "ingress"):
-            if rule is UNKNOWN:
-                continue
-            judge(group, group, [*items(rule, "cidrBlocks"), *items(rule, "ipv6CidrBlocks")], rule, "protocol")
-    for rule in index.of_type(INGRESS_RULE):
-        groups = index.deps(rule, "securityGroupId", SECURITY_GROUP)
-        judge(rule, groups[0] if groups else None, [get(rule.props, "cidrIpv4"), get(rule.props, "cidrIpv6")], rule.props, "ipProtocol")
-    for rule in index.of_type(SG_RULE):
-        if get(rule.props, "type") != "ingress":
+    for balancer in index.of_type(LOAD_BALANCER, ALB_ALIAS):
+        if not _internet_facing(balancer):
             continue
-        groups = index.deps(rule, "securityGroupId", SECURITY_GROUP)
-        judge(
-            rule,
-            groups[0] if groups else None,
-            [*items(rule.props, "cidrBlocks"), *items(rule.props, "ipv6CidrBlocks")],
-            rule.props,
-            "protocol",
-        )
+        groups = index.deps(balancer, "securityGroups", SECURITY_GROUP)
+        if not groups:
+            found.append((balancer, "has no security group of this stack, so who reaches it can't be verified"))
+
+        def check(rule: Ingress, group: PolicyResource) -> list[Finding]:
+            if rule.group is None or rule.group.urn != group.urn:
+                return []
+            inside = [n for n in _vpc_networks(index, group) if n is not None]
+            problems = []
+            for cidr in rule.cidrs:
+                net = network_of(cidr, f"{rule.owner.name}: source CIDR")
+                if net is None or not any(net.version == v.version and net.subnet_of(v) for v in inside):  # type: ignore[arg-type]
+                    problems.append(f"admits {cidr} on {rule.ports()} to the internet-facing ALB's group '{group.name}'")
+            for prefix in rule.prefix_lists:
+                if sure(prefix, f"{rule.owner.name}: prefixListId") not in allowed:
+                    problems.append(f"admits prefix list {prefix} to the internet-facing ALB's group '{group.name}', not CloudFront's")
+            return [(rule.owner, p) for p in problems]
+
+        for group in groups:
+            found += collect(rules, lambda rule, group=group: check(rule, group))
     return found
+
+
+def _viewer_https(args: ResourceValidationArgs, config: Mapping[str, Any]) -> list[str]:
+    allowed = list(config.get("allowedViewerPolicies") or VIEWER_TLS_POLICIES)
+    problems = []
+    behaviors = [("default", get(args.props, "defaultCacheBehavior"))]
+    behaviors += [(str(get(b, "pathPattern")), b) for b in items(args.props, "orderedCacheBehaviors")]
+    for where, behavior in behaviors:
+        policy = get(behavior, "viewerProtocolPolicy")
+        if policy is UNKNOWN or behavior is UNKNOWN:
+            defer("viewerProtocolPolicy")
+        if policy not in VIEWER_HTTPS:
+            problems.append(f"serves the {where} cache behavior over HTTP (viewerProtocolPolicy {policy})")
+    certificate = get(args.props, "viewerCertificate")
+    if certificate is UNKNOWN:
+        defer("viewerCertificate")
+    if get(certificate, "cloudfrontDefaultCertificate") is True:
+        problems.append("uses the default *.cloudfront.net certificate, with which CloudFront accepts TLSv1")
+    else:
+        minimum = get(certificate, "minimumProtocolVersion", default="TLSv1")
+        if minimum is UNKNOWN:
+            defer("viewerCertificate.minimumProtocolVersion")
+        if minimum not in allowed:
+            problems.append(f"accepts viewers on {minimum}; allowed: {', '.join(allowed)}")
+    return problems
+
+
+def _origin_https(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for origin in items(args.props, "origins"):
+        custom = get(origin, "customOriginConfig")
+        if origin is UNKNOWN or custom is UNKNOWN:
+            defer("origins")
+        if custom is None:
+            continue  # an S3 origin: CloudFront reaches S3 over HTTPS
+        name = get(origin, "originId")
+        policy = get(custom, "originProtocolPolicy")
+        protocols = items(custom, "originSslProtocols")
+        if policy is UNKNOWN or UNKNOWN in protocols:
+            defer("customOriginConfig")
+        if policy != "https-only":
+            problems.append(f"reaches origin '{name}' with originProtocolPolicy {policy}, not https-only")
+        if weak := [p for p in protocols if p != "TLSv1.2"]:
+            problems.append(f"lets origin '{name}' negotiate {', '.join(map(str, weak))} (originSslProtocols)")
+    return problems
 
 
 POLICIES = [
@@ -222,39 +284,47 @@ POLICIES = [
         "Every ALB that viewers reach (internet-facing, or internal behind a CloudFront VPC origin) has a web ACL association.",
         _albs_have_acls,
         "associate the load balancer with the REGIONAL web ACL (wafv2.WebAclAssociation resource_arn=alb.arn)",
+        id="KANNA-EDGE-001",
     ),
     stack_policy(
         "cloudfront-web-acl",
         "Every CloudFront distribution has a CLOUDFRONT-scope web ACL of this stack.",
         _distributions_have_acls,
         "set web_acl_id to the CLOUDFRONT web ACL's arn (created through the us-east-1 provider)",
+        id="KANNA-EDGE-002",
+        controls=("AWS FSBP CloudFront.6",),
     ),
     resource_policy(
         "waf-blocks-sqli",
-        "Web ACLs block SQL injection: the AWS SQLi managed group, not overridden to count.",
+        "Web ACLs block SQL injection everywhere: the AWS SQLi managed group, not counting, no scope-down, no allow rule before it.",
         [WEB_ACL],
         _blocks_sqli,
         f"add {SQLI_GROUP} with override_action none and no rule_action_overrides to count",
+        id="KANNA-EDGE-003",
     ),
     resource_policy(
         "waf-blocks-xss",
-        "Web ACLs block cross-site scripting: the AWS common managed group, with its XSS rules not overridden to count.",
+        "Web ACLs block cross-site scripting everywhere: the AWS common group, its XSS rules not counting, no scope-down, no allow before it.",
         [WEB_ACL],
         _blocks_xss,
         f"add {XSS_GROUP} with override_action none and no {XSS_RULE_PREFIX}* rule overridden to count",
+        id="KANNA-EDGE-004",
     ),
     resource_policy(
         "waf-rate-limit",
-        "Web ACLs have a blocking rate-based rule.",
+        "Web ACLs have a blocking rate-based rule with no scope-down and no allow rule before it.",
         [WEB_ACL],
         _rate_limited,
         "add a rule with a rate_based_statement (aggregate by IP) and action block",
+        id="KANNA-EDGE-005",
     ),
     stack_policy(
         "waf-logging",
         "Every web ACL has a logging configuration.",
         _acls_are_logged,
         "add a wafv2.WebAclLoggingConfiguration for the ACL, to an aws-waf-logs-* log group, redacting authorization and cookie",
+        id="KANNA-EDGE-006",
+        controls=("AWS FSBP WAF.11",),
     ),
     resource_policy(
         "alb-http-redirects-only",
@@ -262,6 +332,8 @@ POLICIES = [
         [LISTENER, ALB_LISTENER],
         _http_redirects,
         "make the HTTP listener's default action a redirect with protocol HTTPS, port 443, HTTP_301",
+        id="KANNA-EDGE-007",
+        controls=("AWS FSBP ELB.1",),
     ),
     resource_policy(
         "alb-https-tls-policy",
@@ -270,11 +342,61 @@ POLICIES = [
         _tls_policy,
         "set ssl_policy to ELBSecurityPolicy-TLS13-1-2-2021-06 (or another allowed policy)",
         PolicyConfigSchema(properties={"allowedPolicies": {"type": "array", "items": {"type": "string"}, "default": ALLOWED_TLS_POLICIES}}),
+        id="KANNA-EDGE-008",
+        controls=("AWS FSBP ELB.17",),
+    ),
+    resource_policy(
+        "waf-blocks-known-bad-inputs",
+        "Web ACLs block known bad inputs (Log4j-style and other exploit payloads): the AWS managed group, blocking everywhere.",
+        [WEB_ACL],
+        _blocks_bad_inputs,
+        f"add {BAD_INPUTS_GROUP} with override_action none, no scope-down, and no allow rule before it",
+        id="KANNA-EDGE-010",
+    ),
+    resource_policy(
+        "waf-blocks-ip-reputation",
+        "Web ACLs block addresses on the Amazon IP reputation list: the AWS managed group, blocking everywhere.",
+        [WEB_ACL],
+        _blocks_bad_ips,
+        f"add {IP_REPUTATION_GROUP} with override_action none, no scope-down, and no allow rule before it",
+        id="KANNA-EDGE-011",
     ),
     stack_policy(
-        "no-world-ingress",
-        "No security group admits 0.0.0.0/0 or ::/0, except 80/443 on an internet-facing ALB's group.",
-        _no_world_ingress,
-        "admit a security group or a managed prefix list (CloudFront's for the ALB) instead of the whole internet",
+        "alb-ingress-only-from-cloudfront",
+        "An internet-facing ALB's security groups admit only CloudFront's origin-facing prefix list (and the VPC itself), never the internet.",
+        _alb_behind_cloudfront,
+        "admit the ALB's listener port from the com.amazonaws.global.cloudfront.origin-facing prefix list only (components/edge.py)",
+        PolicyConfigSchema(
+            properties={
+                "cloudfrontPrefixListIds": {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "default": CLOUDFRONT_PREFIX_LISTS,
+                    "description": "Ids of the CloudFront origin-facing prefix list in the stack's regions.",
+                }
+            }
+        ),
+        id="KANNA-EDGE-012",
+    ),
+    resource_policy(
+        "cloudfront-viewer-https",
+        "CloudFront distributions redirect viewers to HTTPS in every cache behavior, with a custom certificate and TLSv1.2_2021 or newer.",
+        [DISTRIBUTION],
+        _viewer_https,
+        "set viewer_protocol_policy='redirect-to-https' on every cache behavior and minimum_protocol_version='TLSv1.2_2021' (or newer)",
+        PolicyConfigSchema(
+            properties={"allowedViewerPolicies": {"type": "array", "items": {"type": "string"}, "default": VIEWER_TLS_POLICIES}}
+        ),
+        id="KANNA-EDGE-013",
+        controls=("AWS FSBP CloudFront.3",),
+    ),
+    resource_policy(
+        "cloudfront-origin-https",
+        "CloudFront reaches custom origins over HTTPS only, with TLSv1.2.",
+        [DISTRIBUTION],
+        _origin_https,
+        "set custom_origin_config origin_protocol_policy='https-only' and origin_ssl_protocols=['TLSv1.2']",
+        id="KANNA-EDGE-014",
+        controls=("AWS FSBP CloudFront.9", "AWS FSBP CloudFront.10"),
     ),
 ]

@@ -7,12 +7,13 @@ a BI grant, even in a first preview when the account's email is not known yet.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
-from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, json_value, resource_policy, stack_policy
+from ._lib import UNKNOWN, Finding, StackIndex, defer, each, get, items, json_value, resource_policy, stack_policy, sure
 
 FIRESTORE = "gcp:firestore/database:Database"
 DATASET = "gcp:bigquery/dataset:Dataset"
@@ -99,13 +100,92 @@ def _bigquery_not_public(args: ResourceValidationArgs, _: Mapping[str, Any]) -> 
     return []
 
 
-def _provider_conditioned(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
-    condition = get(args.props, "attributeCondition")
-    if condition is UNKNOWN:
-        defer("attributeCondition")
-    if not isinstance(condition, str) or not condition.strip():
-        return ["has no attribute condition, so any identity of its issuer (any AWS account role, any GitHub repository) can federate"]
-    return []
+# A subject that names one repository and one ref, environment, or its pull requests (GitHub's `sub` claim).
+_PINNED_SUBJECT = re.compile(r"/subject/repo:[^/:]+/[^/:]+:(ref:refs/(heads|tags)/[^:]+|environment:[^:]+|pull_request)$")
+IMPERSONATION_ROLES = ("roles/iam.workloadIdentityUser", "roles/iam.serviceAccountTokenCreator")
+
+
+def _pool_grants(index: StackIndex, pool: str) -> list[tuple[PolicyResource, str]]:
+    """(grant, member) for every grant in the stack to a principal of workload identity pool `pool`."""
+    found = []
+    for type_, (prop, many) in GRANTS.items():
+        for grant in index.of_type(type_):
+            for member in items(grant.props, prop) if many else [get(grant.props, prop)]:
+                member = sure(member, f"{grant.name}.{prop}")
+                if isinstance(member, str) and f"/workloadIdentityPools/{pool}/" in member:
+                    found.append((grant, member))
+    return found
+
+
+def _providers_conditioned(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+    """A GitHub provider pins the repository, and the ref or environment: in its condition, or, when the condition
+    pins the repository only, in every grant to the pool's principals (`principal://.../subject/<sub>`)."""
+
+    def check(provider: PolicyResource) -> list[str]:
+        condition = sure(get(provider.props, "attributeCondition"), "attributeCondition")
+        if not isinstance(condition, str) or not condition.strip():
+            return ["has no attribute condition, so any identity of its issuer (any AWS account role, any GitHub repository) can federate"]
+        issuer = sure(get(provider.props, "oidc", "issuerUri"), "oidc.issuerUri")
+        if not (isinstance(issuer, str) and GITHUB_ISSUER in issuer):
+            return []
+        pins = cel_pins(condition)
+        if "repository" in pins and "ref or environment" in pins:
+            return []
+        loose_condition = f"lets GitHub tokens federate with a condition that pins no {' and no '.join(w for w in ('repository', 'ref or environment') if w not in pins)} in every branch ({condition})"
+        if "repository" not in pins:
+            return [loose_condition]
+        grants = _pool_grants(index, sure(get(provider.props, "workloadIdentityPoolId"), "workloadIdentityPoolId"))
+        loose = [f"'{g.name}' grants {m}" for g, m in grants if not _PINNED_SUBJECT.search(m)]
+        if not grants or loose:
+            return [f"{loose_condition}{', and ' + '; '.join(loose) if loose else ''}"]
+        return []  # every grant names one exact subject: ref or environment pinned where access is given
+
+    return each(index.of_type(WIF_PROVIDER), check)
+
+
+GITHUB_ISSUER = "token.actions.githubusercontent.com"
+_PINS = {
+    "repository": re.compile(r"^(assertion|attribute)\.repository\s*(==\s*'[^'*/]+/[^'*]+'|in\s*\[\s*'[^'*/]+/[^'*]+')"),
+    "ref or environment": re.compile(r"^(assertion|attribute)\.(ref|environment)\s*(==|in\s*\[)\s*'[^'*]+'"),
+    "both": re.compile(r"^(assertion\.sub|google\.subject)\s*==\s*'repo:[^'*/:]+/[^'*:]+:(ref:|environment:)[^'*]+'"),
+}
+
+
+def _split(expression: str, operator: str) -> list[str]:
+    """`expression` split at `operator` outside parentheses, brackets and quotes."""
+    parts, depth, quote, start, i = [], 0, "", 0, 0
+    while i < len(expression):
+        c = expression[i]
+        if quote:
+            quote = "" if c == quote else quote
+        elif c in "'\"":
+            quote = c
+        elif c in "([":
+            depth += 1
+        elif c in ")]":
+            depth -= 1
+        elif depth == 0 and expression.startswith(operator, i):
+            parts.append(expression[start:i])
+            start = i + len(operator)
+            i += len(operator) - 1
+        i += 1
+    return [*parts, expression[start:]]
+
+
+def cel_pins(expression: str) -> set[str]:
+    """What a CEL attribute condition pins on every path that admits a token: 'repository', 'ref or environment'."""
+    expression = expression.strip()
+    if (alternatives := _split(expression, "||")) and len(alternatives) > 1:
+        return set.intersection(*(cel_pins(a) for a in alternatives))
+    if (conjuncts := _split(expression, "&&")) and len(conjuncts) > 1:
+        return set().union(*(cel_pins(c) for c in conjuncts))
+    if expression.startswith("(") and expression.endswith(")") and len(_split(expression[1:-1], "||")) >= 1:
+        inner = expression[1:-1]
+        if inner.count("(") == inner.count(")"):
+            return cel_pins(inner)
+    if _PINS["both"].match(expression):
+        return {"repository", "ref or environment"}
+    return {what for what in ("repository", "ref or environment") if _PINS[what].match(expression)}
 
 
 def _no_key(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
@@ -153,6 +233,7 @@ POLICIES = [
         [FIRESTORE],
         _firestore_recoverable,
         "set point_in_time_recovery_enablement='POINT_IN_TIME_RECOVERY_ENABLED' and delete_protection_state='DELETE_PROTECTION_ENABLED'",
+        id="KANNA-GCP-001",
     ),
     resource_policy(
         "bigquery-not-public",
@@ -160,13 +241,17 @@ POLICIES = [
         [DATASET, DATASET_ACCESS, DATASET_MEMBER, DATASET_BINDING, DATASET_POLICY, TABLE_MEMBER, TABLE_BINDING, TABLE_POLICY],
         _bigquery_not_public,
         "grant a named service account or group instead (BI reads through the Redash service account)",
+        id="KANNA-GCP-002",
+        controls=("CIS GCP 7.1",),
     ),
-    resource_policy(
+    stack_policy(
         "workload-identity-provider-condition",
-        "Every workload identity pool provider has an attribute condition that names who may federate.",
-        [WIF_PROVIDER],
-        _provider_conditioned,
-        "set attribute_condition, e.g. the allowed ECS task role ARNs or assertion.repository and ref for GitHub",
+        "Every workload identity pool provider has an attribute condition naming who may federate; for GitHub, the repository,"
+        " and the ref or environment (in the condition, or in every grant to one exact subject).",
+        _providers_conditioned,
+        "set attribute_condition to assertion.repository == '<owner>/<repo>' && assertion.ref/environment in [...],"
+        " or grant only principal://.../subject/repo:<owner>/<repo>:environment:<env>",
+        id="KANNA-IAM-004",
     ),
     resource_policy(
         "no-service-account-keys",
@@ -174,6 +259,8 @@ POLICIES = [
         [SA_KEY],
         _no_key,
         "remove the key and grant roles/iam.workloadIdentityUser on the service account to a workload identity principalSet",
+        id="KANNA-GCP-003",
+        controls=("CIS GCP 1.4",),
     ),
     stack_policy(
         "bi-identity-read-only",
@@ -190,5 +277,6 @@ POLICIES = [
                 }
             }
         ),
+        id="KANNA-GCP-004",
     ),
 ]

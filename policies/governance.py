@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +24,8 @@ OU = "aws:organizations/organizationalUnit:OrganizationalUnit"
 SCP = "aws:organizations/policy:Policy"
 ATTACHMENT = "aws:organizations/policyAttachment:PolicyAttachment"
 GITHUB = "token.actions.githubusercontent.com"
+# One repository, and one ref, one environment, or its pull requests (GitHub's default `sub` claim formats).
+_PINNED_SUBJECT = re.compile(r"^repo:[^/:]+/[^/:]+:(ref:refs/(heads|tags)/[^:]+|environment:[^:]+|pull_request)$")
 
 REQUIRED_DENIES = [
     "organizations:LeaveOrganization",
@@ -63,6 +66,8 @@ def _github_trust_pinned(args: ResourceValidationArgs, _: Mapping[str, Any]) -> 
             problems.append(f"trusts GitHub OIDC tokens without pinning {GITHUB}:sub, so any workflow of any repository may assume it")
         elif any(not isinstance(s, str) or "*" in s or "?" in s for s in subjects):
             problems.append(f"pins {GITHUB}:sub with a wildcard ({', '.join(map(str, subjects))})")
+        elif loose := [s for s in subjects if not _PINNED_SUBJECT.match(s)]:
+            problems.append(f"accepts {GITHUB}:sub {', '.join(loose)}, which pins no repository with a ref, environment or pull_request")
     return problems
 
 
@@ -130,6 +135,7 @@ POLICIES = [
         [ROLE],
         _github_trust_pinned,
         f"add StringEquals {GITHUB}:aud = sts.amazonaws.com and {GITHUB}:sub = repo:<owner>/<repo>:<pull_request|ref:...|environment:...>",
+        id="KANNA-IAM-002",
     ),
     stack_policy(
         "scp-guardrails-attached",
@@ -137,5 +143,6 @@ POLICIES = [
         _guardrails_attached,
         "attach the baseline SCPs (bootstrap/organization.py) to the account's OU or a parent OU, with every required deny",
         PolicyConfigSchema(properties={"requiredDenies": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_DENIES}}),
+        id="KANNA-GOV-001",
     ),
 ]

@@ -7,10 +7,11 @@ queries. A service's Datadog name is its `kanna:service` tag, or else its `name`
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from pulumi_policy import PolicyResource, ResourceValidationArgs
+from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
 from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, json_value, resource_policy, stack_policy
 
@@ -20,6 +21,9 @@ LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 MONITOR = "datadog:index/monitor:Monitor"
 SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective"
 
+# What components/observability.py gives each web service: error rate, p95 latency, running tasks, CPU and memory
+# monitors, and availability and latency SLOs. Fewer means one was dropped.
+MONITORS, SLOS = 5, 2
 AGENT_CONTAINER = "datadog-agent"
 SIDECARS = {AGENT_CONTAINER, "log-router"}
 UNIFIED_ENV = ("DD_ENV", "DD_SERVICE", "DD_VERSION")
@@ -38,17 +42,19 @@ def _service_name(service: PolicyResource) -> Any:
     return tagged if tagged is not None else get(service.props, "name")
 
 
-def _tagged_services(index: StackIndex, type_: str) -> set[str]:
-    names: set[str] = set()
+def _tagged_services(index: StackIndex, type_: str) -> Counter[str]:
+    """How many resources of `type_` carry each `service:<name>` tag."""
+    names: Counter[str] = Counter()
     for resource in index.of_type(type_):
         for tag in items(resource.props, "tags"):
             if isinstance(tag, str) and tag.startswith("service:"):
-                names.add(tag.removeprefix("service:"))
+                names[tag.removeprefix("service:")] += 1
     return names
 
 
-def _web_services_observed(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+def _web_services_observed(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
     monitored, with_slo = _tagged_services(index, MONITOR), _tagged_services(index, SLO)
+    minimum_monitors, minimum_slos = int(config.get("minimumMonitors", MONITORS)), int(config.get("minimumSlos", SLOS))
     found: list[Finding] = []
     for service in index.of_type(SERVICE):
         if not _is_web(service):
@@ -57,10 +63,14 @@ def _web_services_observed(index: StackIndex, _: Mapping[str, Any]) -> list[Find
         if name is UNKNOWN or name is None:
             found.append((service, "has no known name (tag kanna:service), so its monitors and SLOs can't be found"))
             continue
-        if name not in monitored:
+        if not monitored[name]:
             found.append((service, f"has no Datadog monitor tagged service:{name}"))
-        if name not in with_slo:
+        elif monitored[name] < minimum_monitors:
+            found.append((service, f"keeps {monitored[name]} Datadog monitors tagged service:{name}, fewer than its {minimum_monitors}"))
+        if not with_slo[name]:
             found.append((service, f"has no Datadog SLO tagged service:{name}"))
+        elif with_slo[name] < minimum_slos:
+            found.append((service, f"keeps {with_slo[name]} Datadog SLOs tagged service:{name}, fewer than its {minimum_slos}"))
     return found
 
 
@@ -99,9 +109,16 @@ def _task_telemetry(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[
 POLICIES = [
     stack_policy(
         "web-service-monitored",
-        "Every web service (ECS service behind a load balancer or tagged kanna:kind=web) has a Datadog monitor and an SLO.",
+        "Every web service (ECS service behind a load balancer or tagged kanna:kind=web) keeps its Datadog monitors and SLOs (5 and 2 by default).",
         _web_services_observed,
         "add the service to the observability component's web services, which creates its monitors and SLOs tagged service:<name>",
+        PolicyConfigSchema(
+            properties={
+                "minimumMonitors": {"type": "integer", "minimum": 1, "default": MONITORS},
+                "minimumSlos": {"type": "integer", "minimum": 1, "default": SLOS},
+            }
+        ),
+        id="KANNA-OBS-001",
     ),
     resource_policy(
         "log-group-retention",
@@ -109,6 +126,8 @@ POLICIES = [
         [LOG_GROUP],
         _log_retention,
         "set retention_in_days (for example 30 in dev, 365 in prod)",
+        id="KANNA-OBS-002",
+        controls=("AWS FSBP CloudWatch.16",),
     ),
     resource_policy(
         "task-definition-telemetry",
@@ -116,5 +135,6 @@ POLICIES = [
         [TASK_DEFINITION],
         _task_telemetry,
         "build container_definitions with components.telemetry.container_definitions()",
+        id="KANNA-OBS-003",
     ),
 ]

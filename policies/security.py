@@ -1,6 +1,7 @@
 """The security baseline: locked-down buckets, rotating keys, a validated and encrypted trail, GuardDuty on, MFA on
-the internal user pool, no admin-everything IAM policy, logged ECS Exec, no open SSH/RDP, and internal routes behind
-Cognito.
+the internal user pool, no admin-everything IAM policy, logged ECS Exec, no open SSH/RDP, internal routes behind
+Cognito, a multi-region trail, Security Hub with its standards, GuardDuty with its protections, and no resource policy
+that admits everyone.
 
 Bucket checks relate a bucket to its public access block, encryption configuration and policy through the
 property dependency on `bucket`, so they hold in a first preview, when no bucket name or id is known yet.
@@ -14,7 +15,7 @@ from typing import Any
 
 from pulumi_policy import PolicyConfigSchema, PolicyResource, ResourceValidationArgs
 
-from ._lib import UNKNOWN, Finding, StackIndex, defer, get, items, json_value, resource_policy, stack_policy
+from ._lib import UNKNOWN, Finding, Pending, StackIndex, defer, each, get, items, json_value, resource_policy, stack_policy
 
 BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
 PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
@@ -56,10 +57,6 @@ def _known(value: Any, what: str) -> Any:
 # --- S3 ---------------------------------------------------------------------------------------------------------
 
 
-class _Pending(Exception):
-    """A value one bucket's check needs is unknown: the other buckets are still judged."""
-
-
 def _each_bucket(index: StackIndex, check: Any) -> list[Finding]:
     """Runs `check(bucket)` per bucket; defers only when nothing definite was found and some bucket was unknown."""
     found: list[Finding] = []
@@ -67,7 +64,7 @@ def _each_bucket(index: StackIndex, check: Any) -> list[Finding]:
     for bucket in index.of_type(*BUCKETS):
         try:
             found += [(bucket, problem) for problem in check(index, bucket)]
-        except _Pending as exc:
+        except Pending as exc:
             pending.append(str(exc))
     if pending and not found:
         defer(pending[0])
@@ -76,7 +73,7 @@ def _each_bucket(index: StackIndex, check: Any) -> list[Finding]:
 
 def _sure(value: Any, what: str) -> Any:
     if value is UNKNOWN:
-        raise _Pending(what)
+        raise Pending(what)
     return value
 
 
@@ -334,18 +331,23 @@ POLICIES = [
         "Every S3 bucket has a public access block with all four settings on.",
         _public_access_blocked,
         "create buckets with components.buckets.secure_bucket(), or add an aws.s3.BucketPublicAccessBlock with all four flags True",
+        id="KANNA-SEC-001",
+        controls=("AWS FSBP S3.8", "CIS AWS 2.1.4"),
     ),
     stack_policy(
         "s3-bucket-encrypted",
         "Every S3 bucket has default encryption (SSE-KMS, or SSE-S3 where AWS can write nothing else).",
         _encrypted,
         "create buckets with components.buckets.secure_bucket(), or add an aws.s3.BucketServerSideEncryptionConfiguration",
+        id="KANNA-SEC-002",
     ),
     stack_policy(
         "s3-bucket-tls-only",
         "Every S3 bucket's policy denies requests not made over TLS.",
         _tls_only,
         "create buckets with components.buckets.secure_bucket(), or add a Deny s3:* statement with Bool aws:SecureTransport false",
+        id="KANNA-SEC-003",
+        controls=("AWS FSBP S3.5", "CIS AWS 2.1.1"),
     ),
     resource_policy(
         "kms-key-rotation",
@@ -353,6 +355,8 @@ POLICIES = [
         [KEY],
         _rotates,
         "set enable_key_rotation=True (components.keys does, with a 365-day period)",
+        id="KANNA-SEC-004",
+        controls=("AWS FSBP KMS.4", "CIS AWS 3.6"),
     ),
     stack_policy(
         "secrets-rotate",
@@ -360,6 +364,8 @@ POLICIES = [
         _secrets_rotate,
         "rotate it with an aws.secretsmanager.SecretRotation (database users: components/rotation.py), or, when no rotation "
         "function can rotate it (a third party's key), tag it with components.rotation.rotation_exempt(reason)",
+        id="KANNA-SEC-013",
+        controls=("AWS FSBP SecretsManager.1",),
     ),
     resource_policy(
         "cloudtrail-log-file-validation",
@@ -367,6 +373,8 @@ POLICIES = [
         [TRAIL],
         _trail_validates,
         "set enable_log_file_validation=True",
+        id="KANNA-SEC-005",
+        controls=("AWS FSBP CloudTrail.4", "CIS AWS 3.2"),
     ),
     resource_policy(
         "cloudtrail-encrypted",
@@ -374,12 +382,16 @@ POLICIES = [
         [TRAIL],
         _trail_encrypted,
         "set kms_key_id to the logs key (keys.logs.arn)",
+        id="KANNA-SEC-006",
+        controls=("AWS FSBP CloudTrail.2", "CIS AWS 3.5"),
     ),
     stack_policy(
         "guardduty-enabled",
         "Every stack has an enabled GuardDuty detector.",
         _guardduty_enabled,
         "keep the security component's aws.guardduty.Detector with enable=True",
+        id="KANNA-SEC-007",
+        controls=("AWS FSBP GuardDuty.1",),
     ),
     resource_policy(
         "cognito-mfa-required",
@@ -387,6 +399,7 @@ POLICIES = [
         [USER_POOL],
         _mfa_required,
         'set mfa_configuration="ON" with software_token_mfa_configuration enabled',
+        id="KANNA-SEC-008",
     ),
     resource_policy(
         "iam-no-star-on-star",
@@ -394,6 +407,8 @@ POLICIES = [
         [*IAM_POLICY_PROPS, ROLE],
         _no_star_on_star,
         "name the actions and resources the principal needs; administrators come from the organization's SSO, not from this stack",
+        id="KANNA-IAM-001",
+        controls=("AWS FSBP IAM.1",),
     ),
     resource_policy(
         "ecs-exec-logged",
@@ -401,6 +416,7 @@ POLICIES = [
         [CLUSTER],
         _exec_logged,
         "set configuration.execute_command_configuration with logging='OVERRIDE' and the security component's exec_logging destinations",
+        id="KANNA-COMP-005",
     ),
     resource_policy(
         "no-admin-ports-open",
@@ -409,6 +425,8 @@ POLICIES = [
         _no_admin_ports,
         "remove the rule and reach hosts and tasks with SSM Session Manager / ECS Exec (components.operator_access)",
         PORTS_CONFIG,
+        id="KANNA-NET-006",
+        controls=("AWS FSBP EC2.13", "AWS FSBP EC2.14", "AWS FSBP EC2.53", "AWS FSBP EC2.54", "CIS AWS 5.2", "CIS AWS 5.3"),
     ),
     resource_policy(
         "internal-routes-authenticated",
@@ -417,5 +435,161 @@ POLICIES = [
         _behind_cognito,
         "put an authenticate-cognito action (security.internal_auth) before the forward action, with a lower order",
         ROUTE_CONFIG,
+        id="KANNA-EDGE-009",
+    ),
+]
+
+
+# --- the trail, Security Hub, GuardDuty's features --------------------------------------------------------------
+
+SECURITY_HUB = "aws:securityhub/account:Account"
+STANDARD = "aws:securityhub/standardsSubscription:StandardsSubscription"
+DETECTOR_FEATURE = "aws:guardduty/detectorFeature:DetectorFeature"
+STACK = "pulumi:pulumi:Stack"
+REQUIRED_STANDARDS = ["aws-foundational-security-best-practices/v/1.0.0", "cis-aws-foundations-benchmark/v/3.0.0"]
+REQUIRED_FEATURES = ["S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "RUNTIME_MONITORING", "EBS_MALWARE_PROTECTION"]
+
+
+def _trails_log(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
+    trails = index.of_type(TRAIL)
+    if not trails:
+        return [(stack, "has no CloudTrail trail") for stack in index.of_type(STACK)]
+
+    def check(trail: PolicyResource) -> list[str]:
+        problems = []
+        if _sure(get(trail.props, "enableLogging", default=True), "enableLogging") is False:
+            problems.append("is not logging (enableLogging is false)")
+        if _sure(get(trail.props, "isMultiRegionTrail", default=False), "isMultiRegionTrail") is not True:
+            problems.append("records one region only (isMultiRegionTrail is not true)")
+        if _sure(get(trail.props, "includeGlobalServiceEvents", default=True), "includeGlobalServiceEvents") is False:
+            problems.append("leaves out global service events such as IAM (includeGlobalServiceEvents is false)")
+        return problems
+
+    return each(trails, check)
+
+
+def _security_hub_standards(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
+    required = list(config.get("requiredStandards", REQUIRED_STANDARDS))
+    hubs = index.of_type(SECURITY_HUB)
+    if not hubs:
+        return [(stack, "has no Security Hub account") for stack in index.of_type(STACK)]
+    arns = [get(s.props, "standardsArn") for s in index.of_type(STANDARD)]
+    missing = [r for r in required if not any(isinstance(a, str) and a.endswith(r) for a in arns)]
+    if missing and UNKNOWN in arns:
+        defer("standardsArn")
+    return [(hubs[0], f"does not subscribe to {', '.join(missing)}")] if missing else []
+
+
+def _guardduty_features(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
+    required = list(config.get("requiredFeatures", REQUIRED_FEATURES))
+
+    def check(detector: PolicyResource) -> list[str]:
+        if _sure(get(detector.props, "enable", default=True), "enable") is False:
+            return []  # guardduty-enabled reports a disabled detector
+        enabled = set()
+        for feature in index.dependents(detector, DETECTOR_FEATURE, "detectorId"):
+            if _sure(get(feature.props, "status"), f"{feature.name}.status") == "ENABLED":
+                enabled.add(_sure(get(feature.props, "name"), f"{feature.name}.name"))
+        missing = [f for f in required if f not in enabled]
+        return [f"does not enable {', '.join(missing)} (aws.guardduty.DetectorFeature status ENABLED)"] if missing else []
+
+    return each(index.of_type(DETECTOR), check)
+
+
+# --- resource policies that admit everyone ----------------------------------------------------------------------
+
+RESOURCE_POLICIES = {
+    KEY: "policy",
+    "aws:kms/keyPolicy:KeyPolicy": "policy",
+    BUCKET_POLICY: "policy",
+    BUCKETS[0]: "policy",
+    BUCKETS[1]: "policy",
+    "aws:sns/topicPolicy:TopicPolicy": "policy",
+    "aws:sqs/queuePolicy:QueuePolicy": "policy",
+    "aws:secretsmanager/secretPolicy:SecretPolicy": "policy",
+    "aws:ecr/repositoryPolicy:RepositoryPolicy": "policy",
+}
+# Condition keys that tie a request to this organization or account (or to one of its resources).
+LIMITING_KEYS = {
+    "aws:principalorgid",
+    "aws:principalaccount",
+    "aws:sourceaccount",
+    "aws:sourcearn",
+    "aws:sourceorgid",
+    "aws:principalarn",
+    "kms:calleraccount",
+}
+
+
+def _everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    aws = principal.get("AWS") if isinstance(principal, Mapping) else None
+    return aws == "*" or (isinstance(aws, list) and "*" in aws)
+
+
+def _limited(conditions: Any) -> bool:
+    if not isinstance(conditions, Mapping):
+        return False
+    for operator, block in conditions.items():
+        if "Not" in str(operator) or not isinstance(block, Mapping):
+            continue  # StringNotEquals admits everyone else
+        for key, value in block.items():
+            values = value if isinstance(value, list) else [value]
+            if key.lower() in LIMITING_KEYS and values and all(isinstance(v, str) and v.strip("*?") for v in values):
+                return True
+    return False
+
+
+def _public_statements(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+    document = json_value(args.props, RESOURCE_POLICIES[args.resource_type])
+    if document is UNKNOWN:
+        defer("policy")
+    statements = document.get("Statement", []) if isinstance(document, dict) else []
+    problems = []
+    for statement in _as_list(statements):
+        if not isinstance(statement, Mapping) or statement.get("Effect") != "Allow":
+            continue  # a Deny to everyone only narrows access
+        if _everyone(statement.get("Principal")) and not _limited(statement.get("Condition")):
+            what = statement.get("Sid") or statement.get("Action")
+            problems.append(f"grants '*' ({what}) with no condition limiting it to this organization or account")
+    return problems
+
+
+POLICIES += [
+    stack_policy(
+        "cloudtrail-logging",
+        "Every stack has a CloudTrail trail that is logging, multi-region, and includes global service events.",
+        _trails_log,
+        "keep the security component's aws.cloudtrail.Trail with enable_logging, is_multi_region_trail and include_global_service_events",
+        id="KANNA-SEC-009",
+        controls=("AWS FSBP CloudTrail.1", "CIS AWS 3.1"),
+    ),
+    stack_policy(
+        "securityhub-standards",
+        "Security Hub is on and subscribes to the standards the stack requires (FSBP and CIS by default).",
+        _security_hub_standards,
+        "keep the security component's aws.securityhub.Account and a StandardsSubscription per standard (components/security.py)",
+        PolicyConfigSchema(properties={"requiredStandards": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_STANDARDS}}),
+        id="KANNA-SEC-010",
+        controls=("AWS FSBP SecurityHub.1",),
+    ),
+    stack_policy(
+        "guardduty-features",
+        "Every enabled GuardDuty detector enables the protections the stack requires (S3, RDS, runtime, malware by default).",
+        _guardduty_features,
+        "keep an aws.guardduty.DetectorFeature with status ENABLED per required feature (components/security.py)",
+        PolicyConfigSchema(properties={"requiredFeatures": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_FEATURES}}),
+        id="KANNA-SEC-011",
+        controls=("AWS FSBP GuardDuty.9", "AWS FSBP GuardDuty.10", "AWS FSBP GuardDuty.11"),
+    ),
+    resource_policy(
+        "resource-policy-no-public-principal",
+        "No KMS key, bucket, topic, queue, secret or image repository policy allows a '*' principal without a condition limiting it to this"
+        " organization or account (aws:PrincipalOrgID, aws:SourceAccount, aws:SourceArn, aws:PrincipalAccount...).",
+        list(RESOURCE_POLICIES),
+        _public_statements,
+        "name the principal (an account, role or service), or add a condition on aws:PrincipalOrgID or aws:SourceAccount",
+        id="KANNA-SEC-012",
     ),
 ]

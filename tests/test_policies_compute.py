@@ -120,3 +120,130 @@ def test_done_when_mutations_fail_preflight_naming_the_policy(
     assert policy in {d.policy for d in found}
     assert all(name.format(env=env) in d.message for d in found), [d.message for d in found]
     assert json.dumps([d.policy for d in found])
+
+
+# --- secrets in environment, task and execution roles -----------------------------------------------------------
+
+TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
+ROLE, ROLE_POLICY = "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy"
+ATTACHMENT, POLICY = "aws:iam/rolePolicyAttachment:RolePolicyAttachment", "aws:iam/policy:Policy"
+ORDINARY = {
+    "DD_ENV": "prod",
+    "DD_VERSION": "3f2c1d0e9b8a7f6e5d4c3b2a1f0e9d8c7b6a5f4e",  # a git SHA is not a secret
+    "PORT": "3000",
+    "REDIS_URL": "rediss://master.prod-redis.example.cache.amazonaws.com:6379",
+    "DATABASE_SECRET_ARN": "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:db",
+    "TOKEN_TTL_SECONDS": "900",
+    "RAILS_ENV": "production",
+}
+
+
+def containers(environment: dict[str, str], secrets: list | None = None) -> object:
+    container = {
+        "name": "app",
+        "environment": [{"name": k, "value": v} for k, v in environment.items()],
+        "secrets": secrets or [{"name": "DATABASE_PASSWORD", "valueFrom": "arn:aws:secretsmanager:ap-northeast-1:111111111111:secret:db"}],
+    }
+    return res(TASK_DEFINITION, "td", {"containerDefinitions": json.dumps([container])})
+
+
+def test_secrets_come_only_by_reference(pack: PolicyPack) -> None:
+    policy = "container-secrets-not-in-environment"
+    assert violations(judge(pack, [containers(ORDINARY)]), policy) == []
+    for name, value, problem in [
+        ("DATABASE_PASSWORD", "hunter2", "passes DATABASE_PASSWORD in plaintext environment"),
+        ("DD_API_KEY", "0123456789abcdef0123456789abcdef", "passes DD_API_KEY in plaintext environment"),
+        ("AWS_ACCESS_KEY_ID", "AKIAIOSFODNN7EXAMPLE", "passes AWS_ACCESS_KEY_ID in plaintext environment"),
+        ("SECRET_KEY_BASE", "x" * 64, "passes SECRET_KEY_BASE in plaintext environment"),
+        (
+            "DATABASE_URL",
+            "mysql2://app:s3cret@db.internal:3306/app",
+            "passes a URL with a password in plaintext environment variable DATABASE_URL",
+        ),
+        ("UPSTREAM", "ghp_" + "a" * 36, "passes a GitHub token in plaintext environment variable UPSTREAM"),
+    ]:
+        (found,) = violations(judge(pack, [containers({**ORDINARY, name: value})]), policy)
+        assert f"TaskDefinition 'td': container 'app' {problem}" in found.message, found.message
+    plain = [{"name": "API_TOKEN", "valueFrom": "s3://bucket/token"}]
+    (found,) = violations(judge(pack, [containers(ORDINARY, plain)]), policy)
+    assert "reads secrets API_TOKEN from s3://bucket/token, not a Secrets Manager or SSM ARN" in found.message
+    diagnostics = judge(pack, [res(TASK_DEFINITION, "td", {"containerDefinitions": UNKNOWN})])
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+
+
+def doc(*statements: dict) -> str:
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+READ_OWN = {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": "arn:aws:s3:::prod-uploads/*"}
+
+
+def task_with(grant: str, statement: dict | None = None, arn: str | None = None, known: bool = True) -> list:
+    role = res(
+        ROLE,
+        "task-role",
+        {"assumeRolePolicy": doc({"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"})},
+    )
+    task = res(TASK_DEFINITION, "td", {"taskRoleArn": UNKNOWN, "containerDefinitions": "[]"}, {"taskRoleArn": [role]})
+    policy = (doc(statement) if statement else None) if known else UNKNOWN
+    if grant == "inline":
+        role.inputs["inlinePolicies"] = [{"name": "own", "policy": policy}]
+        return [role, task]
+    if grant == "role-policy":
+        return [role, task, res(ROLE_POLICY, "rp", {"role": UNKNOWN, "policy": policy}, {"role": [role]})]
+    if grant == "customer-policy":
+        managed = res(POLICY, "cp", {"policy": policy})
+        return [
+            role,
+            task,
+            managed,
+            res(ATTACHMENT, "att", {"role": UNKNOWN, "policyArn": UNKNOWN}, {"role": [role], "policyArn": [managed]}),
+        ]
+    return [role, task, res(ATTACHMENT, "att", {"role": UNKNOWN, "policyArn": arn}, {"role": [role]})]
+
+
+@pytest.mark.parametrize("grant", ["inline", "role-policy", "customer-policy"])
+def test_task_roles_hold_least_privilege_however_the_policy_is_attached(pack: PolicyPack, grant: str) -> None:
+    policy = "ecs-task-roles-least-privilege"
+    assert violations(judge(pack, task_with(grant, READ_OWN)), policy) == []
+    channels = {"Effect": "Allow", "Action": ["ssmmessages:CreateControlChannel", "logs:DescribeLogGroups"], "Resource": "*"}
+    assert violations(judge(pack, task_with(grant, channels)), policy) == []  # actions that take no resource, and reads
+    for statement, problem in [
+        ({"Effect": "Allow", "Action": "*", "Resource": "*"}, "allows every action ('*')"),
+        ({"Effect": "Allow", "Action": "iam:*", "Resource": "arn:aws:iam::111111111111:role/x"}, "allows iam:*"),
+        ({"Effect": "Allow", "Action": "sts:AssumeRole", "Resource": "*"}, "allows sts:AssumeRole on every role ('*')"),
+        ({"Effect": "Allow", "Action": ["s3:PutObject"], "Resource": "*"}, "allows s3:PutObject on every resource ('*')"),
+        (
+            {"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue"], "Resource": "*"},
+            "allows secretsmanager:GetSecretValue on every",
+        ),
+        ({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"}, "allows every action except iam:* (NotAction)"),
+    ]:
+        (found,) = violations(judge(pack, task_with(grant, statement)), policy)
+        assert "Role 'task-role': is a task role whose" in found.message and problem in found.message, found.message
+    diagnostics = judge(pack, task_with(grant, READ_OWN, known=False))
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+
+
+def test_task_roles_carry_no_broad_aws_managed_policy(pack: PolicyPack) -> None:
+    policy = "ecs-task-roles-least-privilege"
+    execution = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+    assert violations(judge(pack, task_with("managed", arn=execution)), policy) == []
+    for name in ("AdministratorAccess", "PowerUserAccess", "IAMFullAccess", "AmazonS3FullAccess"):
+        (found,) = violations(judge(pack, task_with("managed", arn=f"arn:aws:iam::aws:policy/{name}")), policy)
+        assert f"is a task role with managed policy arn:aws:iam::aws:policy/{name}" in found.message
+    diagnostics = judge(pack, task_with("managed", arn=UNKNOWN))
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+def test_admin_attached_to_a_recorded_execution_role_fails(pack: PolicyPack, mode: str) -> None:
+    stack = recording("prod", mode)
+    roles = [r for r in stack.registrations if r.name == "prod-core-api-execution-role"]
+    admin = res(ATTACHMENT, "admin", {"role": UNKNOWN, "policyArn": "arn:aws:iam::aws:policy/AdministratorAccess"}, {"role": roles})
+    (found,) = violations(judge(pack, [*stack.registrations, admin]))
+    assert found.policy == "ecs-task-roles-least-privilege"
+    assert (
+        "Role 'prod-core-api-execution-role': is an execution role with managed policy arn:aws:iam::aws:policy/AdministratorAccess"
+        in found.message
+    )

@@ -222,58 +222,50 @@ def ingress(group: object, port: int, known: bool = True, **source: object) -> o
     return res(RULE, "rule", props, deps)
 
 
+def task_group(name: str = "core-api-tasks") -> list:
+    """A task security group and the ECS service whose tasks carry it."""
+    group = res(SG, name, {"vpcId": "vpc-1"})
+    service = res(
+        "aws:ecs/service:Service",
+        f"{name}-service",
+        {"networkConfiguration": {"securityGroups": [UNKNOWN], "subnets": [UNKNOWN], "assignPublicIp": False}},
+        {"networkConfiguration": [group]},
+    )
+    return [group, service]
+
+
+def from_group(group: object, source: object, known: bool = True, port: int = 3306, name: str = "db-from-core-api") -> object:
+    props = {"securityGroupId": UNKNOWN, "referencedSecurityGroupId": "sg-2" if known else UNKNOWN, "ipProtocol": "tcp"}
+    return res(RULE, name, {**props, "fromPort": port, "toPort": port}, {"securityGroupId": [group], "referencedSecurityGroupId": [source]})
+
+
 @pytest.mark.parametrize("port", [3306, 5432, 6379])
-@pytest.mark.parametrize("cidr", [{"cidrIpv4": "0.0.0.0/0"}, {"cidrIpv6": "::/0"}], ids=["ipv4", "ipv6"])
-def test_data_port_open_to_the_world_fails(pack: PolicyPack, port: int, cidr: dict) -> None:
+@pytest.mark.parametrize("cidr", ["0.0.0.0/0", "10.0.16.0/20", "::/0"])
+def test_data_port_open_to_any_cidr_fails(pack: PolicyPack, port: int, cidr: str) -> None:
     group, stack = guarded_store(port)
-    (found,) = violations(judge(pack, [*stack, ingress(group, port, **cidr)]), "data-port-no-public-ingress")
-    assert "SecurityGroupIngressRule 'rule'" in found.message and f"data port {port}" in found.message and "whole internet" in found.message
+    source = {"cidrIpv6": cidr} if ":" in cidr else {"cidrIpv4": cidr}
+    (found,) = violations(judge(pack, [*stack, ingress(group, port, **source)]), "data-port-no-public-ingress")
+    assert f"SecurityGroupIngressRule 'rule': opens data port {port} of 'db-sg' to the CIDR range {cidr}" in found.message
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])
-def test_client_security_group_rule_passes(pack: PolicyPack, known: bool) -> None:
+def test_a_services_task_group_may_reach_the_data_port(pack: PolicyPack, known: bool) -> None:
     group, stack = guarded_store(3306)
-    client = res(SG, "core-api-tasks", {"vpcId": "vpc-1"})
-    rule = res(
-        RULE,
-        "db-from-core-api",
-        {
-            "securityGroupId": UNKNOWN,
-            "referencedSecurityGroupId": "sg-2" if known else UNKNOWN,
-            "ipProtocol": "tcp",
-            "fromPort": 3306,
-            "toPort": 3306,
-        },
-        {"securityGroupId": [group], "referencedSecurityGroupId": [client]},
-    )
-    assert ours(judge(pack, [*stack, client, rule], "dev")) == []
+    client, service = task_group()
+    assert ours(judge(pack, [*stack, client, service, from_group(group, client, known)], "dev")) == []
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])
+def test_a_group_no_service_carries_may_not(pack: PolicyPack, known: bool) -> None:
+    group, stack = guarded_store(3306)
+    alb_sg = res(SG, "alb-sg", {"vpcId": "vpc-1"})
+    (found,) = violations(judge(pack, [*stack, alb_sg, from_group(group, alb_sg, known)]), "data-port-no-public-ingress")
+    assert "opens data port 3306 of 'db-sg' to 'alb-sg', which is no ECS service's task group" in found.message
 
 
 def test_world_rule_on_a_group_that_guards_no_data_store_is_not_this_policys_business(pack: PolicyPack) -> None:
     other = res(SG, "alb-sg", {"vpcId": "vpc-1"})
-    assert violations(judge(pack, [other, ingress(other, 3306, cidrIpv4="0.0.0.0/0")]), "data-port-no-public-ingress") == []
-
-
-def test_public_tier_sources_fail(pack: PolicyPack) -> None:
-    from tests.test_policies_network import IGW, tier
-
-    group, stack = guarded_store(5432)
-    public = tier("public-a", IGW, maps_public=True)
-    public[1].inputs["cidrBlock"] = "10.0.0.0/24"
-    alb_sg = res(SG, "alb-sg", {"vpcId": "vpc-1"})
-    alb = res("aws:lb/loadBalancer:LoadBalancer", "alb", {"internal": False, "securityGroups": [UNKNOWN]}, {"securityGroups": [alb_sg]})
-    from_subnet = ingress(group, 5432, cidrIpv4="10.0.0.0/24")
-    from_alb = res(
-        RULE,
-        "from-alb",
-        {"ipProtocol": "-1", "referencedSecurityGroupId": UNKNOWN},
-        {"securityGroupId": [group], "referencedSecurityGroupId": [alb_sg]},
-    )
-    found = violations(judge(pack, [*stack, *public, alb_sg, alb, from_subnet, from_alb]), "data-port-no-public-ingress")
-    assert sorted(d.message.split(": ", 1)[1].split(".")[0] for d in found) == [
-        "opens data port 3306, 5432, 6379 to the group 'alb-sg' of a load balancer that viewers reach",
-        "opens data port 5432 to the public subnets (10",
-    ]
+    assert violations(judge(pack, [other, ingress(other, 3306, cidrIpv4="10.0.0.0/16")]), "data-port-no-public-ingress") == []
 
 
 def test_legacy_rule_and_inline_ingress_are_checked(pack: PolicyPack) -> None:
@@ -281,14 +273,14 @@ def test_legacy_rule_and_inline_ingress_are_checked(pack: PolicyPack) -> None:
     legacy = res(
         OLD_RULE,
         "legacy",
-        {"type": "ingress", "protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["0.0.0.0/0"]},
+        {"type": "ingress", "protocol": "tcp", "fromPort": 0, "toPort": 65535, "cidrBlocks": ["10.0.0.0/8"]},
         {"securityGroupId": [group]},
     )
     (found,) = violations(judge(pack, [*stack, legacy]), "data-port-no-public-ingress")
-    assert "SecurityGroupRule 'legacy'" in found.message and "data port 3306, 5432, 6379" in found.message
-    group.inputs["ingress"] = [{"protocol": "tcp", "fromPort": 3306, "toPort": 3306, "cidrBlocks": ["0.0.0.0/0"]}]
+    assert "SecurityGroupRule 'legacy': opens data port 3306, 5432, 6379 of 'db-sg'" in found.message
+    group.inputs["ingress"] = [{"protocol": "-1", "fromPort": 0, "toPort": 0, "prefixListIds": ["pl-1"]}]
     (found,) = violations(judge(pack, stack), "data-port-no-public-ingress")
-    assert "SecurityGroup 'db-sg'" in found.message
+    assert "SecurityGroup 'db-sg': opens data port 3306, 5432, 6379 of 'db-sg' to the prefix list pl-1" in found.message
 
 
 def test_unknown_cidr_is_deferred(pack: PolicyPack) -> None:
@@ -296,3 +288,39 @@ def test_unknown_cidr_is_deferred(pack: PolicyPack) -> None:
     diagnostics = judge(pack, [*stack, ingress(group, 3306, cidrIpv4=UNKNOWN)])
     assert violations(diagnostics, "data-port-no-public-ingress") == []
     assert len(deferred(diagnostics, "data-port-no-public-ingress")) == 1
+
+
+KEY = "aws:kms/key:Key"
+
+
+def with_insights(key: str | None, known: bool = True) -> list:
+    data_key, other_key = (
+        res(KEY, "data-key", {"enableKeyRotation": True}, protect=True),
+        res(KEY, "other-key", {"enableKeyRotation": True}, protect=True),
+    )
+    db = res(CLUSTER, "db", {**GOOD_CLUSTER, "kmsKeyId": UNKNOWN}, {"kmsKeyId": [data_key]}, protect=True)
+    keys = {"data": [data_key], "other": [other_key], None: []}[key]
+    props = {
+        "clusterIdentifier": UNKNOWN,
+        "performanceInsightsEnabled": True if known else UNKNOWN,
+        "performanceInsightsKmsKeyId": UNKNOWN if keys else None,
+    }
+    reader = res(
+        INSTANCE,
+        "db-reader-1",
+        {k: v for k, v in props.items() if v is not None},
+        {"clusterIdentifier": [db], "performanceInsightsKmsKeyId": keys},
+        protect=True,
+    )
+    return [data_key, other_key, db, reader]
+
+
+def test_readers_and_writers_encrypt_performance_insights_with_the_data_key(pack: PolicyPack) -> None:
+    policy = "performance-insights-encrypted"
+    assert violations(judge(pack, with_insights("data")), policy) == []
+    (found,) = violations(judge(pack, with_insights(None)), policy)
+    assert "ClusterInstance 'db-reader-1': encrypts Performance Insights with the AWS-managed key" in found.message
+    (found,) = violations(judge(pack, with_insights("other")), policy)
+    assert "with 'other-key', not its cluster's data key" in found.message
+    diagnostics = judge(pack, with_insights(None, known=False))
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)

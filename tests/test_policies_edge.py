@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from preflight.analyzer import PolicyPack
 from tests.conftest import recording
-from tests.kit import UNKNOWN, deferred, judge, mutate, res, violations
+from tests.kit import CONFIG_DIR, UNKNOWN, deferred, judge, mutate, res, violations
 
 ALB = "aws:lb/loadBalancer:LoadBalancer"
 ACL = "aws:wafv2/webAcl:WebAcl"
@@ -32,7 +34,13 @@ RATE = {
     "action": {"block": {}},
     "statement": {"rateBasedStatement": {"limit": 1000, "aggregateKeyType": "IP"}},
 }
-GOOD_RULES = [RATE, group_rule("AWSManagedRulesCommonRuleSet"), group_rule("AWSManagedRulesSQLiRuleSet")]
+MANAGED = ("AWSManagedRulesAmazonIpReputationList", "AWSManagedRulesCommonRuleSet", "AWSManagedRulesKnownBadInputsRuleSet")
+GOOD_RULES = [RATE, *(group_rule(name) for name in MANAGED), group_rule("AWSManagedRulesSQLiRuleSet")]
+CDN = {
+    "defaultCacheBehavior": {"viewerProtocolPolicy": "redirect-to-https"},
+    "viewerCertificate": {"acmCertificateArn": "arn:cert", "minimumProtocolVersion": "TLSv1.2_2021", "sslSupportMethod": "sni-only"},
+    "origins": [{"originId": "alb", "customOriginConfig": {"originProtocolPolicy": "https-only", "originSslProtocols": ["TLSv1.2"]}}],
+}
 
 
 def acl(rules: object, scope: str = "REGIONAL", name: str = "acl") -> object:
@@ -42,8 +50,11 @@ def acl(rules: object, scope: str = "REGIONAL", name: str = "acl") -> object:
 def edge(known: bool = True, associate: bool = True, log: bool = True, cdn_acl: bool = True) -> list:
     ident = (lambda value: value) if known else (lambda _: UNKNOWN)
     regional, global_ = acl(GOOD_RULES), acl(GOOD_RULES, "CLOUDFRONT", "cf-acl")
-    alb = res(ALB, "alb", {"internal": False, "loadBalancerType": "application"})
-    found = [regional, global_, alb]
+    alb_sg = res(SG, "alb-sg", {"vpcId": ident("vpc-1")})  # no rule: alb-ingress-only-from-cloudfront's concern
+    alb = res(
+        ALB, "alb", {"internal": False, "loadBalancerType": "application", "securityGroups": [ident("sg-1")]}, {"securityGroups": [alb_sg]}
+    )
+    found = [regional, global_, alb_sg, alb]
     if associate:
         found.append(
             res(
@@ -55,7 +66,8 @@ def edge(known: bool = True, associate: bool = True, log: bool = True, cdn_acl: 
         )
     if log:
         found += [res(LOGGING, f"log-{a.name}", {"resourceArn": ident("arn")}, {"resourceArn": [a]}) for a in (regional, global_)]
-    found.append(res(DISTRIBUTION, "cdn", {"webAclId": ident("arn:cf-acl")} if cdn_acl else {}, {"webAclId": [global_]} if cdn_acl else {}))
+    props = {**CDN, **({"webAclId": ident("arn:cf-acl")} if cdn_acl else {})}
+    found.append(res(DISTRIBUTION, "cdn", props, {"webAclId": [global_]} if cdn_acl else {}))
     return found
 
 
@@ -107,6 +119,13 @@ def test_internal_alb_behind_a_cloudfront_vpc_origin_needs_an_acl(pack: PolicyPa
         (GOOD_RULES, "waf-rate-limit", False),
         (GOOD_RULES[1:], "waf-rate-limit", True),
         ([{**RATE, "action": {"count": {}}}], "waf-rate-limit", True),
+        (GOOD_RULES, "waf-blocks-known-bad-inputs", False),
+        ([r for r in GOOD_RULES if r["name"] != "AWSManagedRulesKnownBadInputsRuleSet"], "waf-blocks-known-bad-inputs", True),
+        ([RATE, group_rule("AWSManagedRulesKnownBadInputsRuleSet", "count")], "waf-blocks-known-bad-inputs", True),
+        ([RATE, group_rule("AWSManagedRulesKnownBadInputsRuleSet", sub_overrides=["Log4JRCE_BODY"])], "waf-blocks-known-bad-inputs", True),
+        (GOOD_RULES, "waf-blocks-ip-reputation", False),
+        ([RATE, group_rule("AWSManagedRulesCommonRuleSet")], "waf-blocks-ip-reputation", True),
+        ([RATE, group_rule("AWSManagedRulesAmazonIpReputationList", "count")], "waf-blocks-ip-reputation", True),
     ],
 )
 def test_acl_rules(pack: PolicyPack, rules: list, policy: str, fails: bool) -> None:
@@ -117,8 +136,124 @@ def test_acl_rules(pack: PolicyPack, rules: list, policy: str, fails: bool) -> N
 
 def test_unknown_acl_rules_are_deferred(pack: PolicyPack) -> None:
     diagnostics = judge(pack, [acl(UNKNOWN)])
-    for policy in ("waf-blocks-sqli", "waf-blocks-xss", "waf-rate-limit"):
+    for policy in ("waf-blocks-sqli", "waf-blocks-xss", "waf-rate-limit", "waf-blocks-known-bad-inputs", "waf-blocks-ip-reputation"):
         assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+    unknown_override = group_rule("AWSManagedRulesSQLiRuleSet") | {"overrideAction": UNKNOWN}
+    diagnostics = judge(pack, [acl([RATE, unknown_override])])
+    assert violations(diagnostics, "waf-blocks-sqli") == [] and deferred(diagnostics, "waf-blocks-sqli")
+
+
+NOT_ADMIN = {"notStatement": {"statement": {"byteMatchStatement": {"searchString": "/admin", "positionalConstraint": "STARTS_WITH"}}}}
+
+
+def scoped(name: str) -> list:
+    """GOOD_RULES with rule `name` scoped down to everything but /admin."""
+    rules = [dict(r) for r in GOOD_RULES]
+    for rule in rules:
+        if rule["name"] == name:
+            kind = next(iter(rule["statement"]))
+            rule["statement"] = {kind: {**rule["statement"][kind], "scopeDownStatement": NOT_ADMIN}}
+    return rules
+
+
+@pytest.mark.parametrize(
+    ("name", "policy"),
+    [
+        ("AWSManagedRulesSQLiRuleSet", "waf-blocks-sqli"),
+        ("AWSManagedRulesCommonRuleSet", "waf-blocks-xss"),
+        ("AWSManagedRulesKnownBadInputsRuleSet", "waf-blocks-known-bad-inputs"),
+        ("AWSManagedRulesAmazonIpReputationList", "waf-blocks-ip-reputation"),
+        ("rate", "waf-rate-limit"),
+    ],
+)
+def test_a_scope_down_on_a_relied_on_rule_fails_unless_it_is_a_reviewed_exception(
+    pack: PolicyPack, name: str, policy: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    (found,) = violations(judge(pack, [acl(scoped(name))]), policy)
+    assert f"rule '{name}' inspects only what its scope-down statement selects" in found.message
+    config = json.loads((CONFIG_DIR / "prod.json").read_text())
+    exception = {"resource": "acl", "match": f"rule '{name}' inspects", "reason": "reviewed in the change that adds it, for this test"}
+    config[policy] = {"exceptions": [exception]}
+    reviewed = tmp_path / "prod.json"
+    reviewed.write_text(json.dumps(config))
+    assert violations(judge(pack, [acl(scoped(name))], config=reviewed), policy) == []
+    # The exception covers that scope-down only: counting the same rule still fails.
+    counted = [r | {"overrideAction": {"count": {}}, "action": {"count": {}}} if r["name"] == name else r for r in scoped(name)]
+    assert violations(judge(pack, [acl(counted)], config=reviewed), policy)
+
+
+def test_an_allow_rule_ahead_of_the_managed_rules_fails(pack: PolicyPack) -> None:
+    webhook = {"name": "allow-webhooks", "priority": -1, "action": {"allow": {}}, "statement": NOT_ADMIN["notStatement"]}
+    found = [d for d in violations(judge(pack, [acl([webhook, *GOOD_RULES])])) if d.policy != "waf-logging"]
+    assert {d.policy for d in found} == {
+        "waf-blocks-sqli",
+        "waf-blocks-xss",
+        "waf-rate-limit",
+        "waf-blocks-known-bad-inputs",
+        "waf-blocks-ip-reputation",
+    }
+    assert all("rule 'allow-webhooks' allows requests before rule" in d.message for d in found)
+
+
+@pytest.mark.parametrize("acl_name", ["prod-alb-waf", "prod-cloudfront-waf"])
+def test_the_body_size_override_and_its_label_rule_keep_every_relied_on_rule(pack: PolicyPack, acl_name: str) -> None:
+    """Issue 12: SizeRestrictions_BODY counts and a later label rule blocks it outside the upload paths; nothing the design relies on changes."""
+
+    def override(registration) -> None:
+        for rule in registration.inputs["rules"]:
+            if rule["name"] == "AWSManagedRulesCommonRuleSet":
+                statement = rule["statement"]["managedRuleGroupStatement"]
+                statement["ruleActionOverrides"] = [{"name": "SizeRestrictions_BODY", "actionToUse": {"count": {}}}]
+        label = {"labelMatchStatement": {"scope": "LABEL", "key": "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"}}
+        registration.inputs["rules"].append(
+            {
+                "name": "body-size",
+                "priority": 10.0,
+                "action": {"block": {}},
+                "statement": {"andStatement": {"statements": [label, NOT_ADMIN]}},
+            }
+        )
+
+    assert violations(judge(pack, mutate(recording("prod", "update"), ACL, acl_name, override))) == []
+
+
+def cdn(**changes: object) -> object:
+    props = json.loads(json.dumps(CDN))
+    for path, value in changes.items():
+        *parents, key = path.split("__")
+        target = props
+        for parent in parents:
+            target = target[parent] if not parent.isdigit() else target[int(parent)]
+        target[key] = value
+    return res(DISTRIBUTION, "cdn", props)
+
+
+def test_cloudfront_serves_viewers_over_modern_tls_only(pack: PolicyPack) -> None:
+    policy = "cloudfront-viewer-https"
+    assert violations(judge(pack, [cdn()]), policy) == []
+    assert violations(judge(pack, [cdn(viewerCertificate__minimumProtocolVersion="TLSv1.3_2025")]), policy) == []
+    (found,) = violations(judge(pack, [cdn(defaultCacheBehavior__viewerProtocolPolicy="allow-all")]), policy)
+    assert "Distribution 'cdn': serves the default cache behavior over HTTP (viewerProtocolPolicy allow-all)" in found.message
+    behaviors = [{"pathPattern": "/legacy/*", "viewerProtocolPolicy": "allow-all"}]
+    (found,) = violations(judge(pack, [cdn(orderedCacheBehaviors=behaviors)]), policy)
+    assert "serves the /legacy/* cache behavior over HTTP" in found.message
+    (found,) = violations(judge(pack, [cdn(viewerCertificate__minimumProtocolVersion="TLSv1.2_2019")]), policy)
+    assert "accepts viewers on TLSv1.2_2019" in found.message
+    (found,) = violations(judge(pack, [cdn(viewerCertificate={"cloudfrontDefaultCertificate": True})]), policy)
+    assert "default *.cloudfront.net certificate" in found.message
+    diagnostics = judge(pack, [cdn(viewerCertificate__minimumProtocolVersion=UNKNOWN)])
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+
+
+def test_cloudfront_reaches_its_origin_over_tls_1_2_only(pack: PolicyPack) -> None:
+    policy = "cloudfront-origin-https"
+    assert violations(judge(pack, [cdn()]), policy) == []
+    (found,) = violations(judge(pack, [cdn(origins__0__customOriginConfig__originProtocolPolicy="match-viewer")]), policy)
+    assert "reaches origin 'alb' with originProtocolPolicy match-viewer, not https-only" in found.message
+    (found,) = violations(judge(pack, [cdn(origins__0__customOriginConfig__originSslProtocols=["TLSv1.1", "TLSv1.2"])]), policy)
+    assert "lets origin 'alb' negotiate TLSv1.1" in found.message
+    diagnostics = judge(pack, [cdn(origins__0__customOriginConfig__originProtocolPolicy=UNKNOWN)])
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
 
 
 def listener(protocol: object, **props: object) -> object:
@@ -143,30 +278,42 @@ def test_listeners(pack: PolicyPack) -> None:
     assert violations(diagnostics) == [] and deferred(diagnostics, "alb-http-redirects-only")
 
 
-def world_rules(group: object, port: int) -> list:
-    return [
-        res(
-            INGRESS, "rule", {"ipProtocol": "tcp", "fromPort": port, "toPort": port, "cidrIpv4": "0.0.0.0/0"}, {"securityGroupId": [group]}
-        ),
-        res(
-            SG_RULE,
-            "old-rule",
-            {"type": "ingress", "protocol": "tcp", "fromPort": port, "toPort": port, "ipv6CidrBlocks": ["::/0"]},
-            {"securityGroupId": [group]},
-        ),
-    ]
+def alb_ingress(source: dict, port: float = 443.0, known: bool = True) -> list:
+    vpc = res("aws:ec2/vpc:Vpc", "vpc", {"cidrBlock": "10.0.0.0/16"})
+    group = res(SG, "alb-sg", {"vpcId": "vpc-1" if known else UNKNOWN}, {"vpcId": [vpc]})
+    alb = res(ALB, "alb", {"internal": False, "securityGroups": ["sg" if known else UNKNOWN]}, {"securityGroups": [group]})
+    props = {"securityGroupId": "sg" if known else UNKNOWN, "ipProtocol": "tcp", "fromPort": port, "toPort": port, **source}
+    return [vpc, group, alb, res(INGRESS, "rule", props, {"securityGroupId": [group]})]
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])
-def test_world_ingress_only_on_the_public_albs_web_ports(pack: PolicyPack, known: bool) -> None:
-    alb_group = res(SG, "alb-sg", {"vpcId": "vpc" if known else UNKNOWN})
-    alb = res(ALB, "alb", {"internal": False, "securityGroups": ["sg" if known else UNKNOWN]}, {"securityGroups": [alb_group]})
-    assert violations(judge(pack, [alb_group, alb, *world_rules(alb_group, 443)]), "no-world-ingress") == []
-    found = violations(judge(pack, [alb_group, alb, *world_rules(alb_group, 22)]), "no-world-ingress")
-    assert len(found) == 2 and all("0/0" in d.message for d in found)
-    task_group = res(SG, "task-sg", {"ingress": [{"protocol": "tcp", "fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]})
-    (found,) = violations(judge(pack, [task_group]), "no-world-ingress")
-    assert "SecurityGroup 'task-sg'" in found.message and "Fix: admit a security group" in found.message
+def test_the_alb_admits_only_cloudfronts_prefix_list(pack: PolicyPack, known: bool) -> None:
+    policy = "alb-ingress-only-from-cloudfront"
+    assert violations(judge(pack, alb_ingress({"prefixListId": "pl-58a04531"}, known=known)), policy) == []
+    assert violations(judge(pack, alb_ingress({"cidrIpv4": "10.0.0.0/16"}, 8443.0, known)), policy) == []  # the VPC's test listener
+    for source, what in (
+        ({"cidrIpv4": "0.0.0.0/0"}, "0.0.0.0/0"),
+        ({"cidrIpv6": "::/0"}, "::/0"),
+        ({"prefixListId": "pl-other"}, "pl-other"),
+    ):
+        found = [d for d in violations(judge(pack, alb_ingress(source, known=known))) if d.policy in (policy, "no-world-ingress")]
+        (alb_finding,) = [d for d in found if d.policy == policy]
+        assert f"SecurityGroupIngressRule 'rule': admits {'prefix list ' if 'pl-' in what else ''}{what}" in alb_finding.message
+        if "pl-" not in what:
+            assert {d.policy for d in found} == {policy, "no-world-ingress"}
+    # An inline rule on the group, and an old-style SecurityGroupRule, are the group's rules too.
+    vpc, group, alb, _ = alb_ingress({"prefixListId": "pl-58a04531"}, known=known)
+    group.inputs["ingress"] = [{"protocol": "tcp", "fromPort": 80, "toPort": 80, "cidrBlocks": ["203.0.113.0/24"]}]
+    old = res(
+        SG_RULE,
+        "old",
+        {"type": "ingress", "protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["198.51.100.7/32"]},
+        {"securityGroupId": [group]},
+    )
+    found = violations(judge(pack, [vpc, group, alb, old]), policy)
+    assert sorted(d.message.split("\n")[1].split("'")[1] for d in found) == ["alb-sg", "old"]
+    diagnostics = judge(pack, alb_ingress({"prefixListId": UNKNOWN}, known=known))
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
 
 
 def _sqli_removed(registration) -> None:

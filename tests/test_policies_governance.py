@@ -48,12 +48,15 @@ def test_pinned_github_trust_passes(pack: PolicyPack) -> None:
         ({"StringLike": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:example-org/*"}}, "pattern operator"),
         ({"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:example-org/kanna-infra:*"}}, "with a wildcard"),
         ({"StringEquals": {f"{GITHUB}:sub": "repo:example-org/kanna-infra:pull_request"}}, "aud = sts.amazonaws.com"),
+        # No wildcard, and still not pinned: the whole repository (any branch), or a custom claim naming only the owner.
+        ({"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repo:example-org/kanna-infra"}}, "pins no repository"),
+        ({"StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com", f"{GITHUB}:sub": "repository_owner:example-org"}}, "pins no repository"),
     ],
 )
 def test_loose_github_trust_fails(pack: PolicyPack, condition: dict[str, Any] | None, problem: str) -> None:
     found = violations(judge(pack, [role(trust(condition))]), "github-oidc-trust-pinned")
     assert found and any(problem in d.message for d in found)
-    assert all("\nRole 'ci': " in d.message and "Fix: add StringEquals" in d.message for d in found)
+    assert all("\nKANNA-IAM-002 Role 'ci': " in d.message and "Fix: add StringEquals" in d.message for d in found)
 
 
 def test_unknown_trust_policy_is_deferred(pack: PolicyPack) -> None:
@@ -96,9 +99,9 @@ def test_account_under_guardrails_passes_with_unknown_ids(pack: PolicyPack, atta
 def test_account_without_guardrails_fails(pack: PolicyPack) -> None:
     found = violations(judge(pack, organization(SCP_CONTENT, "none")), "scp-guardrails-attached")
     assert [d.message.split("\n")[1].split(". Fix: ")[0] for d in found] == [
-        "Account 'account-prod': is under no SCP that denies organizations:LeaveOrganization, guardduty:DeleteDetector, "
+        "KANNA-GOV-001 Account 'account-prod': is under no SCP that denies organizations:LeaveOrganization, guardduty:DeleteDetector, "
         "cloudtrail:StopLogging, config:StopConfigurationRecorder, securityhub:DisableSecurityHub",
-        "Account 'account-prod': is under no SCP that restricts regions (aws:RequestedRegion)",
+        "KANNA-GOV-001 Account 'account-prod': is under no SCP that restricts regions (aws:RequestedRegion)",
     ]
     assert all(d.urn.endswith("::account-prod") and "Fix: attach the baseline SCPs" in d.message for d in found)
 

@@ -6,7 +6,8 @@ import pytest
 
 from policies import network
 from preflight.analyzer import PolicyPack
-from tests.kit import UNKNOWN, deferred, judge, res, violations
+from tests.conftest import recording
+from tests.kit import UNKNOWN, deferred, judge, mutate, res, violations
 
 IGW, NAT = "aws:ec2/internetGateway:InternetGateway", "aws:ec2/natGateway:NatGateway"
 SUBNET, TABLE = "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable"
@@ -43,7 +44,14 @@ def tier(name: str, gateway_type: str | None, *, maps_public: bool = False, know
         {"subnetId": ident("subnet-1"), "routeTableId": ident("rtb-1")},
         {"subnetId": [subnet], "routeTableId": [table]},
     )
-    return [vpc, subnet, *([gateway] if gateway else []), table, *routes, association]
+    return [vpc, subnet, *([gateway] if gateway else []), table, *routes, association, *vpc_baseline(vpc, name)]
+
+
+def vpc_baseline(vpc: object, name: str) -> list:
+    """A year of flow logs and a closed default security group (vpc-flow-logs', default-security-group-closed's concerns)."""
+    group = res("aws:cloudwatch/logGroup:LogGroup", f"{name}-flow-group", {"retentionInDays": 365.0})
+    flow = res("aws:ec2/flowLog:FlowLog", f"{name}-flow", {"trafficType": "ALL"}, {"vpcId": [vpc], "logDestination": [group]})
+    return [group, flow, res("aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", f"{name}-default-sg", {}, {"vpcId": [vpc]})]
 
 
 def service(subnets: list, assign_public_ip: object = False, known: bool = True) -> object:
@@ -148,3 +156,113 @@ def test_route_to_a_literal_gateway_id_outside_the_stack_counts(pack: PolicyPack
     route = res("aws:ec2/route:Route", "to-igw", {"destinationCidrBlock": "0.0.0.0/0", "gatewayId": "igw-0abc"}, {"routeTableId": [table]})
     (found,) = violations(judge(pack, [*private, route, service([subnet])]), "ecs-service-private-subnets")
     assert "internet gateway" in found.message
+
+
+# --- route tables by tier, flow logs, default security group, world ingress -----------------------------------
+
+VPC, FLOW_LOG, LOG_GROUP = "aws:ec2/vpc:Vpc", "aws:ec2/flowLog:FlowLog", "aws:cloudwatch/logGroup:LogGroup"
+DEFAULT_SG, SG = "aws:ec2/defaultSecurityGroup:DefaultSecurityGroup", "aws:ec2/securityGroup:SecurityGroup"
+INGRESS, SG_RULE = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule", "aws:ec2/securityGroupRule:SecurityGroupRule"
+
+
+def tagged(name: str, tier_tag: object, gateway_type: str | None, known: bool = True) -> list:
+    found = tier(name, gateway_type, known=known)
+    found[1].inputs["tags"] = {"Tier": tier_tag, "Name": name}
+    return found
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])
+def test_private_and_isolated_route_tables_stay_off_the_internet(pack: PolicyPack, known: bool) -> None:
+    policy = "private-route-tables-no-internet"
+    fine = [
+        *tagged("public-a", "public", IGW, known),
+        *tagged("private-a", "private", NAT, known),
+        *tagged("iso-a", "isolated", None, known),
+    ]
+    assert violations(judge(pack, fine), policy) == []
+    (found,) = violations(judge(pack, tagged("private-b", "private", IGW, known)), policy)
+    assert "Subnet 'private-b': is a private subnet whose route table routes to an internet gateway" in found.message
+    (found,) = violations(judge(pack, tagged("iso-b", "isolated", NAT, known)), policy)
+    assert "Subnet 'iso-b': is an isolated subnet whose route table routes to a NAT gateway" in found.message
+    diagnostics = judge(pack, tagged("x", UNKNOWN, IGW, known))
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+
+
+def flow_logged(retention: object = 365.0, traffic: object = "ALL", log: bool = True) -> list:
+    vpc = res(VPC, "vpc", {"cidrBlock": "10.0.0.0/16"})
+    group = res(LOG_GROUP, "flow-group", {"retentionInDays": retention})
+    flow = res(
+        FLOW_LOG, "flow", {"vpcId": UNKNOWN, "trafficType": traffic, "logDestination": UNKNOWN}, {"vpcId": [vpc], "logDestination": [group]}
+    )
+    return [vpc, group, *([flow] if log else [])]
+
+
+def test_every_vpc_keeps_flow_logs_as_long_as_the_stack_requires(pack: PolicyPack) -> None:
+    policy = "vpc-flow-logs"
+    assert violations(judge(pack, flow_logged(365.0)), policy) == []
+    assert violations(judge(pack, flow_logged(30.0), "dev"), policy) == []  # dev's settings keep 30 days
+    (found,) = violations(judge(pack, flow_logged(90.0)), policy)
+    assert "Vpc 'vpc': flow log 'flow' keeps its records 90 days (log group 'flow-group'), below this stack's 365" in found.message
+    (found,) = violations(judge(pack, flow_logged(log=False)), policy)
+    assert "has no flow log of ALL traffic" in found.message
+    (found,) = violations(judge(pack, flow_logged(traffic="REJECT")), policy)
+    assert "has no flow log of ALL traffic" in found.message
+    diagnostics = judge(pack, flow_logged(UNKNOWN))
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+
+
+def test_recorded_flow_log_retention_cut_fails_in_prod(pack: PolicyPack) -> None:
+    cut = mutate(recording("prod", "first"), LOG_GROUP, "prod-vpc-flow-logs", lambda r: r.inputs.update(retentionInDays=30.0))
+    (found,) = violations(judge(pack, cut), "vpc-flow-logs")
+    assert "Vpc 'prod-vpc'" in found.message and "30 days" in found.message
+
+
+def closed_default(props: dict | None = None, extra_rule: bool = False) -> list:
+    vpc = res(VPC, "vpc", {"cidrBlock": "10.0.0.0/16"})
+    default = res(DEFAULT_SG, "default-sg", {"vpcId": UNKNOWN, **(props or {})}, {"vpcId": [vpc]})
+    rule = res(
+        INGRESS,
+        "self",
+        {"securityGroupId": UNKNOWN, "ipProtocol": "-1", "referencedSecurityGroupId": UNKNOWN},
+        {"securityGroupId": [default]},
+    )
+    return [vpc, default, *([rule] if extra_rule else [])]
+
+
+def test_default_security_group_has_no_rules(pack: PolicyPack) -> None:
+    policy = "default-security-group-closed"
+    assert violations(judge(pack, closed_default()), policy) == []
+    (found,) = violations(
+        judge(pack, closed_default({"egress": [{"protocol": "-1", "fromPort": 0, "toPort": 0, "cidrBlocks": ["0.0.0.0/0"]}]})), policy
+    )
+    assert "Vpc 'vpc': its default security group 'default-sg' has egress rules" in found.message
+    (found,) = violations(judge(pack, closed_default(extra_rule=True)), policy)
+    assert "gets rule 'self'" in found.message
+    (found,) = violations(judge(pack, closed_default()[:1]), policy)
+    assert "leaves its default security group unmanaged" in found.message
+    diagnostics = judge(pack, closed_default({"ingress": UNKNOWN}))
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
+
+
+def opened(shape: str, cidr: object, port: float = 443.0) -> list:
+    group = res(SG, "sg", {"vpcId": "vpc-1", "ingress": []})
+    if shape == "inline":
+        key = "ipv6CidrBlocks" if ":" in str(cidr) else "cidrBlocks"
+        group.inputs["ingress"] = [{"protocol": "tcp", "fromPort": port, "toPort": port, key: [cidr]}]
+        return [group]
+    if shape == "vpc-rule":
+        key = "cidrIpv6" if ":" in str(cidr) else "cidrIpv4"
+        props = {"securityGroupId": UNKNOWN, "ipProtocol": "tcp", "fromPort": port, "toPort": port, key: cidr}
+        return [group, res(INGRESS, "rule", props, {"securityGroupId": [group]})]
+    props = {"type": "ingress", "securityGroupId": UNKNOWN, "protocol": "tcp", "fromPort": port, "toPort": port, "cidrBlocks": [cidr]}
+    return [group, res(SG_RULE, "rule", props, {"securityGroupId": [group]})]
+
+
+@pytest.mark.parametrize("shape", ["inline", "vpc-rule", "sg-rule"])
+def test_no_security_group_admits_the_internet_however_the_rule_is_written(pack: PolicyPack, shape: str) -> None:
+    assert violations(judge(pack, opened(shape, "10.0.0.0/16")), "no-world-ingress") == []
+    for world in ("0.0.0.0/0", "::/0", "8.0.0.0/8"):
+        (found,) = violations(judge(pack, opened(shape, world)), "no-world-ingress")
+        assert f"allows ingress from {world} on 443-443/tcp" in found.message, found.message
+    diagnostics = judge(pack, opened(shape, UNKNOWN))
+    assert violations(diagnostics, "no-world-ingress") == [] and deferred(diagnostics, "no-world-ingress")

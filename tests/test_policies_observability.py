@@ -33,9 +33,10 @@ def web_service(name: str, *, tagged: bool = True, ecs_name: object = None, bala
 
 def watched(name: str, monitor: bool = True, slo: bool = True) -> list:
     tags = ["env:prod", f"service:{name}"]
+    monitors = ("error-rate", "p95-latency", "running-tasks", "cpu", "memory")
     return [
-        *([res(MONITOR, f"prod-{name}-error-rate", {"type": "query alert", "tags": tags})] if monitor else []),
-        *([res(SLO, f"prod-{name}-availability-slo", {"type": "metric", "tags": tags})] if slo else []),
+        *([res(MONITOR, f"prod-{name}-{m}", {"type": "query alert", "tags": tags}) for m in monitors] if monitor else []),
+        *([res(SLO, f"prod-{name}-{k}-slo", {"type": "metric", "tags": tags}) for k in ("availability", "latency")] if slo else []),
     ]
 
 
@@ -99,13 +100,19 @@ def test_removing_a_prod_services_slo_fails_the_recorded_stack(prod: RecordedSta
     found = violations(judge(pack, without), "web-service-monitored")
     assert [d.message.split(": ")[1].split(". Fix")[0] for d in found] == ["has no Datadog SLO tagged service:payment"]
     assert "'prod-payment-service'" in found[0].message
+    # Dropping one of its monitors (or SLOs) is caught too: every web service keeps all of them.
+    fewer = [r for r in registrations if r.name != "prod-payment-p95-latency"]
+    (found,) = violations(judge(pack, fewer), "web-service-monitored")
+    assert "keeps 4 Datadog monitors tagged service:payment, fewer than its 5" in found.message
+    fewer = [r for r in registrations if r.name != "prod-payment-latency-slo"]
+    (found,) = violations(judge(pack, fewer), "web-service-monitored")
+    assert "keeps 1 Datadog SLOs tagged service:payment, fewer than its 2" in found.message
 
 
-def test_dev_reports_the_same_gap_as_advisory(dev: RecordedStack, pack: PolicyPack) -> None:
+def test_dev_reports_the_same_gap(dev: RecordedStack, pack: PolicyPack) -> None:
     lonely = res(SERVICE, "dev-newsvc-service", {"name": "dev-newsvc", "tags": {"kanna:kind": "web", "kanna:service": "newsvc"}})
     diagnostics = judge(pack, [*dev.registrations, lonely], stack="dev")
-    assert violations(diagnostics, "web-service-monitored") == []
-    assert len(violations(diagnostics, "web-service-monitored", level="advisory")) == 2
+    assert len(violations(diagnostics, "web-service-monitored")) == 2  # mandatory in dev too
 
 
 # --- log-group-retention -------------------------------------------------------------------------
@@ -148,10 +155,8 @@ def test_task_definition_with_unknown_containers_is_deferred(pack: PolicyPack) -
     assert len(deferred(diagnostics, "task-definition-telemetry")) == 1
 
 
-def test_removing_the_agent_fails_the_recorded_prod_stack_and_warns_in_dev(
-    prod: RecordedStack, dev: RecordedStack, pack: PolicyPack
-) -> None:
+def test_removing_the_agent_fails_the_recorded_prod_and_dev_stacks(prod: RecordedStack, dev: RecordedStack, pack: PolicyPack) -> None:
     stripped = task(json.dumps([c for c in helper_definitions() if c["name"] != AGENT_CONTAINER]))
     assert [d.policy for d in violations(judge(pack, [*prod.registrations, stripped]))] == ["task-definition-telemetry"]
     diagnostics = judge(pack, [*dev.registrations, stripped], stack="dev")
-    assert violations(diagnostics) == [] and len(violations(diagnostics, "task-definition-telemetry", level="advisory")) == 1
+    assert [d.policy for d in violations(diagnostics)] == ["task-definition-telemetry"]  # mandatory in dev too

@@ -188,7 +188,8 @@ def test_kms_key_rotation(pack: PolicyPack, props: dict, outcome: str) -> None:
     ids=["compliant", "unknown-key", "no-validation", "no-key", "neither"],
 )
 def test_cloudtrail_validates_and_encrypts(pack: PolicyPack, props: dict, failing: set) -> None:
-    found = [d for d in violations(judge(pack, [res("aws:cloudtrail/trail:Trail", "t", props)])) if d.policy.startswith("cloudtrail")]
+    trail = res("aws:cloudtrail/trail:Trail", "t", {"isMultiRegionTrail": True, **props})  # cloudtrail-logging's concern
+    found = [d for d in violations(judge(pack, [trail])) if d.policy.startswith("cloudtrail")]
     assert {d.policy for d in found} == failing
 
 
@@ -381,13 +382,114 @@ SECURITY_POLICIES = [
 ]
 
 
-def test_security_policies_are_mandatory_in_prod_and_advisory_in_dev(pack: PolicyPack) -> None:
+def test_security_policies_are_mandatory_in_prod_and_in_dev(pack: PolicyPack) -> None:
+    """dev holds no customer data but faces the internet: its security baseline is prod's."""
     from tests.kit import CONFIG_DIR
 
-    prod_levels = pack.configure(CONFIG_DIR / "prod.json")
-    dev_levels = pack.configure(CONFIG_DIR / "dev.json")
-    assert {name: prod_levels[name] for name in SECURITY_POLICIES} == dict.fromkeys(SECURITY_POLICIES, "mandatory")
-    assert {name: dev_levels[name] for name in SECURITY_POLICIES} == dict.fromkeys(SECURITY_POLICIES, "advisory")
+    for stack in ("prod", "dev"):
+        levels = pack.configure(CONFIG_DIR / f"{stack}.json")
+        assert {name: levels[name] for name in SECURITY_POLICIES} == dict.fromkeys(SECURITY_POLICIES, "mandatory"), stack
     key = res("aws:kms/key:Key", "k", {"enableKeyRotation": False})
-    assert violations(judge(pack, [key], "dev"), "kms-key-rotation") == []
-    assert len(violations(judge(pack, [key], "dev"), "kms-key-rotation", level="advisory")) == 1
+    assert len(violations(judge(pack, [key], "dev"), "kms-key-rotation")) == 1
+
+
+# --- trail logging, Security Hub standards, GuardDuty features, public resource policies -------------------------
+
+TRAIL = "aws:cloudtrail/trail:Trail"
+GOOD_TRAIL = {"enableLogging": True, "isMultiRegionTrail": True, "enableLogFileValidation": True, "kmsKeyId": "arn:key"}
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        ({}, None),
+        ({"enableLogging": False}, "is not logging"),
+        ({"isMultiRegionTrail": False}, "records one region only"),
+        ({"includeGlobalServiceEvents": False}, "leaves out global service events"),
+        ({"isMultiRegionTrail": UNKNOWN}, "defer"),
+    ],
+)
+def test_cloudtrail_logs_every_region(pack: PolicyPack, changes: dict, problem: str | None) -> None:
+    diagnostics = judge(pack, [STACK, res(TRAIL, "trail", {**GOOD_TRAIL, **changes})])
+    found = violations(diagnostics, "cloudtrail-logging")
+    if problem == "defer":
+        assert found == [] and deferred(diagnostics, "cloudtrail-logging")
+    elif problem:
+        assert len(found) == 1 and f"Trail 'trail': {problem}" in found[0].message
+    else:
+        assert found == []
+    (found,) = violations(judge(pack, [STACK]), "cloudtrail-logging")
+    assert "Stack 'kanna-infra-prod': has no CloudTrail trail" in found.message
+
+
+HUB, STANDARD = "aws:securityhub/account:Account", "aws:securityhub/standardsSubscription:StandardsSubscription"
+FSBP = "arn:aws:securityhub:ap-northeast-1::standards/aws-foundational-security-best-practices/v/1.0.0"
+CIS = "arn:aws:securityhub:ap-northeast-1::standards/cis-aws-foundations-benchmark/v/3.0.0"
+
+
+def test_security_hub_keeps_the_required_standards(pack: PolicyPack) -> None:
+    hub = res(HUB, "hub", {"enableDefaultStandards": False})
+    standards = [res(STANDARD, f"s{i}", {"standardsArn": arn}) for i, arn in enumerate((FSBP, CIS))]
+    assert violations(judge(pack, [STACK, hub, *standards]), "securityhub-standards") == []
+    (found,) = violations(judge(pack, [STACK, hub, standards[0]]), "securityhub-standards")
+    assert "Account 'hub': does not subscribe to cis-aws-foundations-benchmark/v/3.0.0" in found.message
+    (found,) = violations(judge(pack, [STACK, *standards]), "securityhub-standards")
+    assert "has no Security Hub account" in found.message
+    diagnostics = judge(pack, [STACK, hub, standards[0], res(STANDARD, "s9", {"standardsArn": UNKNOWN})])
+    assert violations(diagnostics, "securityhub-standards") == [] and deferred(diagnostics, "securityhub-standards")
+
+
+DETECTOR, FEATURE = "aws:guardduty/detector:Detector", "aws:guardduty/detectorFeature:DetectorFeature"
+
+
+def detector_with(features: dict[str, object]) -> list:
+    detector = res(DETECTOR, "gd", {"enable": True})
+    found = [
+        res(FEATURE, f"f-{n}", {"detectorId": UNKNOWN, "name": n, "status": s}, {"detectorId": [detector]}) for n, s in features.items()
+    ]
+    return [STACK, detector, *found]
+
+
+def test_guardduty_enables_its_protections(pack: PolicyPack) -> None:
+    every = dict.fromkeys(("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "RUNTIME_MONITORING", "EBS_MALWARE_PROTECTION"), "ENABLED")
+    assert violations(judge(pack, detector_with(every)), "guardduty-features") == []
+    (found,) = violations(judge(pack, detector_with({**every, "RUNTIME_MONITORING": "DISABLED"})), "guardduty-features")
+    assert "Detector 'gd': does not enable RUNTIME_MONITORING" in found.message
+    (found,) = violations(judge(pack, detector_with({})), "guardduty-features")
+    assert "S3_DATA_EVENTS, RDS_LOGIN_EVENTS, RUNTIME_MONITORING, EBS_MALWARE_PROTECTION" in found.message
+    diagnostics = judge(pack, detector_with({**every, "S3_DATA_EVENTS": UNKNOWN}))
+    assert violations(diagnostics, "guardduty-features") == [] and deferred(diagnostics, "guardduty-features")
+
+
+def policy_doc(principal: object, condition: dict | None = None, effect: str = "Allow") -> str:
+    statement: dict = {"Sid": "S", "Effect": effect, "Principal": principal, "Action": "kms:Decrypt", "Resource": "*"}
+    if condition:
+        statement["Condition"] = condition
+    return json.dumps({"Version": "2012-10-17", "Statement": [statement]})
+
+
+@pytest.mark.parametrize(
+    ("type_", "prop"),
+    [("aws:kms/key:Key", "policy"), (BUCKET_POLICY, "policy"), ("aws:sns/topicPolicy:TopicPolicy", "policy")],
+)
+def test_no_resource_policy_admits_everyone_without_a_limiting_condition(pack: PolicyPack, type_: str, prop: str) -> None:
+    policy = "resource-policy-no-public-principal"
+
+    def judged(document: object) -> list:
+        return violations(judge(pack, [res(type_, "r", {prop: document, "enableKeyRotation": True})]), policy)
+
+    assert judged(policy_doc({"AWS": "arn:aws:iam::111111111111:root"})) == []
+    assert judged(policy_doc("*", {"StringEquals": {"aws:PrincipalOrgID": "o-abc123"}})) == []
+    assert judged(policy_doc({"AWS": "*"}, {"StringEquals": {"aws:SourceAccount": "111111111111"}})) == []
+    assert judged(policy_doc("*", {"Bool": {"aws:SecureTransport": "false"}}, effect="Deny")) == []
+    for document in (
+        policy_doc("*"),
+        policy_doc({"AWS": ["*"]}),
+        policy_doc("*", {"StringNotEquals": {"aws:PrincipalOrgID": "o-abc123"}}),
+        policy_doc("*", {"StringLike": {"aws:PrincipalOrgID": "*"}}),
+        policy_doc("*", {"Bool": {"aws:SecureTransport": "true"}}),
+    ):
+        (found,) = judged(document)
+        assert "'r': grants '*' (S) with no condition limiting it to this organization or account" in found.message
+    diagnostics = judge(pack, [res(type_, "r", {prop: UNKNOWN})])
+    assert violations(diagnostics, policy) == [] and deferred(diagnostics, policy)
