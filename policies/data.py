@@ -13,6 +13,8 @@ preview. `data-prod-protect` makes sure every stateful data resource carries it 
 
 from __future__ import annotations
 
+import re
+
 from collections.abc import Mapping
 from typing import Any
 
@@ -118,9 +120,27 @@ def _multi_az(index: StackIndex, config: Mapping[str, Any]) -> list[Finding]:
     return found
 
 
+SAR_STACK = "aws:serverlessrepository/cloudFormationStack:CloudFormationStack"
+LAMBDA = "aws:lambda/function:Function"
+ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
+# AWS's own Secrets Manager rotation functions for RDS, published in the Serverless Application Repository.
+_ROTATION_APP = re.compile(r"^arn:aws:serverlessrepo:[a-z0-9-]+:297356227824:applications/SecretsManagerRDS\w*Rotation\w*$")
+
+
 def _task_groups(index: StackIndex) -> set[str]:
-    """The security groups ECS services put on their tasks (networkConfiguration.securityGroups)."""
-    return {sg.urn for service in index.of_type(SERVICE) for sg in index.deps(service, "networkConfiguration", SECURITY_GROUP)}
+    """The security groups of the database's real clients: what ECS services put on their tasks
+    (networkConfiguration.securityGroups), and what a secret's rotation function runs with, since rotating a
+    database user's password means connecting to the database (AWS's SAR rotation applications, or a Lambda
+    function that a SecretRotation invokes)."""
+    groups = {sg.urn for service in index.of_type(SERVICE) for sg in index.deps(service, "networkConfiguration", SECURITY_GROUP)}
+    for stack in index.of_type(SAR_STACK):
+        if isinstance(app := get(stack.props, "applicationId"), str) and _ROTATION_APP.match(app):
+            groups |= {sg.urn for sg in index.deps(stack, "parameters", SECURITY_GROUP)}
+    rotators = {fn.urn for rotation in index.of_type(ROTATION) for fn in index.deps(rotation, "rotationLambdaArn", LAMBDA)}
+    for function in index.of_type(LAMBDA):
+        if function.urn in rotators:
+            groups |= {sg.urn for sg in index.deps(function, "vpcConfig", SECURITY_GROUP)}
+    return groups
 
 
 def _data_ports_from_tasks(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
@@ -226,7 +246,7 @@ POLICIES = [
     ),
     stack_policy(
         "data-port-no-public-ingress",
-        "Data ports (3306, 5432, 6379) admit only the task security groups of ECS services: never a CIDR range, a prefix list or another group.",
+        "Data ports (3306, 5432, 6379) admit only the task security groups of ECS services (and of secret rotation functions): never a CIDR range, a prefix list or another group.",
         _data_ports_from_tasks,
         "remove the rule; pass the client service's task security group to the data component instead",
         id="KANNA-DATA-008",

@@ -263,6 +263,43 @@ def test_a_group_no_service_carries_may_not(pack: PolicyPack, known: bool) -> No
     assert "opens data port 3306 of 'db-sg' to 'alb-sg', which is no ECS service's task group" in found.message
 
 
+ROTATION_APP = "arn:aws:serverlessrepo:us-east-1:297356227824:applications/SecretsManagerRDSMySQLRotationMultiUser"
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["known-ids", "first-preview"])
+@pytest.mark.parametrize(
+    ("application", "allowed"),
+    [(ROTATION_APP, True), ("arn:aws:serverlessrepo:us-east-1:123456789012:applications/SecretsManagerRDSMySQLRotationMultiUser", False)],
+    ids=["aws-rotation-app", "someone-elses-app"],
+)
+def test_a_rotation_functions_group_may_reach_the_data_port(pack: PolicyPack, known: bool, application: str, allowed: bool) -> None:
+    # Rotating a database user's password means connecting to the database: AWS's rotation application runs
+    # in the group passed as its vpcSecurityGroupIds parameter. A look-alike from another publisher is just a group.
+    group, stack = guarded_store(3306)
+    rotation_sg = res(SG, "mysql-rotation-sg", {"vpcId": "vpc-1"})
+    app = res(
+        "aws:serverlessrepository/cloudFormationStack:CloudFormationStack",
+        "mysql-rotation",
+        {"applicationId": application, "parameters": {"vpcSecurityGroupIds": "sg-3" if known else UNKNOWN}},
+        {"parameters": [rotation_sg]},
+    )
+    found = violations(judge(pack, [*stack, rotation_sg, app, from_group(group, rotation_sg, known)]), "data-port-no-public-ingress")
+    assert found == [] if allowed else "to 'mysql-rotation-sg', which is no ECS service's task group" in found[0].message
+
+
+def test_a_lambda_rotation_functions_group_may_reach_the_data_port(pack: PolicyPack) -> None:
+    group, stack = guarded_store(5432)
+    rotation_sg = res(SG, "pg-rotation-sg", {"vpcId": "vpc-1"})
+    function = res("aws:lambda/function:Function", "rotator", {"vpcConfig": {"securityGroupIds": [UNKNOWN]}}, {"vpcConfig": [rotation_sg]})
+    rule = from_group(group, rotation_sg, port=5432)
+    rotation = res(
+        "aws:secretsmanager/secretRotation:SecretRotation", "rot", {"rotationLambdaArn": UNKNOWN}, {"rotationLambdaArn": [function]}
+    )
+    assert violations(judge(pack, [*stack, rotation_sg, function, rule, rotation]), "data-port-no-public-ingress") == []
+    # The same function, invoked by no rotation: its group is no client of the database.
+    assert len(violations(judge(pack, [*stack, rotation_sg, function, rule]), "data-port-no-public-ingress")) == 1
+
+
 def test_world_rule_on_a_group_that_guards_no_data_store_is_not_this_policys_business(pack: PolicyPack) -> None:
     other = res(SG, "alb-sg", {"vpcId": "vpc-1"})
     assert violations(judge(pack, [other, ingress(other, 3306, cidrIpv4="10.0.0.0/16")]), "data-port-no-public-ingress") == []
