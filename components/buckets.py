@@ -55,6 +55,12 @@ def tls_only_statement(bucket_arn: str) -> dict:
     }
 
 
+def bucket_prefix(name: str) -> str:
+    """The physical name prefix of `secure_bucket(name)`: S3 names are global, so AWS appends a unique suffix.
+    `bucket_prefix(env)` is therefore the prefix of every bucket of that stack (names start with the env)."""
+    return f"kanna-{name}-"[:37]
+
+
 def secure_bucket(
     name: str,
     *,
@@ -77,7 +83,7 @@ def secure_bucket(
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
         name,
-        bucket_prefix=f"kanna-{name}-"[:37],
+        bucket_prefix=bucket_prefix(name),
         # Object Lock can only be turned on when the bucket is created.
         object_lock_enabled=True if object_lock else None,
         force_destroy=False,

@@ -191,8 +191,12 @@ class Analytics(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.apis)),
         )
 
-        agent = gcp.storage.get_transfer_project_service_account(project=project, opts=pulumi.InvokeOptions(parent=self))
-        self.transfer_subject_id = pulumi.Output.from_input(agent.subject_id)
+        # The project's transfer agent exists only once storagetransfer.googleapis.com is enabled: the output form
+        # with depends_on makes the engine wait for the APIs (a fresh project would answer SERVICE_DISABLED).
+        agent = gcp.storage.get_transfer_project_service_account_output(
+            project=project, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=list(self._args.apis))
+        )
+        self.transfer_subject_id = agent.subject_id
         # The sink permissions Storage Transfer needs: list and create objects, read them to compare.
         for role in ("roles/storage.legacyBucketWriter", "roles/storage.objectViewer"):
             gcp.storage.BucketIAMMember(

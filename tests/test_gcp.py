@@ -11,6 +11,7 @@ from components.gcp_firebase import RULES_FILE
 from preflight.analyzer import PolicyPack
 from preflight.program import stack_config
 from settings import SettingsError, load
+from settings.gcp import read_roles
 from tests.kit import UNKNOWN, RecordedStack, judge, mutate, res, violations
 
 ACCOUNT = "gcp:serviceaccount/account:Account"
@@ -224,7 +225,7 @@ def test_github_federation_admits_only_the_repository_on_protected_refs(dev: Rec
             f"('environment' in assertion && assertion.environment in ['{environment}']))"
         )
         e = env(stack)
-        assert grants_to(stack, f"{e}-ci-sa") == [(PROJECT_MEMBER, "roles/viewer")]
+        assert grants_to(stack, f"{e}-ci-sa") == [(PROJECT_MEMBER, role) for role in read_roles()]
         (binding,) = [b for b in stack.of_type(SA_MEMBER) if b.name == f"{e}-github-acts-as-ci"]
         assert binding.inputs["member"].endswith("/attribute.repository/example-org/kanna-infra")
 
@@ -296,6 +297,11 @@ BAD_GCP = {
         {"projectId": "kanna-prod-example", "github": {"roles": ["roles/owner"]}},
         "gcp.github.roles",
         "rewrite the project's IAM",
+    ),
+    "basic viewer for CI": (
+        {"projectId": "kanna-prod-example", "github": {"roles": ["roles/viewer"]}},
+        "gcp.github.roles",
+        "basic role, wider than CI needs",
     ),
     "bad service": ({"projectId": "kanna-prod-example", "backendServices": ["API"]}, "gcp.backendServices", "lowercase"),
     "unknown key": ({"projectId": "kanna-prod-example", "projectNumber": 1}, "gcp.projectNumber", "allowed keys:"),

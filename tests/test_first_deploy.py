@@ -1,0 +1,194 @@
+"""What a real first `pulumi up` would hit and mocks accept: the guards of issue 12, one class of problem each.
+
+- the GCP identities hold exactly the roles the stack's resource types need, and no basic role;
+- every invoke waits for what it needs (the API it calls), as the engine sees the request;
+- every Datadog dashboard follows the rules of its layout;
+- the Datadog integration role trusts the AWS account of the stack's Datadog site, and writes only the stack's logs.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import get_args
+
+import pytest
+
+from policies.observability import dashboard_layout_problems
+from preflight import BOOTSTRAP
+from preflight.analyzer import PolicyPack
+from preflight.program import record
+from settings.gcp import BASIC_ROLES, MANAGE_ROLES, READ_ROLES
+from settings.observability import DATADOG_AWS_ACCOUNTS, DatadogSite, ObservabilitySettings
+from tests.kit import UNKNOWN, RecordedStack, deferred, judge, mutate, violations
+
+PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
+DASHBOARD = "datadog:index/dashboardJson:DashboardJson"
+
+
+def _gcp_types(*stacks: RecordedStack) -> set[str]:
+    return {r.type for stack in stacks for r in stack.registrations if r.custom and r.type.startswith("gcp:")}
+
+
+# --- 1. GCP deploy identity -----------------------------------------------------------------------------------
+
+
+def test_gcp_ci_identities_hold_the_roles_of_every_resource_type_and_no_basic_role(dev: RecordedStack, prod: RecordedStack) -> None:
+    types = _gcp_types(dev, prod)
+    assert len(types) > 15
+    # A new resource type in a gcp_* component needs its roles in settings/gcp.py before CI can deploy or preview it.
+    assert types - set(MANAGE_ROLES) == set() and types - set(READ_ROLES) == set()
+    bootstrap = RecordedStack(record("management", "update", project=BOOTSTRAP))
+    for stack in ("dev", "prod"):
+        held = {
+            kind: {g.inputs["role"] for g in bootstrap.of_type(PROJECT_MEMBER) if g.name.startswith(f"{stack}-ci-{kind}-sa-")}
+            for kind in ("preview", "drift", "deploy")
+        }
+        assert {MANAGE_ROLES[t] for t in types} <= held["deploy"]
+        assert "roles/iam.serviceAccountUser" in held["deploy"]  # a transfer config runs as the loader account
+        for kind in ("preview", "drift"):
+            assert {READ_ROLES[t] for t in types} <= held[kind]
+            assert not held[kind] & set(MANAGE_ROLES.values()), f"{stack} {kind} may change resources"
+    # No CI identity anywhere (bootstrap's three per stack, each stack's own CI account) holds a basic role.
+    ci_grants = [g for g in bootstrap.of_type(PROJECT_MEMBER) if "-ci-" in g.name]
+    for stack in (dev, prod):
+        ci = stack.one("gcp:serviceaccount/account:Account", f"{stack.recording.stack}-ci-sa")
+        ci_grants += [g for g in stack.of_type(PROJECT_MEMBER) if ci in stack.deps(g, "member")]
+    assert len(ci_grants) > 6 * 10
+    assert [g.name for g in ci_grants if g.inputs["role"] in BASIC_ROLES] == []
+
+
+# --- 2. Invokes wait for what they need -------------------------------------------------------------------------
+
+# Every invoke the program makes, and what must exist before it can run: a GCP API, or None (an AWS-managed
+# object or one an operator creates before the first up). An invoke not listed here fails the test: classify it.
+INVOKE_NEEDS: dict[str, str | None] = {
+    "aws:ec2/getManagedPrefixList:getManagedPrefixList": None,  # AWS's CloudFront prefix list
+    "aws:secretsmanager/getSecretVersion:getSecretVersion": None,  # the company IdP's client secret (an operator's)
+    "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": "storagetransfer.googleapis.com",
+}
+
+
+def test_every_invoke_depends_on_the_api_it_calls(each_stack: RecordedStack) -> None:
+    calls = each_stack.recording.calls
+    assert {c.token for c in calls} >= {"gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount"}
+    apis = {r.inputs["service"]: r.urn for r in each_stack.of_type("gcp:projects/service:Service")}
+    for call in calls:
+        assert call.token in INVOKE_NEEDS, f"{call.token}: say in INVOKE_NEEDS what it needs"
+        need = INVOKE_NEEDS[call.token]
+        if need is not None:
+            assert apis[need] in call.depends_on, f"{call.token} runs before {need} is enabled"
+        # A first preview answers an invoke that waits for resources as unknown, as the engine does.
+        assert call.unknown == (each_stack.recording.mode == "first" and bool(call.depends_on))
+
+
+def test_transfer_agent_subject_comes_from_the_invoke(each_stack: RecordedStack) -> None:
+    outputs = each_stack.outputs
+    if each_stack.recording.mode == "first":
+        assert outputs["gcpLogTransferSubjectId"] == UNKNOWN  # the API isn't enabled before the first up
+    else:
+        assert outputs["gcpLogTransferSubjectId"] == "100000000000000000001"
+
+
+# --- 4. Datadog dashboards follow their layout's rules ------------------------------------------------------------
+
+
+def test_every_dashboard_follows_its_layout_rules(each_stack: RecordedStack) -> None:
+    dashboards = each_stack.of_type(DASHBOARD)
+    assert len(dashboards) == 1
+    for dashboard in dashboards:
+        if each_stack.recording.mode == "first":
+            assert dashboard.inputs["dashboard"] == UNKNOWN  # it embeds SLO ids
+            continue
+        document = json.loads(dashboard.inputs["dashboard"])
+        assert document["layout_type"] == "ordered"
+        assert dashboard_layout_problems(document) == []
+        kinds = {w["definition"]["type"] for g in document["widgets"] for w in g["definition"].get("widgets", [])}
+        assert "list_stream" in kinds  # the deploy events are still shown
+
+
+@pytest.mark.parametrize(
+    ("document", "problem"),
+    [
+        (
+            {"layout_type": "ordered", "widgets": [{"definition": {"type": "event_stream", "query": "*"}}]},
+            "widget widgets[0] (event_stream) is of type event_stream, which Datadog accepts only on free dashboards",
+        ),
+        (
+            {
+                "layout_type": "ordered",
+                "widgets": [
+                    {"definition": {"type": "group", "layout_type": "ordered", "widgets": [{"definition": {"type": "event_timeline"}}]}}
+                ],
+            },
+            "is of type event_timeline, which Datadog accepts only on free dashboards",
+        ),
+        ({"layout_type": "free", "widgets": [{"definition": {"type": "note"}}]}, "has no layout (x, y, width, height)"),
+        (
+            {"layout_type": "free", "widgets": [{"definition": {"type": "group"}, "layout": {"x": 0, "y": 0, "width": 1, "height": 1}}]},
+            "is a group, which only an ordered dashboard holds",
+        ),
+        ({"layout_type": "grid", "widgets": []}, "layout_type 'grid' is not a dashboard layout"),
+    ],
+)
+def test_layout_rules_refuse_what_datadog_refuses(document: dict, problem: str) -> None:
+    assert any(problem in found for found in dashboard_layout_problems(document))
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+def test_dashboard_layout_policy(pack: PolicyPack, mode: str) -> None:
+    from tests.conftest import recording
+
+    stack = recording("prod", mode)
+    assert violations(judge(pack, stack.registrations), "datadog-dashboard-layout") == []
+    if mode == "first":
+        assert len(deferred(judge(pack, stack.registrations), "datadog-dashboard-layout")) == 1
+        return
+
+    def event_stream(r):  # the old main's deploy widget
+        document = json.loads(r.inputs["dashboard"])
+        document["widgets"][-1]["definition"]["widgets"] = [{"definition": {"type": "event_stream", "query": "source:codedeploy"}}]
+        r.inputs["dashboard"] = json.dumps(document)
+
+    (found,) = violations(judge(pack, mutate(stack, DASHBOARD, "prod-dashboard", event_stream)), "datadog-dashboard-layout")
+    assert "DashboardJson 'prod-dashboard'" in found.message and "only on free dashboards" in found.message
+
+
+# --- 5. and Checkov: the Datadog integration role ---------------------------------------------------------------
+
+# Datadog's AWS account per site, from docs.datadoghq.com/integrations/guide/aws-manual-setup/ (commercial partition).
+DOCUMENTED = {
+    "datadoghq.com": "464622532012",
+    "us3.datadoghq.com": "464622532012",
+    "us5.datadoghq.com": "464622532012",
+    "datadoghq.eu": "464622532012",
+    "ap1.datadoghq.com": "417141415827",
+    "ap2.datadoghq.com": "412381753143",
+    "ddog-gov.com": "392588925713",
+}
+
+
+@pytest.mark.parametrize("site", get_args(DatadogSite))
+def test_every_allowed_datadog_site_has_its_aws_account(site: str) -> None:
+    assert set(DATADOG_AWS_ACCOUNTS) == set(get_args(DatadogSite))
+    assert ObservabilitySettings.model_validate({"datadogSite": site}).datadog_aws_account == DOCUMENTED[site]
+
+
+def _integration_policy(stack: RecordedStack) -> list[dict]:
+    env = stack.recording.stack
+    return json.loads(stack.one("aws:iam/rolePolicy:RolePolicy", f"{env}-datadog-integration-policy").inputs["policy"])["Statement"]
+
+
+def test_integration_role_trusts_the_site_account_and_writes_only_the_stack_logs(prod: RecordedStack, dev: RecordedStack) -> None:
+    for stack, account in ((prod, "111111111111"), (dev, "222222222222")):
+        env = stack.recording.stack
+        trust = json.loads(stack.one("aws:iam/role:Role", f"{env}-datadog-integration-role").inputs["assumeRolePolicy"])
+        assert [s["Principal"] for s in trust["Statement"]] == [{"AWS": "arn:aws:iam::417141415827:root"}]  # ap1
+        writes = {s["Sid"]: s for s in _integration_policy(stack) if s["Sid"] != "ReadOnly"}
+        assert all(s["Resource"] != "*" for s in writes.values())
+        assert writes["LogAutosubscriptionBuckets"]["Resource"] == f"arn:aws:s3:::kanna-{env}-*"
+        assert writes["LogAutosubscriptionLogGroups"]["Resource"] == [
+            f"arn:aws:logs:{region}:{account}:log-group:*" for region in ("ap-northeast-1", "us-east-1")
+        ]
+        # The edge's log bucket, which Datadog subscribes the forwarder to, is within the pattern.
+        edge_logs = stack.one("aws:s3/bucket:Bucket", f"{env}-edge-logs")
+        assert edge_logs.inputs["bucketPrefix"].startswith(f"kanna-{env}-")
