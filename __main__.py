@@ -73,7 +73,8 @@ if settings.gcp is not None:
     analytics = Analytics(
         f"{stack}-analytics", AnalyticsArgs(stack, g, settings.aws_account_id, firebase.backend.member, apis, settings.protect), on_gcp
     )
-    KeylessIdentity(f"{stack}-gcp-identity", KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis), on_gcp)
+    identity_args = KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis, settings.platform.environments)
+    KeylessIdentity(f"{stack}-gcp-identity", identity_args, on_gcp)
     pulumi.export("gcpBackendServiceAccount", firebase.backend.email)
     pulumi.export("gcpLogTransferSubjectId", analytics.transfer_subject_id)
 

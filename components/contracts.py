@@ -6,6 +6,17 @@ from dataclasses import dataclass
 
 import pulumi
 
+IAM_ROLE_NAME_MAX = 64  # docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (role name length)
+
+
+def task_role_name(env: str, service: str) -> str:
+    """The physical name of a service's ECS task role in a verification environment (`alpha-core-api-task`).
+
+    Explicit, not auto-named: GCP's workload identity condition (components/gcp_identity.py) admits the sessions
+    of these roles by name, so both sides call this function. The longest, a 10-character environment with the
+    catalog's longest service name, is well under IAM's 64 characters (tests/test_first_deploy.py)."""
+    return f"{env}-{service}-task"
+
 
 @dataclass(frozen=True)
 class InternalAuth:

@@ -85,6 +85,12 @@ class Settings(Section):
         problems += [
             Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.capacity_problems(len(self.platform.environments), web)
         ]
+        if self.gcp is not None:
+            problems += [
+                Problem(("gcp", "backendServices"), service, f"not a catalog service; allowed: {', '.join(self.platform.services)}")
+                for service in self.gcp.backend_services
+                if service not in self.platform.services
+            ]
         if problems:
             raise SettingsProblems(problems)
         return self

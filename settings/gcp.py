@@ -187,8 +187,8 @@ class GcpSettings(Section):
     table_expiration_days: TableExpiration = Field(default_factory=TableExpiration)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     backend_services: list[str] = Field(
-        default=["api", "worker"],
-        description="ECS services whose task role (<env>-<service>-task) may impersonate the backend service account.",
+        default=["core-api", "sidekiq"],
+        description="Catalog services whose ECS task roles (<environment>-<service>-task) may impersonate the backend service account.",
     )
 
     @field_validator("authorized_domains")

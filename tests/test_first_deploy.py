@@ -9,16 +9,21 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import get_args
 
 import pytest
 
+from components.contracts import IAM_ROLE_NAME_MAX, task_role_name
+from components.gcp_identity import MAX_CONDITION, aws_condition
 from policies.observability import dashboard_layout_problems
 from preflight import BOOTSTRAP
 from preflight.analyzer import PolicyPack
 from preflight.program import record
-from settings.gcp import BASIC_ROLES, MANAGE_ROLES, READ_ROLES
+from settings.gcp import BASIC_ROLES, MANAGE_ROLES, READ_ROLES, GcpSettings
 from settings.observability import DATADOG_AWS_ACCOUNTS, DatadogSite, ObservabilitySettings
+from settings.platform import MAX_ENVIRONMENTS
+from settings.services import CATALOG
 from tests.kit import UNKNOWN, RecordedStack, deferred, judge, mutate, violations
 
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
@@ -192,3 +197,33 @@ def test_integration_role_trusts_the_site_account_and_writes_only_the_stack_logs
         # The edge's log bucket, which Datadog subscribes the forwarder to, is within the pattern.
         edge_logs = stack.one("aws:s3/bucket:Bucket", f"{env}-edge-logs")
         assert edge_logs.inputs["bucketPrefix"].startswith(f"kanna-{env}-")
+
+
+# --- 10. ECS task roles federate into GCP ---------------------------------------------------------------------
+
+
+def test_gcp_condition_admits_exactly_the_task_roles_that_exist(each_stack: RecordedStack) -> None:
+    env = each_stack.recording.stack
+    account = {"dev": "222222222222", "prod": "111111111111"}[env]
+    provider = each_stack.one("gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider", f"{env}-aws-provider")
+    admitted = re.findall(rf"startsWith\('arn:aws:sts::{account}:assumed-role/([^/']+)/'\)", provider.inputs["attributeCondition"])
+    # The roles of the backend services' task definitions, by the physical name the engine is given.
+    roles = {r.urn: r for r in each_stack.of_type("aws:iam/role:Role")}
+    task_roles = {}
+    for task in each_stack.of_type("aws:ecs/taskDefinition:TaskDefinition"):
+        (role_urn,) = task.property_dependencies["taskRoleArn"]
+        task_roles[task.inputs["family"].removeprefix("kanna-")] = roles[role_urn].inputs["name"]
+    backend = [f"{e}-{s}" for e in ({"dev": ["alpha", "beta", "gamma"], "prod": ["prod"]}[env]) for s in ("core-api", "sidekiq")]
+    assert sorted(admitted) == sorted(task_roles[family] for family in backend)
+    assert len(admitted) == {"dev": 6, "prod": 2}[env]
+    # Every task role is named explicitly (no random suffix), by the one function.
+    assert all(name == task_role_name(*family.split("-", 1)) for family, name in task_roles.items())
+
+
+def test_task_role_names_and_the_condition_fit_their_limits() -> None:
+    longest_env = "e" * 10  # settings/platform.py: 1-10 characters
+    assert max(len(task_role_name(longest_env, service)) for service in CATALOG) <= IAM_ROLE_NAME_MAX
+    # The most a stack has: 12 ten-character environments, each with the backend services' task roles.
+    environments = [f"e{i:02d}" + "e" * 7 for i in range(MAX_ENVIRONMENTS)]
+    backend = GcpSettings(projectId="kanna-dev-example").backend_services
+    assert len(aws_condition(environments, "222222222222", backend)) <= MAX_CONDITION

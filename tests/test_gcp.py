@@ -201,17 +201,21 @@ def test_aws_federation_admits_only_the_listed_task_roles(each_stack: RecordedSt
     providers = {p.inputs["workloadIdentityPoolProviderId"]: p for p in each_stack.of_type(PROVIDER)}
     aws = providers["aws"]
     assert aws.inputs["aws"] == {"accountId": account}
-    assert aws.inputs["attributeCondition"] == (
-        f"assertion.arn.startsWith('arn:aws:sts::{account}:assumed-role/{e}-api-task/') || "
-        f"assertion.arn.startsWith('arn:aws:sts::{account}:assumed-role/{e}-worker-task/')"
+    environments = {"dev": ["alpha", "beta", "gamma"], "prod": ["prod"]}[e]
+    assert aws.inputs["attributeCondition"] == " || ".join(
+        f"assertion.arn.startsWith('arn:aws:sts::{account}:assumed-role/{environment}-{service}-task/')"
+        for environment in environments
+        for service in ("core-api", "sidekiq")
     )
-    for service in ("api", "worker"):
-        (binding,) = [b for b in each_stack.of_type(SA_MEMBER) if b.name == f"{e}-{service}-task-acts-as-backend"]
+    for environment, service in ((v, s) for v in environments for s in ("core-api", "sidekiq")):
+        (binding,) = [b for b in each_stack.of_type(SA_MEMBER) if b.name == f"{environment}-{service}-task-acts-as-backend"]
         assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
         assert [a.name for a in each_stack.deps(binding, "serviceAccountId")] == [f"{e}-backend-sa"]
         assert [p.name for p in each_stack.deps(binding, "member")] == [f"{e}-aws-pool"]
         if each_stack.recording.mode == "update":
-            assert binding.inputs["member"].endswith(f"/attribute.aws_role/arn:aws:sts::{account}:assumed-role/{e}-{service}-task")
+            assert binding.inputs["member"].endswith(
+                f"/attribute.aws_role/arn:aws:sts::{account}:assumed-role/{environment}-{service}-task"
+            )
         else:
             assert binding.inputs["member"] == UNKNOWN  # the pool's resource name (with the project number) is not known yet
 
