@@ -8,6 +8,7 @@ from components.gcp_apis import GcpApis, GcpApisArgs
 from components.gcp_firebase import Firebase, FirebaseArgs
 from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
 from components.keys import Keys, KeysArgs
+from components.log_export import LogExport, LogExportArgs
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs, observed
 from components.platform import Platform, PlatformArgs
@@ -75,6 +76,18 @@ if settings.gcp is not None:
     )
     identity_args = KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis, settings.platform.environments)
     KeylessIdentity(f"{stack}-gcp-identity", identity_args, on_gcp)
+    # The pipeline's AWS side: the export bucket and the role Google's transfer agent assumes (it trusts that agent).
+    export_args = LogExportArgs(
+        stack,
+        settings.aws_account_id,
+        settings.region,
+        keys.logs.arn,
+        analytics.transfer_subject_id,
+        settings.platform.log_retention_days,
+        settings.protect,
+        security.access_log_bucket.id,
+    )
+    LogExport(f"{stack}-log-export", export_args, regional)
     pulumi.export("gcpBackendServiceAccount", firebase.backend.email)
     pulumi.export("gcpLogTransferSubjectId", analytics.transfer_subject_id)
 

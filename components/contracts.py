@@ -18,6 +18,26 @@ def task_role_name(env: str, service: str) -> str:
     return f"{env}-{service}-task"
 
 
+# The BigQuery log pipeline's AWS side (components/log_export.py) and its GCP side (components/gcp_analytics.py)
+# name the bucket, the prefixes and the role with these, never by typing them twice.
+LOG_EXPORT_PREFIXES = {"app_logs": "app", "audit_logs": "audit"}  # BigQuery dataset -> S3 prefix
+
+
+def log_export_bucket(env: str, account_id: str) -> str:
+    """The S3 bucket the stack exports logs to, which Storage Transfer reads. S3 names are global: the account
+    id keeps another account from holding the name first (the create would fail with BucketAlreadyExists)."""
+    return f"kanna-{env}-log-export-{account_id}"
+
+
+def log_export_role_name(env: str) -> str:
+    """The AWS role Google's Storage Transfer agent assumes with its Google identity to read the export bucket."""
+    return f"{env}-bigquery-log-export"
+
+
+def log_export_role_arn(env: str, account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{log_export_role_name(env)}"
+
+
 @dataclass(frozen=True)
 class InternalAuth:
     """What the ALB's `authenticate-cognito` action needs to put a route behind the internal user pool."""

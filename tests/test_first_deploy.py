@@ -227,3 +227,51 @@ def test_task_role_names_and_the_condition_fit_their_limits() -> None:
     environments = [f"e{i:02d}" + "e" * 7 for i in range(MAX_ENVIRONMENTS)]
     backend = GcpSettings(projectId="kanna-dev-example").backend_services
     assert len(aws_condition(environments, "222222222222", backend)) <= MAX_CONDITION
+
+
+# --- 16. The BigQuery log transfer's AWS side ----------------------------------------------------------------
+
+
+def test_log_transfer_reads_the_bucket_and_assumes_the_role_the_aws_side_creates(each_stack: RecordedStack) -> None:
+    env, first = each_stack.recording.stack, each_stack.recording.mode == "first"
+    account = {"dev": "222222222222", "prod": "111111111111"}[env]
+    (bucket,) = [b for b in each_stack.of_type("aws:s3/bucket:Bucket") if b.name == f"{env}-log-export"]
+    role = each_stack.one("aws:iam/role:Role", f"{env}-bigquery-log-export-role")
+    jobs = each_stack.of_type("gcp:storage/transferJob:TransferJob")
+    assert len(jobs) == 2
+    for job in jobs:
+        source = job.inputs["transferSpec"]["awsS3DataSource"]
+        # The GCP side names what the AWS side creates: the same bucket, the same role.
+        assert source["bucketName"] == bucket.inputs["bucket"]
+        assert source["roleArn"] == f"arn:aws:iam::{account}:role/{role.inputs['name']}"
+    paths = sorted(j.inputs["transferSpec"]["awsS3DataSource"]["path"] for j in jobs)
+    assert paths == ["app/", "audit/"]
+    # Secure defaults: SSE-KMS with the logs key, no public access, TLS only, objects expire.
+    under = lambda type_: [r for r in each_stack.of_type(type_) if r.name.startswith(f"{env}-log-export")]  # noqa: E731
+    (encryption,) = under("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    by_default = encryption.inputs["rules"][0]["applyServerSideEncryptionByDefault"]
+    assert by_default["sseAlgorithm"] == "aws:kms"
+    assert [k.name for k in each_stack.deps(encryption, "rules")] == [f"{env}-logs-key"]
+    (block,) = under("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
+    assert all(block.inputs[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    (expiry,) = under("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert expiry.inputs["rules"][0]["expiration"]["days"] == 30
+    # How logs get there: one subscription-fed Firehose stream per prefix, writing exactly what the transfer reads.
+    streams = {s.inputs["extendedS3Configuration"]["prefix"]: s for s in under("aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream")}
+    assert sorted(streams) == paths
+    for stream in streams.values():
+        processors = [p["type"] for p in stream.inputs["extendedS3Configuration"]["processingConfiguration"]["processors"]]
+        assert processors == ["Decompression", "CloudWatchLogProcessing", "AppendDelimiterToRecord"]
+        assert stream.inputs["extendedS3Configuration"]["bucketArn"] == f"arn:aws:s3:::{bucket.inputs['bucket']}"
+        assert bucket.urn in stream.dependencies  # the ARN is derived from the name: the bucket must exist first
+    filters = under("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")
+    assert sorted(each_stack.deps(f, "destinationArn")[0].name for f in filters) == sorted(s.name for s in streams.values())
+    if first:
+        assert role.inputs["assumeRolePolicy"] == UNKNOWN  # the transfer agent is looked up once its API is on
+        return
+    (trust,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
+    assert trust["Principal"] == {"Federated": "accounts.google.com"} and trust["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert trust["Condition"] == {"StringEquals": {"accounts.google.com:sub": each_stack.outputs["gcpLogTransferSubjectId"]}}
+    reads = json.loads(each_stack.one("aws:iam/rolePolicy:RolePolicy", f"{env}-bigquery-log-export-policy").inputs["policy"])
+    get_object = next(s for s in reads["Statement"] if s["Action"] == "s3:GetObject")
+    assert get_object["Resource"] == [f"arn:aws:s3:::{bucket.inputs['bucket']}/{path}*" for path in paths]

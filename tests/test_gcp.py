@@ -173,7 +173,7 @@ def test_log_pipeline_is_keyless_s3_to_staging_to_bigquery(each_stack: RecordedS
     for prefix, job in jobs.items():
         source = job.inputs["transferSpec"]["awsS3DataSource"]
         assert source == {
-            "bucketName": f"kanna-{e}-log-export",
+            "bucketName": f"kanna-{e}-log-export-{account}",
             "path": prefix,
             "roleArn": f"arn:aws:iam::{account}:role/{e}-bigquery-log-export",
         }
