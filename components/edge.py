@@ -8,8 +8,9 @@ every forwarding rule also requires the secret `X-Origin-Verify` header that onl
 (a random value kept in Secrets Manager, never in the repository). A request that matches no rule gets
 a 404 from the listener's default action.
 
-The hosted zone is the stack's domain from the settings (example.com, dev.example.com); its parent
-delegates to it. One certificate (the domain and one level of wildcard) covers every host, in
+The hosted zone of the stack's domain (example.com, dev.example.com) is bootstrap's (bootstrap/dns.py), made and
+delegated before the first deploy, so that the certificates' DNS validation can resolve; the edge looks it up
+by name and only adds records to it. One certificate (the domain and one level of wildcard) covers every host, in
 ap-northeast-1 for the ALB and in us-east-1 for CloudFront.
 """
 
@@ -72,7 +73,11 @@ class Edge(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         us_east_1 = pulumi.ResourceOptions(parent=self, provider=args.global_provider)
 
-        self.zone = aws.route53.Zone(f"{env}-zone", name=args.domain, comment=f"kanna {env}", opts=stateful)
+        # Looked up, not created: bootstrap/ creates and delegates the zone first (docs/first-deploy.md). Without it the
+        # first preview stops here ("no matching Route 53 Hosted Zone found"), before any resource, instead of an up
+        # whose certificate validation waits for a delegation that doesn't exist yet.
+        zone = aws.route53.get_zone_output(name=args.domain, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self))
+        self.zone_id = zone.zone_id
         regional_cert = self._certificate("alb", child)
         global_cert = self._certificate("cloudfront", us_east_1)
         logs = self._log_bucket()
@@ -248,8 +253,7 @@ class Edge(pulumi.ComponentResource):
                 "httpsListenerArn": self.https_listener.arn,
                 "testListenerArn": self.test_listener.arn if self.test_listener else None,
                 "distributionDomainName": self.distribution.domain_name,
-                "zoneId": self.zone.zone_id,
-                "nameServers": self.zone.name_servers,
+                "zoneId": self.zone_id,
             }
         )
 
@@ -267,7 +271,7 @@ class Edge(pulumi.ComponentResource):
         option = cert.domain_validation_options.apply(lambda options: next(o for o in options if o.domain_name == domain))
         record = aws.route53.Record(
             f"{env}-{purpose}-cert-validation",
-            zone_id=self.zone.zone_id,
+            zone_id=self.zone_id,
             name=option.apply(lambda o: o.resource_record_name or ""),
             type=option.apply(lambda o: o.resource_record_type or "CNAME"),
             records=[option.apply(lambda o: o.resource_record_value or "")],
@@ -282,7 +286,7 @@ class Edge(pulumi.ComponentResource):
     def _alias(self, host: str, target: pulumi.Input[str], zone_id: pulumi.Input[str]) -> None:
         aws.route53.Record(
             f"{host}-a",
-            zone_id=self.zone.zone_id,
+            zone_id=self.zone_id,
             name=host,
             type="A",
             aliases=[aws.route53.RecordAliasArgs(name=target, zone_id=zone_id, evaluate_target_health=False)],

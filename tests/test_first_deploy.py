@@ -69,6 +69,7 @@ def test_gcp_ci_identities_hold_the_roles_of_every_resource_type_and_no_basic_ro
 INVOKE_NEEDS: dict[str, str | None] = {
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": None,  # AWS's CloudFront prefix list
     "aws:secretsmanager/getSecretVersion:getSecretVersion": None,  # the company IdP's client secret (an operator's)
+    "aws:route53/getZone:getZone": None,  # the stack's public zone, which bootstrap/ creates and delegates first
     "gcp:storage/getTransferProjectServiceAccount:getTransferProjectServiceAccount": "storagetransfer.googleapis.com",
 }
 
@@ -275,3 +276,47 @@ def test_log_transfer_reads_the_bucket_and_assumes_the_role_the_aws_side_creates
     reads = json.loads(each_stack.one("aws:iam/rolePolicy:RolePolicy", f"{env}-bigquery-log-export-policy").inputs["policy"])
     get_object = next(s for s in reads["Statement"] if s["Action"] == "s3:GetObject")
     assert get_object["Resource"] == [f"arn:aws:s3:::{bucket.inputs['bucket']}/{path}*" for path in paths]
+
+
+# --- 3. The hosted zone exists and is delegated before the certificates wait on it ------------------------------
+
+
+def test_platform_only_looks_its_zone_up_and_bootstrap_creates_and_delegates_it(each_stack: RecordedStack) -> None:
+    env = each_stack.recording.stack
+    domain = {"dev": "dev.example.com", "prod": "example.com"}[env]
+    # No zone in the platform: a zone created with its certificates is never delegated in time.
+    assert each_stack.of_type("aws:route53/zone:Zone") == []
+    (lookup,) = [c for c in each_stack.recording.calls if c.token == "aws:route53/getZone:getZone"]
+    assert lookup.args == {"name": domain, "privateZone": False} and not lookup.unknown  # known at the first preview
+    zone_id = "Z" + _zone_hash(domain)
+    records = each_stack.of_type("aws:route53/record:Record")
+    assert len(records) > 3 and {r.inputs["zoneId"] for r in records} == {zone_id}
+    assert {r.name for r in records if r.name.endswith("-cert-validation")} == {
+        f"{env}-alb-cert-validation",
+        f"{env}-cloudfront-cert-validation",
+    }
+
+
+def _zone_hash(domain: str) -> str:
+    from preflight.mocks import _hash
+
+    return _hash("aws:route53/getZone:getZone" + domain).upper()
+
+
+def test_bootstrap_creates_each_stack_zone_in_its_account_and_delegates_dev() -> None:
+    for mode in ("update", "first"):
+        bootstrap = RecordedStack(record("management", mode, project=BOOTSTRAP))
+        zones = {z.inputs["name"]: z for z in bootstrap.of_type("aws:route53/zone:Zone")}
+        assert sorted(zones) == ["dev.example.com", "example.com"]
+        providers = {p.urn: p for p in bootstrap.of_type("pulumi:providers:aws")}
+        for domain, account in (("example.com", "111111111111"), ("dev.example.com", "222222222222")):
+            zone = zones[domain]
+            assert zone.protect, f"{domain}: a deleted zone takes its delegation with it"
+            assert providers[zone.provider.rsplit("::", 1)[0]].inputs["allowedAccountIds"] == f'["{account}"]'
+        (delegation,) = bootstrap.of_type("aws:route53/record:Record")
+        assert delegation.inputs["name"] == "dev.example.com" and delegation.inputs["type"] == "NS"
+        assert bootstrap.deps(delegation, "zoneId") == [zones["example.com"]]
+        assert bootstrap.deps(delegation, "records") == [zones["dev.example.com"]]
+        if mode == "update":
+            assert set(bootstrap.outputs["zones"]) == {"dev", "prod"}
+            assert len(bootstrap.outputs["zones"]["prod"]["nameServers"]) == 4
