@@ -130,7 +130,7 @@ class LogExport(pulumi.ComponentResource):
                     error_output_prefix=f"errors/{prefix}/",  # outside app/ and audit/: never transferred
                     buffering_interval=300,
                     buffering_size=5,
-                    compression_format="UNCOMPRESSED",
+                    # No compression_format: plain NDJSON (Firehose's default), which BigQuery loads in parallel.
                     kms_key_arn=args.logs_key_arn,
                     processing_configuration=aws.kinesis.FirehoseDeliveryStreamExtendedS3ConfigurationProcessingConfigurationArgs(
                         enabled=True,
