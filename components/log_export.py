@@ -68,11 +68,12 @@ class LogExport(pulumi.ComponentResource):
         self.bucket = exported.bucket
         # From the name, not the bucket's output: known at the first preview, so the policies below are too.
         bucket_arn = pulumi.Output.from_input(f"arn:aws:s3:::{log_export_bucket(env, account)}")
-        # SSE-KMS through S3 only, and only for this bucket's objects.
+        # SSE-KMS through S3 only, and only for this bucket. With an S3 Bucket Key the encryption context is the
+        # bucket's ARN, without one the object's (docs.aws.amazon.com/AmazonS3/latest/userguide/bucket-key.html).
         via_s3 = bucket_arn.apply(
             lambda arn: {
                 "StringEquals": {"kms:ViaService": f"s3.{region}.amazonaws.com"},
-                "StringLike": {"kms:EncryptionContext:aws:s3:arn": f"{arn}/*"},
+                "StringLike": {"kms:EncryptionContext:aws:s3:arn": [arn, f"{arn}/*"]},
             }
         )
 
