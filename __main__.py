@@ -86,6 +86,7 @@ if settings.gcp is not None:
         settings.platform.log_retention_days,
         settings.protect,
         security.access_log_bucket.id,
+        {f"{env}-{name}": s.task_role.name for env, e in platform.environments.items() for name, s in e.services.items()},
     )
     LogExport(f"{stack}-log-export", export_args, regional)
     pulumi.export("gcpBackendServiceAccount", firebase.backend.email)

@@ -2,7 +2,7 @@
 
 1. Producers write one JSON object per line, in the BigQuery tables' schema (components/gcp_analytics.py SCHEMAS),
    to the stack's export log groups `/kanna/<env>/log-export/app` and `.../audit` (`writer_policy` allows exactly
-   that; attach it to the task role of a service that emits them).
+   that; every service's task role holds it).
 2. A subscription filter sends each group to its Firehose stream, which decompresses the CloudWatch Logs
    envelope, keeps only the messages, puts a newline after each (docs.aws.amazon.com/firehose/latest/dev/
    Message_extraction.html) and writes `app/` or `audit/` objects into the export bucket, SSE-KMS with the
@@ -19,7 +19,7 @@ after EXPORT_DAYS: the hourly transfer has copied them long before, and BigQuery
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
@@ -42,6 +42,7 @@ class LogExportArgs:
     log_retention_days: int
     protect: bool
     access_log_bucket: pulumi.Input[str] | None = None  # the stack's S3 server access log bucket
+    writer_roles: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # "<env>-<service>" -> task role name
 
 
 class LogExport(pulumi.ComponentResource):
@@ -197,6 +198,10 @@ class LogExport(pulumi.ComponentResource):
             ),
             opts=child,
         )
+
+        # Every service may emit app and audit events; only through these two log groups.
+        for key, role in args.writer_roles.items():
+            aws.iam.RolePolicyAttachment(f"{key}-writes-log-export", role=role, policy_arn=self.writer_policy.arn, opts=child)
 
         # --- Google's Storage Transfer agent: reads the two prefixes -------------------------------------------
         trust = pulumi.Output.from_input(args.transfer_subject_id).apply(

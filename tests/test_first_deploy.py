@@ -267,6 +267,13 @@ def test_log_transfer_reads_the_bucket_and_assumes_the_role_the_aws_side_creates
         assert bucket.urn in stream.dependencies  # the ARN is derived from the name: the bucket must exist first
     filters = under("aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter")
     assert sorted(each_stack.deps(f, "destinationArn")[0].name for f in filters) == sorted(s.name for s in streams.values())
+    # Every service's task role may write the export groups (and only them: the writer policy's resources).
+    (writer,) = under("aws:iam/policy:Policy")
+    attached = [
+        a for a in each_stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if writer in each_stack.deps(a, "policyArn")
+    ]
+    task_roles = {r.inputs["name"] for r in each_stack.of_type("aws:iam/role:Role") if r.inputs.get("name", "").endswith("-task")}
+    assert {a.inputs["role"] for a in attached} == task_roles and len(task_roles) == 8 * (3 if env == "dev" else 1)
     if first:
         assert role.inputs["assumeRolePolicy"] == UNKNOWN  # the transfer agent is looked up once its API is on
         return
