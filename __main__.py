@@ -8,6 +8,7 @@ from components.gcp_apis import GcpApis, GcpApisArgs
 from components.gcp_firebase import Firebase, FirebaseArgs
 from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
 from components.keys import Keys, KeysArgs
+from components.log_export import LogExport, LogExportArgs
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs, observed
 from components.platform import Platform, PlatformArgs
@@ -79,7 +80,21 @@ if settings.gcp is not None:
     analytics = Analytics(
         f"{stack}-analytics", AnalyticsArgs(stack, g, settings.aws_account_id, firebase.backend.member, apis, settings.protect), on_gcp
     )
-    KeylessIdentity(f"{stack}-gcp-identity", KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis), on_gcp)
+    identity_args = KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis, settings.platform.environments)
+    KeylessIdentity(f"{stack}-gcp-identity", identity_args, on_gcp)
+    # The pipeline's AWS side: the export bucket and the role Google's transfer agent assumes (it trusts that agent).
+    export_args = LogExportArgs(
+        stack,
+        settings.aws_account_id,
+        settings.region,
+        keys.logs.arn,
+        analytics.transfer_subject_id,
+        settings.platform.log_retention_days,
+        settings.protect,
+        security.access_log_bucket.id,
+        {f"{env}-{name}": s.task_role.name for env, e in platform.environments.items() for name, s in e.services.items()},
+    )
+    LogExport(f"{stack}-log-export", export_args, regional)
     pulumi.export("gcpBackendServiceAccount", firebase.backend.email)
     pulumi.export("gcpLogTransferSubjectId", analytics.transfer_subject_id)
 
@@ -88,7 +103,6 @@ pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("isolatedSubnetIds", network.isolated_subnet_ids)
 pulumi.export("clusterArn", platform.cluster.cluster.arn)
 pulumi.export("cdnDomainName", platform.edge.distribution.domain_name)
-pulumi.export("nameServers", platform.edge.zone.name_servers)
 pulumi.export("taskSecurityGroupIds", {env: e.security_group_ids for env, e in platform.environments.items()})
 pulumi.export("mysqlWriterEndpoint", data.mysql_writer_endpoint)
 pulumi.export("mysqlReaderEndpoint", data.mysql_reader_endpoint)

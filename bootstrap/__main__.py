@@ -17,6 +17,7 @@ import pulumi_aws as aws  # noqa: E402
 import pulumi_gcp as gcp  # noqa: E402
 
 from bootstrap.ci import CiAccess, CiAccessArgs  # noqa: E402
+from bootstrap.dns import PublicZones, PublicZonesArgs  # noqa: E402
 from bootstrap.gcp_ci import GithubFederation, GithubFederationArgs  # noqa: E402
 from bootstrap.identity import Identity, IdentityArgs  # noqa: E402
 from bootstrap.organization import Organization, OrganizationArgs  # noqa: E402
@@ -69,11 +70,12 @@ state = StateBackend(
     StateBackendArgs(settings.management_account_id, settings.region, workload_ids, settings.state_version_retention_days),
     management,
 )
+workload = {stack: provider(f"{stack}-aws", settings.account_of(stack).id, assume=True) for stack in settings.stacks}
 ci = {
     stack: CiAccess(
         f"{stack}-ci",
         CiAccessArgs(stack, settings.account_of(stack).id, settings.github.repository, state.bucket_arn, state.bucket_key.arn),
-        pulumi.ResourceOptions(provider=provider(f"{stack}-aws", settings.account_of(stack).id, assume=True)),
+        pulumi.ResourceOptions(provider=workload[stack]),
     )
     for stack in settings.stacks
 }
@@ -94,7 +96,12 @@ federation = GithubFederation(
     pulumi.ResourceOptions(provider=gcp.Provider("gcp", project=settings.gcp.pool_project, region="asia-northeast1")),
 )
 
-# 5. People: Identity Center permission sets and group assignments.
+# 5. Each stack's public hosted zone, in its workload account, to delegate before the stack's first deploy.
+dns = PublicZones(
+    "dns", PublicZonesArgs({stack: settings.zones[stack] for stack in settings.stacks}, workload, settings.adopt_zone_ids), management
+)
+
+# 6. People: Identity Center permission sets and group assignments.
 Identity(
     "identity",
     IdentityArgs(
@@ -113,4 +120,6 @@ pulumi.export(
     "gcpServiceAccounts",
     {stack: {kind: sa.email for kind, sa in accounts.items()} for stack, accounts in federation.service_accounts.items()},
 )
+# What each kanna-infra stack's settings name (platform.zoneId), and what the parent domain delegates to.
+pulumi.export("zones", {stack: {"zoneId": z.zone_id, "nameServers": z.name_servers} for stack, z in dns.zones.items()})
 pulumi.export("ciRoles", {stack: {kind: role.arn for kind, role in access.roles.items()} for stack, access in ci.items()})

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from settings.gcp import deploy_roles, read_roles
+
 from .ci import KINDS, subject
 
-# Read-only for preview and drift; deploys manage Firebase, Firestore and BigQuery in the stack's project.
-PROJECT_ROLES = {"preview": "roles/viewer", "drift": "roles/viewer", "deploy": "roles/editor"}
+# Preview and drift read every resource type the stack has; deploys manage each one, IAM included (Editor can't
+# set IAM policy). Derived from one table (settings/gcp.py), by resource type; never a basic role.
+PROJECT_ROLES = {"preview": read_roles(), "drift": read_roles(), "deploy": deploy_roles()}
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,13 @@ class GithubFederation(pulumi.ComponentResource):
                     member=principal + subject(args.repository, kind, stack),
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[provider]),
                 )
-                gcp.projects.IAMMember(
-                    f"{stack}-ci-{kind}-sa-project-role",
-                    project=project,
-                    role=PROJECT_ROLES[kind],
-                    member=account.email.apply(lambda email: f"serviceAccount:{email}"),
-                    opts=child,
-                )
+                for role in PROJECT_ROLES[kind]:
+                    gcp.projects.IAMMember(
+                        f"{stack}-ci-{kind}-sa-{role.removeprefix('roles/').replace('.', '-')}",
+                        project=project,
+                        role=role,
+                        member=account.email.apply(lambda email: f"serviceAccount:{email}"),
+                        opts=child,
+                    )
                 self.service_accounts[stack][kind] = account
         self.register_outputs({"provider": provider.name})

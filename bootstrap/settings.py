@@ -102,6 +102,14 @@ class BootstrapSettings(Section):
     github: GithubSettings = Field(default_factory=GithubSettings)
     gcp: GcpSettings = Field(default_factory=GcpSettings)
     identity_center: IdentityCenterSettings = Field(default_factory=IdentityCenterSettings)
+    zones: dict[str, str] = Field(
+        default={"prod": "example.com", "dev": "dev.example.com"},
+        description="kanna-infra stack -> the domain of its public hosted zone (bootstrap/dns.py), one per stack.",
+    )
+    adopt_zone_ids: dict[str, str] = Field(
+        default_factory=dict,
+        description="kanna-infra stack -> the id of an existing hosted zone to import (adopt) instead of creating one.",
+    )
     state_version_retention_days: int = Field(
         default=90, ge=30, le=3650, description="How long old state versions stay recoverable (30 to 3650 days)."
     )
@@ -118,6 +126,15 @@ class BootstrapSettings(Section):
         for stack, account in self.stacks.items():
             if account not in self.accounts:
                 found.append(Problem(("stacks", stack), account, f"unknown account; allowed: {', '.join(self.accounts)}"))
+        for stack in self.stacks:
+            domain = self.zones.get(stack)
+            if domain is None or not re.fullmatch(r"([a-z0-9-]+\.)+[a-z]{2,}", domain):
+                found.append(Problem(("zones", stack), domain, "no domain for this stack; allowed: a domain such as example.com"))
+        for stack, zone_id in self.adopt_zone_ids.items():
+            if stack not in self.stacks or not re.fullmatch(r"Z[A-Z0-9]{1,32}", zone_id):
+                found.append(
+                    Problem(("adoptZoneIds", stack), zone_id, f"allowed: a hosted zone id (Z...) for one of {', '.join(self.stacks)}")
+                )
         for stack in self.stacks:
             if stack not in self.gcp.projects:
                 found.append(

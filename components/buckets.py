@@ -55,6 +55,12 @@ def tls_only_statement(bucket_arn: str) -> dict:
     }
 
 
+def bucket_prefix(name: str) -> str:
+    """The physical name prefix of `secure_bucket(name)`: S3 names are global, so AWS appends a unique suffix.
+    `bucket_prefix(env)` is therefore the prefix of every bucket of that stack (names start with the env)."""
+    return f"kanna-{name}-"[:37]
+
+
 def secure_bucket(
     name: str,
     *,
@@ -67,17 +73,20 @@ def secure_bucket(
     depends_on: list[pulumi.Resource] | None = None,
     object_ownership: str = "BucketOwnerEnforced",
     expire_days: int | None = None,
+    physical_name: str | None = None,
 ) -> SecureBucket:
     """A locked-down bucket named `name` (the physical name is auto-suffixed: bucket names are global).
 
     `kms_key_arn=None` means SSE-S3, only for targets AWS can't write with SSE-KMS (server access logs, ALB logs).
     `object_ownership="BucketOwnerPreferred"` only where AWS still writes through ACLs (CloudFront standard logs).
     `expire_days` deletes objects (and old versions) after that many days: for logs with a retention period.
+    `physical_name` only for a bucket another service or cloud finds by name (derive it from one function).
     """
     child = pulumi.ResourceOptions(parent=parent)
     bucket = aws.s3.Bucket(
         name,
-        bucket_prefix=f"kanna-{name}-"[:37],
+        bucket=physical_name,
+        bucket_prefix=None if physical_name else bucket_prefix(name),
         # Object Lock can only be turned on when the bucket is created.
         object_lock_enabled=True if object_lock else None,
         force_destroy=False,

@@ -25,7 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import telemetry
-from components.contracts import Connection, Telemetry
+from components.contracts import Connection, Telemetry, task_role_name
 from settings.platform import Schedule
 from settings.services import ServiceSettings, Size
 
@@ -101,7 +101,7 @@ class ContainerService(pulumi.ComponentResource):
         )
         secrets = spec.secret_arns(args.account_id, args.region, args.env)
         self.execution_role = self._role(f"{base}-execution", self._execution_policy(log_group, secrets))
-        self.task_role = self._role(f"{base}-task", self._task_policy())
+        self.task_role = self._role(f"{base}-task", self._task_policy(), task_role_name(args.env, args.service))
         if spec.ecs_exec:
             aws.iam.RolePolicyAttachment(f"{base}-task-exec-logging", role=self.task_role.name, policy_arn=args.exec_policy_arn, opts=child)
 
@@ -275,7 +275,7 @@ class ContainerService(pulumi.ComponentResource):
     def _writable_dirs(self) -> tuple[str, ...]:
         return ("/tmp", *EXEC_AGENT_DIRS) if self._args.spec.ecs_exec else ("/tmp",)
 
-    def _role(self, name: str, policy: pulumi.Input[str] | None) -> aws.iam.Role:
+    def _role(self, name: str, policy: pulumi.Input[str] | None, role_name: str | None = None) -> aws.iam.Role:
         child = pulumi.ResourceOptions(parent=self)
         trust = {
             "Version": "2012-10-17",
@@ -288,7 +288,7 @@ class ContainerService(pulumi.ComponentResource):
                 }
             ],
         }
-        role = aws.iam.Role(f"{name}-role", assume_role_policy=json.dumps(trust), opts=child)
+        role = aws.iam.Role(f"{name}-role", name=role_name, assume_role_policy=json.dumps(trust), opts=child)
         if policy is not None:  # IAM refuses a policy without statements
             aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
         return role

@@ -6,6 +6,37 @@ from dataclasses import dataclass
 
 import pulumi
 
+IAM_ROLE_NAME_MAX = 64  # docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html (role name length)
+
+
+def task_role_name(env: str, service: str) -> str:
+    """The physical name of a service's ECS task role in a verification environment (`alpha-core-api-task`).
+
+    Explicit, not auto-named: GCP's workload identity condition (components/gcp_identity.py) admits the sessions
+    of these roles by name, so both sides call this function. The longest, a 10-character environment with the
+    catalog's longest service name, is well under IAM's 64 characters (tests/test_first_deploy.py)."""
+    return f"{env}-{service}-task"
+
+
+# The BigQuery log pipeline's AWS side (components/log_export.py) and its GCP side (components/gcp_analytics.py)
+# name the bucket, the prefixes and the role with these, never by typing them twice.
+LOG_EXPORT_PREFIXES = {"app_logs": "app", "audit_logs": "audit"}  # BigQuery dataset -> S3 prefix
+
+
+def log_export_bucket(env: str, account_id: str) -> str:
+    """The S3 bucket the stack exports logs to, which Storage Transfer reads. S3 names are global: the account
+    id keeps another account from holding the name first (the create would fail with BucketAlreadyExists)."""
+    return f"kanna-{env}-log-export-{account_id}"
+
+
+def log_export_role_name(env: str) -> str:
+    """The AWS role Google's Storage Transfer agent assumes with its Google identity to read the export bucket."""
+    return f"{env}-bigquery-log-export"
+
+
+def log_export_role_arn(env: str, account_id: str) -> str:
+    return f"arn:aws:iam::{account_id}:role/{log_export_role_name(env)}"
+
 
 @dataclass(frozen=True)
 class InternalAuth:

@@ -12,8 +12,9 @@ so nothing on the internet can bypass CloudFront and its web ACL, and no shared-
 VPC origins). Its groups admit CloudFront's origin-facing prefix list on 443 (the VPC origin's traffic, as
 that guide's security-group step says) and, in the callers group, the task groups of calling services.
 
-The hosted zone is the stack's domain from the settings (example.com, dev.example.com); its parent
-delegates to it. One certificate (the domain and one level of wildcard) covers every host, in
+The hosted zone of the stack's domain (example.com, dev.example.com) is bootstrap's (bootstrap/dns.py), made and
+delegated before the first deploy, so that the certificates' DNS validation can resolve; the edge looks it up
+by name and only adds records to it. One certificate (the domain and one level of wildcard) covers every host, in
 ap-northeast-1 for the ALB and in us-east-1 for CloudFront.
 """
 
@@ -75,7 +76,11 @@ class Edge(pulumi.ComponentResource):
         stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         us_east_1 = pulumi.ResourceOptions(parent=self, provider=args.global_provider)
 
-        self.zone = aws.route53.Zone(f"{env}-zone", name=args.domain, comment=f"kanna {env}", opts=stateful)
+        # Looked up, not created: bootstrap/ creates and delegates the zone first (docs/first-deploy.md). Without it the
+        # first preview stops here ("no matching Route 53 Hosted Zone found"), before any resource, instead of an up
+        # whose certificate validation waits for a delegation that doesn't exist yet.
+        zone = aws.route53.get_zone_output(name=args.domain, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self))
+        self.zone_id = zone.zone_id
         regional_cert = self._certificate("alb", child)
         global_cert = self._certificate("cloudfront", us_east_1)
         logs = self._log_bucket()
@@ -258,8 +263,7 @@ class Edge(pulumi.ComponentResource):
                 "httpsListenerArn": self.https_listener.arn,
                 "testListenerArn": self.test_listener.arn if self.test_listener else None,
                 "distributionDomainName": self.distribution.domain_name,
-                "zoneId": self.zone.zone_id,
-                "nameServers": self.zone.name_servers,
+                "zoneId": self.zone_id,
             }
         )
 
@@ -277,7 +281,7 @@ class Edge(pulumi.ComponentResource):
         option = cert.domain_validation_options.apply(lambda options: next(o for o in options if o.domain_name == domain))
         record = aws.route53.Record(
             f"{env}-{purpose}-cert-validation",
-            zone_id=self.zone.zone_id,
+            zone_id=self.zone_id,
             name=option.apply(lambda o: o.resource_record_name or ""),
             type=option.apply(lambda o: o.resource_record_type or "CNAME"),
             records=[option.apply(lambda o: o.resource_record_value or "")],
@@ -292,7 +296,7 @@ class Edge(pulumi.ComponentResource):
     def _alias(self, host: str, target: pulumi.Input[str], zone_id: pulumi.Input[str]) -> None:
         aws.route53.Record(
             f"{host}-a",
-            zone_id=self.zone.zone_id,
+            zone_id=self.zone_id,
             name=host,
             type="A",
             aliases=[aws.route53.RecordAliasArgs(name=target, zone_id=zone_id, evaluate_target_health=False)],

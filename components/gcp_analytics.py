@@ -1,8 +1,8 @@
 """BigQuery analytics: application logs, audit logs and usage data, read by BI (Redash), fed from AWS keylessly.
 
 The pipeline from AWS has no stored credential at either hop:
-1. Storage Transfer Service copies new objects from the AWS log-export bucket (`kanna-<env>-log-export`,
-   prefixes `app/` and `audit/`, newline-delimited JSON written by the AWS platform) into a staging bucket.
+1. Storage Transfer Service copies new objects from the AWS log-export bucket (`kanna-<env>-log-export-<account>`,
+   prefixes `app/` and `audit/`, newline-delimited JSON written by components/log_export.py) into a staging bucket.
    It authenticates to AWS with `role_arn`: Google's transfer service agent calls
    AssumeRoleWithWebIdentity with its own Google-signed identity token, so the AWS role
    `<env>-bigquery-log-export` trusts `accounts.google.com` for that agent's subject id only (exported
@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.contracts import LOG_EXPORT_PREFIXES, log_export_bucket, log_export_role_arn
 from settings import GcpSettings
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -55,18 +56,8 @@ SCHEMAS: dict[str, list[dict[str, str]]] = {
         {"name": "count", "type": "INTEGER", "mode": "NULLABLE"},
     ],
 }
-# Datasets fed from the AWS log export, and the export prefix of each.
-FROM_AWS = {"app_logs": "app", "audit_logs": "audit"}
-
-
-def log_export_bucket(env: str) -> str:
-    """The AWS-side S3 bucket the platform exports logs to (a contract with the AWS components)."""
-    return f"kanna-{env}-log-export"
-
-
-def log_export_role_arn(env: str, account_id: str) -> str:
-    """The AWS role the transfer service assumes with its Google identity (a contract with the AWS side)."""
-    return f"arn:aws:iam::{account_id}:role/{env}-bigquery-log-export"
+# Datasets fed from the AWS log export, and the export prefix of each (components/log_export.py writes them).
+FROM_AWS = LOG_EXPORT_PREFIXES
 
 
 @dataclass(frozen=True)
@@ -191,8 +182,12 @@ class Analytics(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=list(self._args.apis)),
         )
 
-        agent = gcp.storage.get_transfer_project_service_account(project=project, opts=pulumi.InvokeOptions(parent=self))
-        self.transfer_subject_id = pulumi.Output.from_input(agent.subject_id)
+        # The project's transfer agent exists only once storagetransfer.googleapis.com is enabled: the output form
+        # with depends_on makes the engine wait for the APIs (a fresh project would answer SERVICE_DISABLED).
+        agent = gcp.storage.get_transfer_project_service_account_output(
+            project=project, opts=pulumi.InvokeOutputOptions(parent=self, depends_on=list(self._args.apis))
+        )
+        self.transfer_subject_id = agent.subject_id
         # The sink permissions Storage Transfer needs: list and create objects, read them to compare.
         for role in ("roles/storage.legacyBucketWriter", "roles/storage.objectViewer"):
             gcp.storage.BucketIAMMember(
@@ -243,7 +238,7 @@ class Analytics(pulumi.ComponentResource):
                 description=f"kanna {env}: {prefix}/ logs from S3 to the staging bucket",
                 transfer_spec=gcp.storage.TransferJobTransferSpecArgs(
                     aws_s3_data_source=gcp.storage.TransferJobTransferSpecAwsS3DataSourceArgs(
-                        bucket_name=log_export_bucket(env),
+                        bucket_name=log_export_bucket(env, self._args.aws_account_id),
                         path=f"{prefix}/",
                         role_arn=log_export_role_arn(env, self._args.aws_account_id),  # keyless: no aws_access_key
                     ),

@@ -2,13 +2,15 @@
 
 No service account key exists: AWS tasks and CI workflows exchange their own short-lived identity for a
 Google token, and only these may:
-- AWS pool: the assumed-role sessions of the listed ECS task roles (`<env>-<service>-task`) in this stack's
-  AWS account, which then impersonate the backend service account. GCP STS sees an ECS task as
-  `arn:aws:sts::<account>:assumed-role/<role>/<session>`, so the condition checks that form.
+- AWS pool: the assumed-role sessions of the listed services' ECS task roles in every environment of the stack
+  (`<environment>-<service>-task`, named by components/contracts.py task_role_name, which the container
+  services use too) in this stack's AWS account, which then impersonate the backend service account. GCP STS
+  sees an ECS task as `arn:aws:sts::<account>:assumed-role/<role>/<session>`, so the condition checks that form.
 - GitHub pool: workflows of the one repository, on its protected branches or in its protected
   environments, which impersonate the CI service account.
-Role ARNs come from settings rather than from the AWS components, so the condition is fully known at
-preview and doesn't change when an ECS service is replaced.
+Role names are derived from the settings by the same function the AWS side names the roles with, rather than
+read from the AWS components, so the condition is fully known at preview and doesn't change when an ECS
+service is replaced.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.contracts import task_role_name
 from settings import GcpSettings
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -33,13 +36,20 @@ def _cel_list(values: Sequence[str]) -> str:
     return "[" + ", ".join(f"'{v}'" for v in values) + "]"
 
 
+# docs: cloud.google.com/iam/docs/reference/rest/v1/projects.locations.workloadIdentityPools.providers
+# ("The maximum length of the attribute condition expression is 4096 characters").
+MAX_CONDITION = 4096
+
+
 def task_role_session_arn(env: str, account_id: str, service: str) -> str:
     """The role ARN GCP STS sees for an ECS service's task (its sessions add `/<session>`)."""
-    return f"arn:aws:sts::{account_id}:assumed-role/{env}-{service}-task"
+    return f"arn:aws:sts::{account_id}:assumed-role/{task_role_name(env, service)}"
 
 
-def aws_condition(env: str, account_id: str, services: Sequence[str]) -> str:
-    return " || ".join(f"assertion.arn.startsWith('{task_role_session_arn(env, account_id, s)}/')" for s in services)
+def aws_condition(environments: Sequence[str], account_id: str, services: Sequence[str]) -> str:
+    return " || ".join(
+        f"assertion.arn.startsWith('{task_role_session_arn(env, account_id, s)}/')" for env in environments for s in services
+    )
 
 
 def github_condition(repository: str, branches: Sequence[str], environments: Sequence[str]) -> str:
@@ -58,6 +68,7 @@ class KeylessIdentityArgs:
     aws_account_id: str
     backend_service_account: pulumi.Input[str]  # the backend account's `name` (projects/.../serviceAccounts/...)
     apis: Sequence[pulumi.Resource]
+    environments: Sequence[str]  # the stack's verification environments, each with its own task roles
 
 
 class KeylessIdentity(pulumi.ComponentResource):
@@ -88,13 +99,13 @@ class KeylessIdentity(pulumi.ComponentResource):
             display_name="AWS ECS task roles",
             aws=gcp.iam.WorkloadIdentityPoolProviderAwsArgs(account_id=args.aws_account_id),
             attribute_mapping={"google.subject": "assertion.arn", "attribute.aws_role": AWS_ROLE_ATTRIBUTE},
-            attribute_condition=aws_condition(env, args.aws_account_id, s.backend_services),
+            attribute_condition=aws_condition(args.environments, args.aws_account_id, s.backend_services),
             opts=child,
         )
-        for service in s.backend_services:
-            role = task_role_session_arn(env, args.aws_account_id, service)
+        for environment, service in ((e, b) for e in args.environments for b in s.backend_services):
+            role = task_role_session_arn(environment, args.aws_account_id, service)
             gcp.serviceaccount.IAMMember(
-                f"{env}-{service}-task-acts-as-backend",
+                f"{environment}-{service}-task-acts-as-backend",
                 service_account_id=args.backend_service_account,
                 role="roles/iam.workloadIdentityUser",
                 member=aws_pool.name.apply(lambda pool, r=role: f"principalSet://iam.googleapis.com/{pool}/attribute.aws_role/{r}"),

@@ -1,7 +1,8 @@
 """Datadog for one environment: the AWS integration, monitors, SLOs, a dashboard and synthetic checks.
 
-- The AWS integration assumes an IAM role that trusts only Datadog's AWS account (464622532012) with this
-  integration's external id, and holds a read-only policy plus the few writes log autosubscription needs.
+- The AWS integration assumes an IAM role that trusts only the Datadog site's AWS account
+  (settings/observability.py DATADOG_AWS_ACCOUNTS) with this integration's external id, and holds a read-only
+  policy plus the few writes log autosubscription needs, on this stack's buckets and log groups only.
   It collects the metric namespaces the platform uses, from Tokyo and us-east-1 (CloudFront, global WAF).
 - Logs: ALB, CloudFront and WAF write their logs to S3; Datadog subscribes the Forwarder Lambda to those
   buckets (`logs_config.lambda_forwarder`). Task logs go straight to Datadog through FireLens
@@ -24,12 +25,11 @@ import pulumi_datadog as datadog
 
 from components import alarms
 from components.alarms import MonitorSpec
+from components.buckets import bucket_prefix
 from components.data import Data
 from components.rotation import rotation_exempt
 from settings.observability import API_KEY_SECRET, ObservabilitySettings
 from settings.platform import PlatformSettings
-
-DATADOG_AWS_ACCOUNT = "464622532012"  # Datadog's own AWS account, for every commercial-region site
 
 # The CloudWatch namespaces of what the platform runs; everything else stays uncollected (GetMetricData costs).
 METRIC_NAMESPACES = [
@@ -88,7 +88,31 @@ INTEGRATION_READ_ACTIONS = [
     "xray:BatchGetTraces",
     "xray:GetTraceSummaries",
 ]
-LOG_SUBSCRIPTION_ACTIONS = ["s3:PutBucketNotification", "logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"]
+# The writes of log autosubscription ("Automatically set up triggers", docs.datadoghq.com/logs/guide/
+# send-aws-services-logs-with-the-datadog-lambda-function/): Datadog points S3 event notifications and CloudWatch
+# Logs subscription filters at the forwarder. They are scoped to this stack's resources (log_subscription_statements).
+BUCKET_NOTIFICATION_ACTIONS = ["s3:PutBucketNotification"]
+SUBSCRIPTION_FILTER_ACTIONS = ["logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"]
+
+
+def log_subscription_statements(env: str, account_id: str, regions: list[str]) -> list[dict]:
+    """Autosubscription's writes, on the stack's own buckets (every `secure_bucket` of the stack shares the
+    `kanna-<env>-` prefix; the log buckets are among them) and the account's log groups in the collected regions,
+    never on `*`: the role can't redirect another stack's or account's logs."""
+    return [
+        {
+            "Sid": "LogAutosubscriptionBuckets",
+            "Effect": "Allow",
+            "Action": BUCKET_NOTIFICATION_ACTIONS,
+            "Resource": f"arn:aws:s3:::{bucket_prefix(env)}*",
+        },
+        {
+            "Sid": "LogAutosubscriptionLogGroups",
+            "Effect": "Allow",
+            "Action": SUBSCRIPTION_FILTER_ACTIONS,
+            "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:*" for region in regions],
+        },
+    ]
 
 
 @dataclass(frozen=True)
@@ -196,7 +220,7 @@ class Observability(pulumi.ComponentResource):
                     "Statement": [
                         {
                             "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:aws:iam::{DATADOG_AWS_ACCOUNT}:root"},
+                            "Principal": {"AWS": f"arn:aws:iam::{args.settings.datadog_aws_account}:root"},
                             "Action": "sts:AssumeRole",
                             # The external id stops another Datadog customer from pointing their integration at this role.
                             "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
@@ -215,6 +239,7 @@ class Observability(pulumi.ComponentResource):
             opts=self._child,
         )
         forwarder = args.settings.forwarder_arn(args.account_id, args.region)
+        regions = [args.region, "us-east-1"]  # Tokyo, and us-east-1 for CloudFront and the global WAF
         policy = aws.iam.RolePolicy(
             f"{env}-datadog-integration-policy",
             role=self.integration_role.name,
@@ -223,7 +248,7 @@ class Observability(pulumi.ComponentResource):
                     "Version": "2012-10-17",
                     "Statement": [
                         {"Sid": "ReadOnly", "Effect": "Allow", "Action": INTEGRATION_READ_ACTIONS, "Resource": "*"},
-                        {"Sid": "LogAutosubscription", "Effect": "Allow", "Action": LOG_SUBSCRIPTION_ACTIONS, "Resource": "*"},
+                        *log_subscription_statements(env, args.account_id, regions),
                         {
                             "Sid": "InvokeForwarderOnly",
                             "Effect": "Allow",
@@ -247,7 +272,7 @@ class Observability(pulumi.ComponentResource):
             aws_account_id=args.account_id,
             aws_partition="aws",
             account_tags=[f"env:{env}"],
-            aws_regions=datadog.aws.IntegrationAccountAwsRegionsArgs(include_onlies=[args.region, "us-east-1"]),
+            aws_regions=datadog.aws.IntegrationAccountAwsRegionsArgs(include_onlies=regions),
             auth_config=datadog.aws.IntegrationAccountAuthConfigArgs(
                 aws_auth_config_role=datadog.aws.IntegrationAccountAuthConfigAwsAuthConfigRoleArgs(
                     role_name=self.integration_role.name, external_id=self.external_id.id
@@ -451,12 +476,24 @@ class Observability(pulumi.ComponentResource):
         deploys = group(
             "deploys",
             [
+                # The event list of an ordered dashboard: `event_stream` is accepted only on free ones.
                 {
                     "definition": {
-                        "type": "event_stream",
+                        "type": "list_stream",
                         "title": "CodeDeploy",
-                        "query": f"source:amazon_codedeploy env:{env}",
-                        "event_size": "s",
+                        "requests": [
+                            {
+                                # As in Datadog's example "dashboard with event_stream list_stream widget" (Dashboards API).
+                                "columns": [{"field": "timestamp", "width": "auto"}],
+                                "query": {
+                                    "data_source": "event_stream",
+                                    "query_string": f"source:amazon_codedeploy env:{env}",
+                                    "event_size": "s",
+                                    "sort": {"column": "timestamp", "order": "desc"},
+                                },
+                                "response_format": "event_list",
+                            }
+                        ],
                     }
                 }
             ],

@@ -20,6 +20,13 @@ TASK_DEFINITION = "aws:ecs/taskDefinition:TaskDefinition"
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
 MONITOR = "datadog:index/monitor:Monitor"
 SLO = "datadog:index/serviceLevelObjective:ServiceLevelObjective"
+DASHBOARD_JSON = "datadog:index/dashboardJson:DashboardJson"
+
+# Widgets Datadog accepts only on `free` dashboards: their definitions in the Dashboards API spec say "Only available
+# on FREE layout dashboards" (docs.datadoghq.com/api/latest/dashboards/; the API refuses the dashboard otherwise).
+FREE_ONLY_WIDGETS = frozenset(
+    {"event_stream", "event_timeline", "free_text", "iframe", "image", "log_stream", "manage_status", "trace_service"}
+)
 
 # What components/observability.py gives each web service: error rate, p95 latency, running tasks, CPU and memory
 # monitors, and availability and latency SLOs. Fewer means one was dropped.
@@ -106,6 +113,44 @@ def _task_telemetry(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[
     return problems
 
 
+def dashboard_layout_problems(document: Mapping[str, Any]) -> list[str]:
+    """What Datadog would refuse in a dashboard document, by the rules of its `layout_type`:
+    - `free` dashboards place every widget (`layout` x/y/width/height) and hold no group widgets;
+    - `ordered` dashboards hold no free-only widget, at any depth; a group is `ordered` and holds no group.
+    """
+    layout = document.get("layout_type")
+    if layout not in ("ordered", "free"):
+        return [f"layout_type {layout!r} is not a dashboard layout; allowed: ordered or free"]
+    problems: list[str] = []
+
+    def visit(widgets: Any, where: str, in_group: bool) -> None:
+        for index, widget in enumerate(widgets or []):
+            definition = widget.get("definition") or {}
+            kind, here = definition.get("type"), f"{where}[{index}] ({definition.get('title') or definition.get('type')})"
+            if layout == "free" and not in_group and not {"x", "y", "width", "height"} <= set(widget.get("layout") or {}):
+                problems.append(f"widget {here} has no layout (x, y, width, height), which a free dashboard needs")
+            if kind in FREE_ONLY_WIDGETS and layout != "free":
+                problems.append(f"widget {here} is of type {kind}, which Datadog accepts only on free dashboards")
+            if kind == "group":
+                if layout == "free" or in_group:
+                    problems.append(f"widget {here} is a group, which only an ordered dashboard holds, at its top level")
+                if definition.get("layout_type") != "ordered":
+                    problems.append(f"group {here} has layout_type {definition.get('layout_type')!r}; allowed: ordered")
+                visit(definition.get("widgets"), f"{here}.widgets", True)
+
+    visit(document.get("widgets"), "widgets", False)
+    return problems
+
+
+def _dashboard_layout(args: ResourceValidationArgs, _: Mapping[str, Any]) -> list[str]:
+    document = json_value(args.props, "dashboard")
+    if document is UNKNOWN:
+        defer("dashboard")  # it embeds SLO ids, unknown before the first up
+    if not isinstance(document, Mapping):
+        return ["the dashboard is not a JSON object"]
+    return dashboard_layout_problems(document)
+
+
 POLICIES = [
     stack_policy(
         "web-service-monitored",
@@ -136,5 +181,12 @@ POLICIES = [
         _task_telemetry,
         "build container_definitions with components.telemetry.container_definitions()",
         id="KANNA-OBS-003",
+    ),
+    resource_policy(
+        "datadog-dashboard-layout",
+        "Every Datadog dashboard follows the rules of its layout_type (free-only widgets only on free dashboards, etc.).",
+        [DASHBOARD_JSON],
+        _dashboard_layout,
+        "use a widget the layout accepts (list_stream of events instead of event_stream on an ordered dashboard), or a free layout",
     ),
 ]

@@ -42,7 +42,10 @@ COMPUTED: dict[str, dict[str, Any]] = {
         "readerEndpointAddress": "replica.{name}.{hash}.apne1.cache.amazonaws.com",
     },
     "aws:cognito/userPool:UserPool": {"endpoint": "cognito-idp.{region}.amazonaws.com/{region}_{hash}"},
-    "aws:route53/zone:Zone": {"zoneId": "Z{hash}"},
+    "aws:route53/zone:Zone": {
+        "zoneId": "Z{hash}",
+        "nameServers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.co.uk", "ns-3.awsdns-03.com", "ns-4.awsdns-04.net"],
+    },
     "aws:ecs/cluster:Cluster": {"name": "{name}"},
     "aws:iam/role:Role": {"name": "{name}"},
     "gcp:serviceaccount/account:Account": {
@@ -65,8 +68,18 @@ COMPUTED: dict[str, dict[str, Any]] = {
     "random:index/randomPassword:RandomPassword": {"result": "preflight-{hash}"},
 }
 
-# Answers to data-source invokes, by token. An invoke the table doesn't know fails the run loudly.
+# Answers to data-source invokes, by token, templates as in COMPUTED ({name} is the invoke's `name` argument).
+# An invoke the table doesn't know fails the run loudly.
 INVOKES: dict[str, dict[str, Any]] = {
+    # The stack's public hosted zone, which bootstrap/ creates (bootstrap/dns.py) and the edge looks up.
+    "aws:route53/getZone:getZone": {
+        "id": "Z{hash}",
+        "zoneId": "Z{hash}",
+        "name": "{name}",
+        "arn": "arn:aws:route53:::hostedzone/Z{hash}",
+        "privateZone": False,
+        "nameServers": ["ns-1.awsdns-01.org", "ns-2.awsdns-02.co.uk", "ns-3.awsdns-03.com", "ns-4.awsdns-04.net"],
+    },
     # The CloudFront origin-facing managed prefix list (its real id in ap-northeast-1).
     "aws:ec2/getManagedPrefixList:getManagedPrefixList": {
         "id": "pl-58a04531",
@@ -138,4 +151,6 @@ class EngineMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         if args.token not in INVOKES:
             raise KeyError(f"the preflight has no answer for invoke {args.token}; add one to preflight/mocks.py INVOKES")
-        return dict(INVOKES[args.token]), []  # pulumi's MockMonitor iterates the failures: [] not None
+        name = str(args.args.get("name") or "")
+        fill = {"name": name, "hash": _hash(args.token + name).upper(), "account": self.account, "region": self.region}
+        return _fill(INVOKES[args.token], fill), []  # pulumi's MockMonitor iterates the failures: [] not None

@@ -16,6 +16,7 @@ import yaml
 from google.protobuf import json_format
 from pulumi.runtime import mocks as pulumi_mocks
 from pulumi.runtime import settings as pulumi_settings
+from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
 from . import MAIN, ROOT, Project, source
@@ -50,6 +51,21 @@ class Registration:
 
 
 @dataclass
+class Invocation:
+    """One data-source invoke as the engine receives it: its token, arguments and the resources it waits for.
+
+    `depends_on` are the URNs the SDK declares on the request (the invoke's `depends_on` and the resources
+    its arguments came from, components expanded to their children): the engine runs the invoke only after they
+    exist, and in a first preview, where they are all still to be created, answers it as unknown."""
+
+    token: str
+    args: dict[str, Any]
+    provider: str
+    depends_on: list[str]
+    unknown: bool  # answered as unknown (first preview, a dependency not created yet)
+
+
+@dataclass
 class Recording:
     stack: str
     mode: str
@@ -57,6 +73,7 @@ class Recording:
     error: str | None = None  # set when the program itself failed (bad settings, an exception)
     project: str = PROJECT
     warnings: list[str] = field(default_factory=list)  # what the program warns about (pulumi.log.warn), as `up` shows it
+    calls: list[Invocation] = field(default_factory=list)  # every invoke, in the order the program made them
 
     @property
     def stack_urn(self) -> str:
@@ -102,6 +119,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         super().__init__(mocks)
         self.stack = stack
         self.registrations: list[Registration] = []
+        self.calls: list[Invocation] = []
         self._by_urn: dict[str, Registration] = {}  # RegisterResourceOutputs finds its resource without a scan
         self._lock = threading.Lock()
 
@@ -140,6 +158,31 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             self.registrations.append(registration)
             self._by_urn[registration.urn] = registration
         return response
+
+    def GetDeploymentInfo(self, request):  # noqa: N802
+        # The engine gates invokes on their dependencies (INVOKE_DEPENDS_ON), so the SDK sends `dependsOn` with each
+        # invoke instead of checking ids itself; Invoke below plays that gate.
+        info = super().GetDeploymentInfo(request)
+        info.supportedFeatures.append(resource_pb2.RESOURCE_MONITOR_FEATURE_INVOKE_DEPENDS_ON)
+        return info
+
+    def Invoke(self, request):  # noqa: N802
+        if request.tok == "pulumi:pulumi:getResource":
+            return super().Invoke(request)
+        # In a first preview every resource is still to be created: an invoke that waits for one is not run.
+        unknown = self.mocks.mode == "first" and bool(request.dependsOn)
+        call = Invocation(
+            token=request.tok,
+            args=json_format.MessageToDict(request.args),
+            provider=request.provider,
+            depends_on=list(request.dependsOn),
+            unknown=unknown,
+        )
+        with self._lock:
+            self.calls.append(call)
+        if unknown:
+            return resource_pb2.ResourceInvokeResponse(unknown=True)
+        return super().Invoke(request)
 
     def RegisterResourceOutputs(self, request):  # noqa: N802
         outputs = json_format.MessageToDict(request.outputs)
@@ -198,7 +241,7 @@ def record(
         sys.path.remove(str(ROOT))
         loop.close()
         asyncio.set_event_loop(None)
-    return Recording(stack, mode, monitor.registrations, error, project.name, warnings.messages)
+    return Recording(stack, mode, monitor.registrations, error, project.name, warnings.messages, monitor.calls)
 
 
 class _Warnings(logging.Handler):

@@ -90,6 +90,12 @@ class Settings(Section):
         capacity = self.deploy.capacity_problems(len(self.platform.environments), web, callers)
         problems += [Problem(("deploy", *p.path), p.value, p.message) for p in capacity]
         problems += [Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.image_problems(self.platform.repositories())]
+        if self.gcp is not None:
+            problems += [
+                Problem(("gcp", "backendServices"), service, f"not a catalog service; allowed: {', '.join(self.platform.services)}")
+                for service in self.gcp.backend_services
+                if service not in self.platform.services
+            ]
         if problems:
             raise SettingsProblems(problems)
         return self

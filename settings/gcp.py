@@ -12,8 +12,82 @@ from .base import Problem, Section
 _HOST = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$")
 _APP_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_-]*)+$")
 _NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}[a-z0-9]$")
+# Basic roles: too wide for any CI identity (Editor can't even set IAM policy, and Viewer reads every dataset).
+BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 # Roles the CI identity may never hold: they let a workflow rewrite who may do anything in the project.
 FORBIDDEN_CI_ROLES = ("roles/owner", "roles/editor", "roles/iam.securityAdmin", "roles/resourcemanager.projectIamAdmin")
+
+# What the stack's GCP resources need, by resource type: the predefined role that manages the type (the deploy
+# identity, bootstrap/gcp_ci.py) and the one that reads it (previews, drift checks, the stack's CI account).
+# A new resource type in a gcp_* component must be added here, or tests/test_bootstrap.py fails.
+# Roles: cloud.google.com/iam/docs/understanding-roles (per service).
+MANAGE_ROLES: dict[str, str] = {
+    "gcp:projects/service:Service": "roles/serviceusage.serviceUsageAdmin",
+    "gcp:projects/serviceIdentity:ServiceIdentity": "roles/serviceusage.serviceUsageAdmin",
+    "gcp:projects/iAMMember:IAMMember": "roles/resourcemanager.projectIamAdmin",
+    "gcp:projects/iAMCustomRole:IAMCustomRole": "roles/iam.roleAdmin",
+    "gcp:serviceaccount/account:Account": "roles/iam.serviceAccountAdmin",
+    "gcp:serviceaccount/iAMMember:IAMMember": "roles/iam.serviceAccountAdmin",
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": "roles/iam.workloadIdentityPoolAdmin",
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": "roles/iam.workloadIdentityPoolAdmin",
+    "gcp:bigquery/dataset:Dataset": "roles/bigquery.admin",
+    "gcp:bigquery/table:Table": "roles/bigquery.admin",
+    "gcp:bigquery/datasetIamMember:DatasetIamMember": "roles/bigquery.admin",
+    "gcp:bigquery/dataTransferConfig:DataTransferConfig": "roles/bigquery.admin",
+    "gcp:storage/bucket:Bucket": "roles/storage.admin",
+    "gcp:storage/bucketIAMMember:BucketIAMMember": "roles/storage.admin",
+    "gcp:storage/transferJob:TransferJob": "roles/storagetransfer.admin",
+    "gcp:firebase/project:Project": "roles/firebase.admin",
+    "gcp:firebase/appleApp:AppleApp": "roles/firebase.admin",
+    "gcp:firebase/androidApp:AndroidApp": "roles/firebase.admin",
+    "gcp:firebase/webApp:WebApp": "roles/firebase.admin",
+    "gcp:identityplatform/config:Config": "roles/identityplatform.admin",
+    "gcp:firestore/database:Database": "roles/datastore.owner",
+    "gcp:firebaserules/ruleset:Ruleset": "roles/firebaserules.admin",
+    "gcp:firebaserules/release:Release": "roles/firebaserules.admin",
+}
+# A transfer config runs as the loader account: creating it needs actAs on that account (iam.serviceAccounts.actAs).
+DEPLOY_EXTRA_ROLES = ("roles/iam.serviceAccountUser",)
+READ_ROLES: dict[str, str] = {
+    "gcp:projects/service:Service": "roles/serviceusage.serviceUsageViewer",
+    "gcp:projects/serviceIdentity:ServiceIdentity": "roles/serviceusage.serviceUsageViewer",
+    # The project's IAM policy and custom roles: securityReviewer reads every IAM policy, nothing else.
+    "gcp:projects/iAMMember:IAMMember": "roles/iam.securityReviewer",
+    "gcp:projects/iAMCustomRole:IAMCustomRole": "roles/iam.roleViewer",
+    "gcp:serviceaccount/account:Account": "roles/iam.serviceAccountViewer",
+    "gcp:serviceaccount/iAMMember:IAMMember": "roles/iam.securityReviewer",
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": "roles/iam.workloadIdentityPoolViewer",
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": "roles/iam.workloadIdentityPoolViewer",
+    # Metadata only: dataset and table definitions and their IAM, never the rows.
+    "gcp:bigquery/dataset:Dataset": "roles/bigquery.metadataViewer",
+    "gcp:bigquery/table:Table": "roles/bigquery.metadataViewer",
+    "gcp:bigquery/datasetIamMember:DatasetIamMember": "roles/bigquery.metadataViewer",
+    # bigquery.transfers.get is in bigquery.user (no data read without a dataset grant).
+    "gcp:bigquery/dataTransferConfig:DataTransferConfig": "roles/bigquery.user",
+    "gcp:storage/bucket:Bucket": "roles/storage.bucketViewer",
+    "gcp:storage/bucketIAMMember:BucketIAMMember": "roles/iam.securityReviewer",
+    "gcp:storage/transferJob:TransferJob": "roles/storagetransfer.viewer",
+    "gcp:firebase/project:Project": "roles/firebase.viewer",
+    "gcp:firebase/appleApp:AppleApp": "roles/firebase.viewer",
+    "gcp:firebase/androidApp:AndroidApp": "roles/firebase.viewer",
+    "gcp:firebase/webApp:WebApp": "roles/firebase.viewer",
+    "gcp:identityplatform/config:Config": "roles/identityplatform.viewer",
+    "gcp:firestore/database:Database": "roles/datastore.viewer",
+    "gcp:firebaserules/ruleset:Ruleset": "roles/firebaserules.viewer",
+    "gcp:firebaserules/release:Release": "roles/firebaserules.viewer",
+}
+# The project itself (resourcemanager.projects.get), which the provider reads before anything else.
+READ_EXTRA_ROLES = ("roles/browser",)
+
+
+def deploy_roles() -> list[str]:
+    """Every role the deploy identity holds on the stack's project: what manages each resource type, no basic role."""
+    return sorted({*MANAGE_ROLES.values(), *DEPLOY_EXTRA_ROLES})
+
+
+def read_roles() -> list[str]:
+    """Every role a read-only CI identity (previews, drift) holds: what reads each resource type, no basic role."""
+    return sorted({*READ_ROLES.values(), *READ_EXTRA_ROLES})
 
 
 class FirebaseApps(Section):
@@ -59,8 +133,8 @@ class GitHubSettings(Section):
     branches: list[str] = Field(default=["main"], description="Protected branches whose workflows may deploy.")
     environments: list[str] = Field(default=["prod"], description="Protected GitHub environments whose jobs may deploy.")
     roles: list[str] = Field(
-        default=["roles/viewer"],
-        description="Project roles of the CI identity (never owner, editor or an IAM admin role).",
+        default_factory=read_roles,
+        description="Project roles of the CI identity (default: the read roles of every resource type; never a basic or IAM admin role).",
     )
 
     @field_validator("repository")
@@ -86,6 +160,10 @@ class GitHubSettings(Section):
                 raise ValueError(f"{role!r} is not a role; allowed: roles/... or a custom projects/.../roles/...")
             if role in FORBIDDEN_CI_ROLES:
                 raise ValueError(f"{role} lets CI rewrite the project's IAM; allowed: any role but {', '.join(FORBIDDEN_CI_ROLES)}")
+            if role in BASIC_ROLES:
+                raise ValueError(
+                    f"{role} is a basic role, wider than CI needs; allowed: predefined roles such as roles/iam.securityReviewer"
+                )
         return value
 
 
@@ -109,8 +187,8 @@ class GcpSettings(Section):
     table_expiration_days: TableExpiration = Field(default_factory=TableExpiration)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
     backend_services: list[str] = Field(
-        default=["api", "worker"],
-        description="ECS services whose task role (<env>-<service>-task) may impersonate the backend service account.",
+        default=["core-api", "sidekiq"],
+        description="Catalog services whose ECS task roles (<environment>-<service>-task) may impersonate the backend service account.",
     )
 
     @field_validator("authorized_domains")

@@ -13,7 +13,23 @@ from pydantic import Field, field_validator
 from .base import Problem, Section
 
 # Where a Datadog organisation lives. Tokyo is ap1: data stays in Japan and the API is close.
-DatadogSite = Literal["ap1.datadoghq.com", "ap2.datadoghq.com", "datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu"]
+DatadogSite = Literal[
+    "ap1.datadoghq.com", "ap2.datadoghq.com", "datadoghq.com", "us3.datadoghq.com", "us5.datadoghq.com", "datadoghq.eu", "ddog-gov.com"
+]
+
+# The AWS account each site's AWS integration assumes roles from: the integration role trusts exactly this one.
+# docs.datadoghq.com/integrations/guide/aws-manual-setup/ ("Create a Datadog integration IAM role", per site).
+# Datadog for Government uses 392588925713 for commercial-partition accounts (065115117704 only for GovCloud
+# ones); the stacks' accounts are commercial (ap-northeast-1).
+DATADOG_AWS_ACCOUNTS: dict[str, str] = {
+    "datadoghq.com": "464622532012",
+    "us3.datadoghq.com": "464622532012",
+    "us5.datadoghq.com": "464622532012",
+    "datadoghq.eu": "464622532012",
+    "ap1.datadoghq.com": "417141415827",
+    "ap2.datadoghq.com": "412381753143",
+    "ddog-gov.com": "392588925713",
+}
 
 # Handles that reach a human at any hour; prod must page one of them.
 PAGING_PREFIXES = ("@pagerduty-", "@opsgenie-", "@oncall-")
@@ -138,6 +154,11 @@ class ObservabilitySettings(Section):
         """The Secrets Manager secret that holds the Datadog API key tasks send with (a partial ARN: no suffix).
         The observability component creates it empty; an operator puts the key in once, never in git."""
         return f"arn:aws:secretsmanager:{region}:{account_id}:secret:{API_KEY_SECRET.format(stack=stack)}"
+
+    @property
+    def datadog_aws_account(self) -> str:
+        """The Datadog AWS account the integration role must trust, for this stack's site."""
+        return DATADOG_AWS_ACCOUNTS[self.datadog_site]
 
     def forwarder_arn(self, account_id: str, region: str) -> str:
         return self.log_forwarder_arn or f"arn:aws:lambda:{region}:{account_id}:function:DatadogForwarder"

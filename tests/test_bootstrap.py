@@ -19,6 +19,7 @@ from bootstrap.settings import BootstrapSettingsError, load
 from preflight import BOOTSTRAP, ROOT
 from preflight.analyzer import PolicyPack
 from preflight.program import Registration, record
+from settings.gcp import deploy_roles, read_roles
 from tests.kit import RecordedStack, judge, violations
 
 ACCOUNTS = {"prod": "111111111111", "dev": "222222222222", "shared": "333333333333"}
@@ -408,14 +409,14 @@ def test_gcp_federation_only_for_this_repository(each_mode: RecordedStack) -> No
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 @pytest.mark.parametrize(
-    ("kind", "sub", "role"),
+    ("kind", "sub", "roles"),
     [
-        ("preview", "pull_request", "roles/viewer"),
-        ("drift", "ref:refs/heads/main", "roles/viewer"),
-        ("deploy", "environment:{stack}", "roles/editor"),
+        ("preview", "pull_request", read_roles()),
+        ("drift", "ref:refs/heads/main", read_roles()),
+        ("deploy", "environment:{stack}", deploy_roles()),
     ],
 )
-def test_gcp_service_accounts_impersonated_by_one_subject(stack: str, kind: str, sub: str, role: str) -> None:
+def test_gcp_service_accounts_impersonated_by_one_subject(stack: str, kind: str, sub: str, roles: list[str]) -> None:
     recorded = management()
     account = recorded.one("gcp:serviceaccount/account:Account", f"{stack}-ci-{kind}-sa")
     assert account.inputs["accountId"] == f"kanna-{stack}-{kind}" and account.inputs["project"] == f"kanna-{stack}-example"
@@ -426,8 +427,7 @@ def test_gcp_service_accounts_impersonated_by_one_subject(stack: str, kind: str,
         "principal://iam.googleapis.com/projects/123456789012/locations/global/workloadIdentityPools/github/subject/"
         f"repo:{REPO}:{sub.format(stack=stack)}"
     )
-    grant = recorded.one("gcp:projects/iAMMember:IAMMember", f"{stack}-ci-{kind}-sa-project-role")
-    assert (
-        grant.inputs["role"] == role
-        and grant.inputs["member"] == f"serviceAccount:{stack}-ci-{kind}-sa@example-project.iam.gserviceaccount.com"
-    )
+    grants = [g for g in recorded.of_type("gcp:projects/iAMMember:IAMMember") if g.name.startswith(f"{stack}-ci-{kind}-sa-")]
+    assert sorted(g.inputs["role"] for g in grants) == roles
+    assert {g.inputs["member"] for g in grants} == {f"serviceAccount:{stack}-ci-{kind}-sa@example-project.iam.gserviceaccount.com"}
+    assert {g.inputs["project"] for g in grants} == {f"kanna-{stack}-example"}

@@ -11,6 +11,7 @@ from components.gcp_firebase import RULES_FILE
 from preflight.analyzer import PolicyPack
 from preflight.program import stack_config
 from settings import SettingsError, load
+from settings.gcp import read_roles
 from tests.kit import UNKNOWN, RecordedStack, judge, mutate, res, violations
 
 ACCOUNT = "gcp:serviceaccount/account:Account"
@@ -172,7 +173,7 @@ def test_log_pipeline_is_keyless_s3_to_staging_to_bigquery(each_stack: RecordedS
     for prefix, job in jobs.items():
         source = job.inputs["transferSpec"]["awsS3DataSource"]
         assert source == {
-            "bucketName": f"kanna-{e}-log-export",
+            "bucketName": f"kanna-{e}-log-export-{account}",
             "path": prefix,
             "roleArn": f"arn:aws:iam::{account}:role/{e}-bigquery-log-export",
         }
@@ -200,17 +201,21 @@ def test_aws_federation_admits_only_the_listed_task_roles(each_stack: RecordedSt
     providers = {p.inputs["workloadIdentityPoolProviderId"]: p for p in each_stack.of_type(PROVIDER)}
     aws = providers["aws"]
     assert aws.inputs["aws"] == {"accountId": account}
-    assert aws.inputs["attributeCondition"] == (
-        f"assertion.arn.startsWith('arn:aws:sts::{account}:assumed-role/{e}-api-task/') || "
-        f"assertion.arn.startsWith('arn:aws:sts::{account}:assumed-role/{e}-worker-task/')"
+    environments = {"dev": ["alpha", "beta", "gamma"], "prod": ["prod"]}[e]
+    assert aws.inputs["attributeCondition"] == " || ".join(
+        f"assertion.arn.startsWith('arn:aws:sts::{account}:assumed-role/{environment}-{service}-task/')"
+        for environment in environments
+        for service in ("core-api", "sidekiq")
     )
-    for service in ("api", "worker"):
-        (binding,) = [b for b in each_stack.of_type(SA_MEMBER) if b.name == f"{e}-{service}-task-acts-as-backend"]
+    for environment, service in ((v, s) for v in environments for s in ("core-api", "sidekiq")):
+        (binding,) = [b for b in each_stack.of_type(SA_MEMBER) if b.name == f"{environment}-{service}-task-acts-as-backend"]
         assert binding.inputs["role"] == "roles/iam.workloadIdentityUser"
         assert [a.name for a in each_stack.deps(binding, "serviceAccountId")] == [f"{e}-backend-sa"]
         assert [p.name for p in each_stack.deps(binding, "member")] == [f"{e}-aws-pool"]
         if each_stack.recording.mode == "update":
-            assert binding.inputs["member"].endswith(f"/attribute.aws_role/arn:aws:sts::{account}:assumed-role/{e}-{service}-task")
+            assert binding.inputs["member"].endswith(
+                f"/attribute.aws_role/arn:aws:sts::{account}:assumed-role/{environment}-{service}-task"
+            )
         else:
             assert binding.inputs["member"] == UNKNOWN  # the pool's resource name (with the project number) is not known yet
 
@@ -224,7 +229,7 @@ def test_github_federation_admits_only_the_repository_on_protected_refs(dev: Rec
             f"('environment' in assertion && assertion.environment in ['{environment}']))"
         )
         e = env(stack)
-        assert grants_to(stack, f"{e}-ci-sa") == [(PROJECT_MEMBER, "roles/viewer")]
+        assert grants_to(stack, f"{e}-ci-sa") == [(PROJECT_MEMBER, role) for role in read_roles()]
         (binding,) = [b for b in stack.of_type(SA_MEMBER) if b.name == f"{e}-github-acts-as-ci"]
         assert binding.inputs["member"].endswith("/attribute.repository/example-org/kanna-infra")
 
@@ -296,6 +301,11 @@ BAD_GCP = {
         {"projectId": "kanna-prod-example", "github": {"roles": ["roles/owner"]}},
         "gcp.github.roles",
         "rewrite the project's IAM",
+    ),
+    "basic viewer for CI": (
+        {"projectId": "kanna-prod-example", "github": {"roles": ["roles/viewer"]}},
+        "gcp.github.roles",
+        "basic role, wider than CI needs",
     ),
     "bad service": ({"projectId": "kanna-prod-example", "backendServices": ["API"]}, "gcp.backendServices", "lowercase"),
     "unknown key": ({"projectId": "kanna-prod-example", "projectNumber": 1}, "gcp.projectNumber", "allowed keys:"),

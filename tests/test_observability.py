@@ -168,7 +168,8 @@ def test_integration_role_trusts_only_datadog_with_the_external_id(each_stack: R
         assert role.inputs["assumeRolePolicy"] == UNKNOWN  # the external id is not known before the first up
         return
     (statement,) = json.loads(role.inputs["assumeRolePolicy"])["Statement"]
-    assert statement["Principal"] == {"AWS": "arn:aws:iam::464622532012:root"} and statement["Action"] == "sts:AssumeRole"
+    # The stacks' site is ap1 (Tokyo), whose AWS integration runs from 417141415827.
+    assert statement["Principal"] == {"AWS": "arn:aws:iam::417141415827:root"} and statement["Action"] == "sts:AssumeRole"
     external = statement["Condition"]["StringEquals"]["sts:ExternalId"]
     assert external == integration.inputs["authConfig"]["awsAuthConfigRole"]["externalId"]
     assert integration.inputs["authConfig"]["awsAuthConfigRole"]["roleName"] == f"{stack}-datadog-integration"

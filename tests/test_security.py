@@ -129,7 +129,14 @@ def _account(env: str) -> str:
 def test_every_bucket_is_secure_and_protected_in_prod(each_stack: RecordedStack) -> None:
     env = each_stack.recording.stack
     buckets = each_stack.of_type(BUCKET)
-    assert {b.name for b in buckets} == {f"{env}-access-logs", f"{env}-cloudtrail", f"{env}-config", f"{env}-sessions", f"{env}-edge-logs"}
+    assert {b.name for b in buckets} == {
+        f"{env}-access-logs",
+        f"{env}-cloudtrail",
+        f"{env}-config",
+        f"{env}-sessions",
+        f"{env}-edge-logs",
+        f"{env}-log-export",
+    }
     # Written by AWS services that only support SSE-S3 (server access logs, ALB logs) and, for CloudFront, ACLs.
     sse_s3 = {f"{env}-access-logs", f"{env}-edge-logs"}
     for bucket in buckets:
