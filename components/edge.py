@@ -73,7 +73,6 @@ class Edge(pulumi.ComponentResource):
         self._args = args
         env = args.env
         child = pulumi.ResourceOptions(parent=self)
-        stateful = pulumi.ResourceOptions(parent=self, protect=args.protect)
         us_east_1 = pulumi.ResourceOptions(parent=self, provider=args.global_provider)
 
         # Looked up, not created: bootstrap/ creates and delegates the zone first (docs/first-deploy.md). Without it the

@@ -14,7 +14,6 @@ preview. `data-prod-protect` makes sure every stateful data resource carries it 
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 from typing import Any
 

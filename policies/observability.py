@@ -188,5 +188,6 @@ POLICIES = [
         [DASHBOARD_JSON],
         _dashboard_layout,
         "use a widget the layout accepts (list_stream of events instead of event_stream on an ordered dashboard), or a free layout",
+        id="KANNA-OBS-004",
     ),
 ]
