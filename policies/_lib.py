@@ -9,6 +9,7 @@ stack check relates resources through property dependencies, which are known eve
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -23,6 +24,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _is_unknown
+
+from . import _decode_once  # noqa: F401  (the pack's server decodes a request once for all policies)
 
 
 class _Unknown:
@@ -120,6 +123,17 @@ class StackIndex:
         return [r for r in self.of_type(type_) if any(dep.urn == target.urn for dep in r.property_dependencies.get(prop, []))]
 
 
+_last = threading.local()  # (resources, index) of the request this gRPC worker thread served last
+
+
+def _index(resources: Sequence[PolicyResource]) -> StackIndex:
+    """One StackIndex per AnalyzeStack request: every stack policy of a request gets the same resource list."""
+    last = getattr(_last, "index", None)
+    if last is None or last[0] is not resources:
+        last = _last.index = (resources, StackIndex(resources))
+    return last[1]
+
+
 def _message(name: str, problem: str, fix: str) -> str:
     return f"{name}: {problem}. Fix: {fix}"
 
@@ -163,7 +177,7 @@ def stack_policy(
     """A policy over the whole stack. `check` returns (resource, problem) pairs."""
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
-        for resource, problem in check(StackIndex(args.resources), args.get_config() or {}):
+        for resource, problem in check(_index(args.resources), args.get_config() or {}):
             report(_message(f"{resource.resource_type.rsplit(':', 1)[-1]} '{resource.name}'", problem, fix), resource.urn)
 
     return StackValidationPolicy(
