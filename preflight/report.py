@@ -49,6 +49,10 @@ class Outcome:
     def deferred(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.deferred]
 
+    @property
+    def passed(self) -> bool:
+        return self.recording.error is None and not self.mandatory
+
     def components(self) -> Counter[tuple[str, str]]:
         """(top-level component, resource type) -> count, for the plan summary."""
         by_urn = self.recording.by_urn()
@@ -78,7 +82,7 @@ class Outcome:
             "policies": self.levels,
             "violations": [d.to_json() for d in self.violations],
             "deferred": [d.to_json() for d in self.deferred],
-            "passed": self.recording.error is None and not self.mandatory,
+            "passed": self.passed,
         }
 
     def render(self) -> str:

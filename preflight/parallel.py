@@ -1,0 +1,147 @@
+"""Records several stacks at once: the SDKs are imported once, then each recording runs in a forked child.
+
+The Pulumi runtime is process-global (one stack, one config, one monitor at a time), so two recordings can't
+share a process; and a fresh interpreter per recording would import the SDKs again, which is most of a
+preflight's time. So this process imports the SDK classes the programs name, then forks one child per
+recording. A pipe holds one token per worker, as make's jobserver does: a child records once it has taken a
+token, so `workers` record at a time, one per core. A child sends its Recording back pickled, through a pipe
+of its own, and exits without running any of the parent's exit handlers.
+"""
+
+from __future__ import annotations
+
+import ast
+import contextlib
+import gc
+import importlib
+import os
+import pickle
+import selectors
+import signal
+import time
+import traceback
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from . import Project
+from .program import Recording, record
+
+SDKS = ("pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_datadog", "pulumi_random")
+
+
+@dataclass(frozen=True)
+class Job:
+    project: Project
+    stack: str
+    mode: str
+    config: dict[str, str]
+    secret_keys: list[str]
+
+
+def sdk_names(projects: Iterable[Project]) -> set[str]:
+    """Dotted SDK names the projects' source refers to: `aws.ec2.Vpc` as `pulumi_aws.ec2.Vpc`, and so on.
+
+    A superset is harmless (one more class loaded) and so is a name missed (the child loads it itself)."""
+    names: set[str] = set()
+    files = {f for p in projects for f in p.directory.rglob("*.py") if "venv" not in f.parts and "tests" not in f.parts}
+    for file in files:
+        tree = ast.parse(file.read_text())
+        aliases: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                aliases |= {(a.asname or a.name): a.name for a in node.names if a.name.split(".")[0] in SDKS}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] in SDKS:
+                aliases |= {(a.asname or a.name): f"{node.module}.{a.name}" for a in node.names}
+        names |= set(aliases.values())
+        for node in ast.walk(tree):
+            chain = []
+            while isinstance(node, ast.Attribute):
+                chain.append(node.attr)
+                node = node.value
+            if isinstance(node, ast.Name) and node.id in aliases and chain:
+                names.add(".".join([aliases[node.id], *reversed(chain)]))
+    return names
+
+
+def preload(projects: Iterable[Project]) -> None:
+    """Imports what `sdk_names` finds, so that every forked child starts with the SDK classes loaded."""
+    for name in sorted(sdk_names(projects)):
+        parts = name.split(".")
+        with contextlib.suppress(Exception):  # a name that is not an SDK attribute (a method, a typo) loads nothing
+            value = importlib.import_module(parts[0])
+            for part in parts[1:]:
+                value = getattr(value, part)
+
+
+def record_forked(jobs: list[Job], workers: int) -> Iterator[tuple[int, Recording, float]]:
+    """Records every job, `workers` at a time, each in a forked child.
+
+    Yields (job index, recording, seconds the recording took) as each ends."""
+    tokens_r, tokens_w = os.pipe()
+    os.write(tokens_w, b"t" * workers)
+    children: dict[int, tuple[int, int]] = {}  # read end of its pipe -> (job index, pid)
+    received: dict[int, bytearray] = {}
+    selector = selectors.DefaultSelector()
+    try:
+        for index, job in enumerate(jobs):
+            read, write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the child
+                os.close(read)
+                os.close(tokens_w)  # so that a child waiting for a token sees the parent end, not hang
+                _child(job, tokens_r, write)
+            os.close(write)
+            children[read], received[read] = (index, pid), bytearray()
+            selector.register(read, selectors.EVENT_READ)
+        while children:
+            for key, _ in selector.select():
+                fd = int(key.fd)
+                chunk = os.read(fd, 1 << 20)
+                if chunk:
+                    if not received[fd]:
+                        os.write(tokens_w, b"t")  # its first byte says it is done recording: the next one may start
+                    received[fd] += chunk
+                    continue
+                if not received[fd]:
+                    os.write(tokens_w, b"t")  # it died before saying so: its token must not be lost
+                    received[fd] += b"d"
+                selector.unregister(fd)
+                os.close(fd)
+                index, pid = children.pop(fd)
+                _, status = os.waitpid(pid, 0)
+                yield index, *_result(jobs[index], bytes(received.pop(fd)[1:]), status)
+    finally:
+        for fd, (_, pid) in children.items():  # a caller that stopped early: stop the children too
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+            os.close(fd)
+        selector.close()
+        os.close(tokens_r)
+        os.close(tokens_w)
+
+
+def _child(job: Job, tokens_r: int, out: int) -> None:
+    try:
+        if os.read(tokens_r, 1):  # wait for a free core; nothing to read: the parent is gone
+            gc.disable()  # the child lives for one recording: nothing needs collecting before it exits
+            start = time.perf_counter()
+            try:
+                recording = record(job.stack, job.mode, job.config, job.secret_keys, job.project)
+            except BaseException:
+                recording = Recording(job.stack, job.mode, [], f"the recording failed:\n{traceback.format_exc()}", job.project.name)
+            seconds = time.perf_counter() - start
+            os.write(out, b"d")
+            data = memoryview(pickle.dumps((recording, seconds), protocol=pickle.HIGHEST_PROTOCOL))
+            while data:
+                data = data[os.write(out, data) :]
+    finally:
+        os._exit(0)  # never the parent's atexit handlers, nor a flush of its buffered output
+
+
+def _result(job: Job, data: bytes, status: int) -> tuple[Recording, float]:
+    try:
+        return pickle.loads(data)
+    except Exception:
+        error = f"the recording process ended without a result (wait status {status})"
+        return Recording(job.stack, job.mode, [], error, job.project.name), 0.0
