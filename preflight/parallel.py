@@ -18,12 +18,13 @@ import os
 import pickle
 import selectors
 import signal
+import sys
 import time
 import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from . import Project
+from . import ROOT, Project
 from .program import Recording, record
 
 SDKS = ("pulumi", "pulumi_aws", "pulumi_gcp", "pulumi_datadog", "pulumi_random")
@@ -38,39 +39,53 @@ class Job:
     secret_keys: list[str]
 
 
-def sdk_names(projects: Iterable[Project]) -> set[str]:
-    """Dotted SDK names the projects' source refers to: `aws.ec2.Vpc` as `pulumi_aws.ec2.Vpc`, and so on.
-
-    A superset is harmless (one more class loaded) and so is a name missed (the child loads it itself)."""
+def program_modules(projects: Iterable[Project]) -> set[str]:
+    """The modules the projects' programs import, and the SDK classes their source names (`aws.ec2.Vpc` as
+    `pulumi_aws.ec2.Vpc`): what a recording would import as it goes. A name too many loads one class more,
+    a name missed is loaded by the child itself."""
     names: set[str] = set()
-    files = {f for p in projects for f in p.directory.rglob("*.py") if "venv" not in f.parts and "tests" not in f.parts}
-    for file in files:
-        tree = ast.parse(file.read_text())
-        aliases: dict[str, str] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                aliases |= {(a.asname or a.name): a.name for a in node.names if a.name.split(".")[0] in SDKS}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] in SDKS:
-                aliases |= {(a.asname or a.name): f"{node.module}.{a.name}" for a in node.names}
-        names |= set(aliases.values())
-        for node in ast.walk(tree):
-            chain = []
-            while isinstance(node, ast.Attribute):
-                chain.append(node.attr)
-                node = node.value
-            if isinstance(node, ast.Name) and node.id in aliases and chain:
-                names.add(".".join([aliases[node.id], *reversed(chain)]))
+    for project in projects:
+        main = project.directory / "__main__.py"
+        files = [main]
+        for node in ast.walk(ast.parse(main.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (ROOT / node.module.split(".")[0]).is_dir():
+                files += (ROOT / node.module.split(".")[0]).glob("*.py")
+        for file in set(files):
+            names |= _imported_names(ast.parse(file.read_text()))
+    return names
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    aliases: dict[str, str] = {}  # a name in this module -> the module or SDK attribute it stands for
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            aliases |= {(a.asname or a.name): a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            aliases |= {(a.asname or a.name): f"{node.module}.{a.name}" for a in node.names}
+    names = {name for name in aliases.values() if name.split(".")[0] not in sys.stdlib_module_names}
+    for node in ast.walk(tree):
+        chain = []
+        while isinstance(node, ast.Attribute):
+            chain.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and chain and aliases.get(node.id, "").split(".")[0] in SDKS:
+            names.add(".".join([aliases[node.id], *reversed(chain)]))
     return names
 
 
 def preload(projects: Iterable[Project]) -> None:
-    """Imports what `sdk_names` finds, so that every forked child starts with the SDK classes loaded."""
-    for name in sorted(sdk_names(projects)):
+    """Imports what `program_modules` finds, so that every forked child starts with it loaded."""
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    for name in sorted(program_modules(projects)):
         parts = name.split(".")
-        with contextlib.suppress(Exception):  # a name that is not an SDK attribute (a method, a typo) loads nothing
+        with contextlib.suppress(Exception):  # a name that is not an attribute (a method, a typo) loads nothing
             value = importlib.import_module(parts[0])
-            for part in parts[1:]:
-                value = getattr(value, part)
+            for i, part in enumerate(parts[1:], start=1):
+                try:
+                    value = getattr(value, part)
+                except AttributeError:
+                    value = importlib.import_module(".".join(parts[: i + 1]))
 
 
 def record_forked(jobs: list[Job], workers: int) -> Iterator[tuple[int, Recording, float]]:
