@@ -90,6 +90,12 @@ def _record(pending: list[tuple[int, Job]], workers: int, failed: dict[int, Reco
         yield index, recording, time.perf_counter() - start
 
 
+def policy_config(stack: str) -> Path:
+    """The `--policy-pack-config` file of a stack; an unknown stack is judged like prod."""
+    config_file = ROOT / "policies" / "config" / f"{stack}.json"
+    return config_file if config_file.exists() else ROOT / "policies" / "config" / "prod.json"
+
+
 class _Judging:
     """The pack, configured for one stack at a time, on the judging thread only."""
 
@@ -106,9 +112,7 @@ class _Judging:
     def judge(self, recording: Recording, seconds: float, progress: Progress | None) -> tuple[list[Diagnostic], dict[str, str]]:
         pack = self._starting.result()
         start = time.perf_counter()
-        config_file = ROOT / "policies" / "config" / f"{recording.stack}.json"
-        if not config_file.exists():
-            config_file = ROOT / "policies" / "config" / "prod.json"  # an unknown stack is judged like prod
+        config_file = policy_config(recording.stack)
         if self._configured != config_file:
             self._levels[config_file] = pack.configure(config_file)
             self._configured = config_file
