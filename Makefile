@@ -32,4 +32,4 @@ test: $(VENV)/.installed-dev
 ## The preflight against its floor, and the test loop split by step (needs the dev tools).
 bench: $(VENV)/.installed-dev
 	$(PY) benchmarks/preflight_vs_import.py
-	$(PY) benchmarks/test_loop.py
+	$(PY) benchmarks/loop.py

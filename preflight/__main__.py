@@ -38,14 +38,14 @@ def run(
     workers: int = 1,
     progress: Progress | None = None,
 ) -> list[Outcome]:
-    """Checks each stack (a main-program stack name, or a (project, stack) pair) in each mode with one pack.
+    """Checks each stack (a main-program stack name, or a (project, stack) pair) in each mode.
 
-    With `workers` > 1 the recordings run in forked children, that many at a time (preflight/parallel.py);
-    with 1, one after the other in this process. Either way each recording is judged as soon as it ends,
-    on one background thread that keeps `configure` and `analyze` together and in order (the pack holds one
-    configuration at a time), and the outcomes come back in the order of `stacks` and `modes`: the same
-    outcomes, whichever order the recordings end in. The two previews of a stack share the stack file,
-    read once, and the pack's answers to the single-resource requests they have in common.
+    With `workers` > 1 the recordings run in forked children, that many at a time (preflight/parallel.py),
+    and as many packs judge them; with 1, one after the other in this process, judged by one pack. Either
+    way each recording is judged as soon as it ends, by the least busy pack, and the outcomes come back in
+    the order of `stacks` and `modes`: the same outcomes, whichever order the recordings end in. The two
+    previews of a stack share the stack file, read once, and the pack's answers to the single-resource
+    requests they have in common.
     """
     targets = [(MAIN, s) if isinstance(s, str) else s for s in stacks]
     jobs: list[Job] = []
@@ -59,16 +59,18 @@ def run(
         jobs += [Job(project, stack, mode, config, secrets) for mode in modes]
     judged: list[Future[tuple[list[Diagnostic], dict[str, str]]] | None] = [None] * len(jobs)
     recordings: list[Recording | None] = [None] * len(jobs)
-    with ThreadPoolExecutor(max_workers=1) as thread:  # starts the pack (while this one imports), then judges
-        judging = _Judging(thread.submit(PolicyPack))
-        try:
-            pending = [(i, job) for i, job in enumerate(jobs) if i not in failed]
-            for index, recording, seconds in _record(pending, workers, failed):
-                recordings[index] = recording
-                judged[index] = thread.submit(judging.judge, recording, seconds, progress)
-            results = [future.result() for future in judged if future is not None]  # raises PolicyPackError
-        finally:
-            thread.submit(judging.close)
+    pending = [(i, job) for i, job in enumerate(jobs) if i not in failed]
+    memos: dict[Path, dict[bytes, list[Diagnostic]]] = {}
+    # Each pack starts while this process imports; with workers, as many packs judge at once, one per core.
+    judges = [_Judge(memos) for _ in range(max(1, min(workers, len(pending))))]
+    try:
+        for index, recording, seconds in _record(pending, workers, failed):
+            recordings[index] = recording
+            judged[index] = min(judges, key=_Judge.busy).submit(recording, seconds, progress)
+        results = [future.result() for future in judged if future is not None]  # raises PolicyPackError
+    finally:
+        for judge in judges:
+            judge.close()
     return [
         Outcome(recording.stack, recording.mode, recording, diagnostics, levels)
         for recording, (diagnostics, levels) in zip(recordings, results, strict=True)
@@ -96,20 +98,30 @@ def policy_config(stack: str) -> Path:
     return config_file if config_file.exists() else ROOT / "policies" / "config" / "prod.json"
 
 
-class _Judging:
-    """The pack, configured for one stack at a time, on the judging thread only."""
+class _Judge:
+    """One pack process and the one thread that speaks to it, so that the `configure` and `analyze` of a
+    recording stay together and in order (a pack holds one configuration at a time)."""
 
-    def __init__(self, starting: Future[PolicyPack]) -> None:
-        self._starting = starting
+    def __init__(self, memos: dict[Path, dict[bytes, list[Diagnostic]]]) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1)
+        self._starting = self._thread.submit(PolicyPack)
         self._configured: Path | None = None
         self._levels: dict[Path, dict[str, str]] = {}
-        self._memos: dict[Path, dict[bytes, list[Diagnostic]]] = {}
+        self._memos = memos  # the pack's answers per policy config, shared by the packs and both previews
+        self._futures: list[Future[tuple[list[Diagnostic], dict[str, str]]]] = []
+
+    def busy(self) -> int:
+        return sum(not future.done() for future in self._futures)
+
+    def submit(self, recording: Recording, seconds: float, progress: Progress | None) -> Future[tuple[list[Diagnostic], dict[str, str]]]:
+        self._futures.append(self._thread.submit(self._judge, recording, seconds, progress))
+        return self._futures[-1]
 
     def close(self) -> None:
-        if self._starting.exception() is None:
-            self._starting.result().close()
+        self._thread.submit(lambda: self._starting.exception() is None and self._starting.result().close())
+        self._thread.shutdown(wait=True)
 
-    def judge(self, recording: Recording, seconds: float, progress: Progress | None) -> tuple[list[Diagnostic], dict[str, str]]:
+    def _judge(self, recording: Recording, seconds: float, progress: Progress | None) -> tuple[list[Diagnostic], dict[str, str]]:
         pack = self._starting.result()
         start = time.perf_counter()
         config_file = policy_config(recording.stack)
@@ -120,11 +132,8 @@ class _Judging:
         if recording.error is None:
             diagnostics = pack.analyze(recording.registrations, memo=self._memos.setdefault(config_file, {}))
         if progress is not None:
-            progress(
-                Outcome(recording.stack, recording.mode, recording, diagnostics, self._levels[config_file]),
-                seconds,
-                time.perf_counter() - start,
-            )
+            outcome = Outcome(recording.stack, recording.mode, recording, diagnostics, self._levels[config_file])
+            progress(outcome, seconds, time.perf_counter() - start)
         return diagnostics, self._levels[config_file]
 
 
