@@ -125,8 +125,9 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             inputs=json_format.MessageToDict(request.object),
             protect=bool(request.protect),
             ignore_changes=list(request.ignoreChanges),
-            dependencies=list(request.dependencies),
-            property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
+            # Sorted: the SDK gathers dependencies in sets of resources, whose order differs from run to run.
+            dependencies=sorted(request.dependencies),
+            property_dependencies={key: sorted(deps.urns) for key, deps in sorted(request.propertyDependencies.items())},
             aliases=[json_format.MessageToDict(alias) for alias in request.aliases],
             delete_before_replace=request.deleteBeforeReplace if request.deleteBeforeReplaceDefined else None,
             retain_on_delete=bool(request.retainOnDelete),
