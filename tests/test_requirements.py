@@ -11,6 +11,7 @@ import ast
 import importlib.metadata
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
 from packaging.requirements import Requirement
@@ -74,8 +75,11 @@ def _imports(*paths: str) -> dict[str, str]:
     return found
 
 
+_shipped_by = cache(importlib.metadata.packages_distributions)  # it reads every installed distribution's files
+
+
 def _unrequired(imports: dict[str, str], installed: set[str]) -> list[str]:
-    shipped_by = importlib.metadata.packages_distributions()
+    shipped_by = _shipped_by()
     return [
         f"{module} (imported by {file}; shipped by {', '.join(shipped_by.get(module, ['nothing installed']))})"
         for module, file in sorted(imports.items())
