@@ -11,6 +11,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,6 +27,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 from pulumi_policy.proxy import UNKNOWN_STRING_VALUE, UnknownValueError, _is_unknown
+
+from . import _decode_once  # noqa: F401  (the pack's server decodes a request once for all policies)
 
 
 class _Unknown:
@@ -206,6 +209,17 @@ def _message(id: str, name: str, problem: str, fix: str) -> str:
     return f"{id} {name}: {problem}. Fix: {fix}"
 
 
+_last = threading.local()  # (resources, index) of the request this gRPC worker thread served last
+
+
+def _index(resources: Sequence[PolicyResource]) -> StackIndex:
+    """One StackIndex per AnalyzeStack request: every stack policy of a request gets the same resource list."""
+    last = getattr(_last, "index", None)
+    if last is None or last[0] is not resources:
+        last = _last.index = (resources, StackIndex(resources))
+    return last[1]
+
+
 def resource_policy(
     name: str,
     description: str,
@@ -256,7 +270,7 @@ def stack_policy(
 
     def validate(args: StackValidationArgs, report: ReportViolation) -> None:
         config = args.get_config() or {}
-        for resource, problem in check(StackIndex(args.resources), config):
+        for resource, problem in check(_index(args.resources), config):
             if not _excepted(config, resource.name, problem):
                 report(_message(id, f"{resource.resource_type.rsplit(':', 1)[-1]} '{resource.name}'", problem, fix), resource.urn)
 

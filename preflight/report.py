@@ -51,6 +51,10 @@ class Outcome:
     def deferred(self) -> list[Diagnostic]:
         return [d for d in self.diagnostics if d.deferred]
 
+    @property
+    def passed(self) -> bool:
+        return self.recording.error is None and not self.mandatory
+
     def source_of(self, diagnostic: Diagnostic) -> str | None:
         """The line in this repository that made the resource a diagnostic is about (None for the stack as a whole)."""
         registration = self.recording.by_urn().get(diagnostic.urn)
@@ -109,7 +113,7 @@ class Outcome:
             "violations": [self.finding(d) for d in self.violations],
             "deferred": [self.finding(d) for d in self.deferred],
             "warnings": self.recording.warnings,
-            "passed": self.recording.error is None and not self.mandatory,
+            "passed": self.passed,
         }
 
     def render(self) -> str:

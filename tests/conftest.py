@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from preflight import MODES, STACKS
+from preflight import MAIN, MODES, STACKS, Project
 from preflight.analyzer import PolicyPack
 from preflight.program import Recording, record
 from tests.kit import RecordedStack
 
-_recordings: dict[tuple[str, str], Recording] = {}
+_recordings: dict[tuple[str, str, str], Recording] = {}
 
 # The preflight CLI runs as its own process, as CI runs it. The runs the selected tests mark start when collection ends, so they use
 # the second core while the in-process tests use the first; the tests that read them wait for them.
@@ -42,6 +42,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         )
 
     start("all", "--all", "--json", "-")
+    start("quiet", "--project", "bootstrap", "management", "--quiet")
     bad = Path(tempfile.mkdtemp()) / "Pulumi.prod.yaml"
     bad.write_text((ROOT / "Pulumi.prod.yaml").read_text() + f"  kanna-infra:network:\n    vpcCidr: {BAD_VPC_CIDR}\n")
     start("bad-settings", "prod", "--mode", "update", "--stack-file", str(bad))
@@ -66,16 +67,18 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 
 
 def cli_result(name: str) -> subprocess.CompletedProcess[str]:
-    """The finished CLI run `name` ('all', 'bad-settings' or 'twelve'): its exit code, stdout and stderr."""
+    """The finished CLI run `name` ('all', 'quiet', 'bad-settings' or 'twelve'): its exit code, stdout and stderr."""
     process = _cli[name]
     stdout, stderr = process.communicate(timeout=600)
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
-def recording(stack: str, mode: str = "update") -> Recording:
-    if (stack, mode) not in _recordings:
-        _recordings[(stack, mode)] = record(stack, mode)
-    return _recordings[(stack, mode)]
+def recording(stack: str, mode: str = "update", project: Project = MAIN) -> Recording:
+    """The stack recorded once per session. Tests share it: a test that needs a variant changes a copy (kit.mutate)."""
+    key = (project.key, stack, mode)
+    if key not in _recordings:
+        _recordings[key] = record(stack, mode, project=project)
+    return _recordings[key]
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,9 @@ import yaml
 from bootstrap.settings import BootstrapSettingsError, load
 from preflight import BOOTSTRAP, ROOT
 from preflight.analyzer import PolicyPack
-from preflight.program import Registration, record
+from preflight.program import Registration
 from settings.gcp import deploy_roles, read_roles
+from tests.conftest import recording
 from tests.kit import RecordedStack, judge, violations
 
 ACCOUNTS = {"prod": "111111111111", "dev": "222222222222", "shared": "333333333333"}
@@ -36,7 +37,7 @@ PERMISSION_SET = "aws:ssoadmin/permissionSet:PermissionSet"
 
 @cache
 def management(mode: str = "update") -> RecordedStack:
-    return RecordedStack(record("management", mode, project=BOOTSTRAP))
+    return RecordedStack(recording("management", mode, BOOTSTRAP))
 
 
 @pytest.fixture(scope="module", params=["update", "first"])

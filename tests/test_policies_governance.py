@@ -9,7 +9,8 @@ import pytest
 
 from preflight import BOOTSTRAP
 from preflight.analyzer import PolicyPack
-from preflight.program import Registration, record
+from preflight.program import Registration
+from tests.conftest import recording as recorded
 from tests.kit import UNKNOWN, deferred, judge, mutate, res, violations
 
 ROLE = "aws:iam/role:Role"
@@ -130,7 +131,7 @@ def without(sid: str) -> Any:
     ],
 )
 def test_dropping_a_deny_from_the_bootstrap_scps_fails(pack: PolicyPack, mode: str, scp: str, sid: str, missing: str | None) -> None:
-    recording = record("management", mode, project=BOOTSTRAP)
+    recording = recorded("management", mode, BOOTSTRAP)
     assert violations(judge(pack, recording.registrations, "management")) == []
     found = violations(judge(pack, mutate(recording, SCP, scp, without(sid)), "management"), "scp-guardrails-attached")
     if missing is None:
@@ -145,7 +146,7 @@ def test_dropping_a_deny_from_the_bootstrap_scps_fails(pack: PolicyPack, mode: s
 
 
 def test_widening_a_bootstrap_ci_role_trust_fails(pack: PolicyPack) -> None:
-    recording = record("management", "update", project=BOOTSTRAP)
+    recording = recorded("management", "update", BOOTSTRAP)
 
     def widen(registration: Registration) -> None:
         registration.inputs["assumeRolePolicy"] = registration.inputs["assumeRolePolicy"].replace("environment:prod", "*")

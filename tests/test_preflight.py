@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from preflight.__main__ import EXIT_PROGRAM, EXIT_VIOLATION, exit_code
+from preflight import BOOTSTRAP, MODES, PROJECTS
+from preflight.__main__ import EXIT_PROGRAM, EXIT_VIOLATION, exit_code, policy_config
 from preflight.analyzer import PolicyPack
+from preflight.parallel import Job, record_forked
+from preflight.program import stack_config
 from preflight.report import Outcome
 from tests.conftest import cli_result, recording
 from tests.kit import RecordedStack, judge, res, violations
@@ -94,3 +98,43 @@ def test_cli_json_for_ci() -> None:
     assert prod["stateful"] and all(s["protect"] for s in prod["stateful"])
     assert "== prod (first preview: ids unknown) ==" in result.stderr
     assert "== kanna-bootstrap/management (first preview: ids unknown) ==" in result.stderr
+
+
+@pytest.mark.cli("all")
+def test_cli_parallel_run_gives_what_a_serial_run_gives(pack: PolicyPack) -> None:
+    """The CLI records in forked children and judges each recording as it ends; this process records and judges
+    one at a time. Both must say the same, in the same order: the JSON document and every report."""
+    result = cli_result("all")
+    serial = []
+    for project in PROJECTS.values():
+        for stack in project.stacks:
+            levels = pack.configure(policy_config(stack))
+            for mode in MODES:
+                stack_recording = recording(stack, mode, project)
+                diagnostics = judge(pack, stack_recording.registrations, config=policy_config(stack))
+                serial.append(Outcome(stack, mode, stack_recording, diagnostics, levels))
+    assert json.loads(result.stdout) == [o.to_json() for o in serial]
+    for outcome in serial:
+        assert outcome.render() in result.stderr
+
+
+@pytest.mark.cli("all")
+def test_cli_prints_a_progress_line_per_stack_and_preview() -> None:
+    lines = [line for line in cli_result("all").stderr.splitlines() if line.startswith("preflight: ")]
+    pattern = r"preflight: (.+), (update|first) preview: (\d+) resources, recorded in [\d.]+ s, judged in [\d.]+ s: passed \(0 advisory, \d+ deferred\)"
+    found = sorted((m[1], m[2]) for m in (re.fullmatch(pattern, line) for line in lines) if m)
+    assert len(found) == len(lines) == 6, lines
+    assert found == sorted((label, mode) for label in ("dev", "prod", "kanna-bootstrap/management") for mode in MODES)
+
+
+@pytest.mark.cli("quiet")
+def test_cli_quiet_prints_nothing_when_every_stack_passes() -> None:
+    result = cli_result("quiet")  # `python -m preflight --project bootstrap management --quiet`
+    assert (result.returncode, result.stdout, result.stderr) == (0, "", "")
+
+
+def test_a_recording_made_in_a_forked_child_is_the_one_made_here() -> None:
+    config, secrets = stack_config("management", project=BOOTSTRAP)
+    jobs = [Job(BOOTSTRAP, "management", mode, config, secrets) for mode in MODES]
+    forked = {jobs[index].mode: found for index, found, _ in record_forked(jobs, workers=2)}
+    assert forked == {mode: recording("management", mode, BOOTSTRAP) for mode in MODES}
