@@ -33,6 +33,7 @@ UNPRICED = {
     "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration",
     "gcp:storage/bucket:Bucket",
     "gcp:storage/transferJob:TransferJob",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
 }
 
 

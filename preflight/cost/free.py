@@ -111,6 +111,10 @@ FREE: dict[str, str] = {
     "aws:cognito/userPool:UserPool": "internal users only, within the 10,000 free MAU",
     "gcp:bigquery/table:Table": "storage and queries are priced on the datasets (bigqueryStorageGb, bigqueryQueryTib)",
     "gcp:bigquery/dataTransferConfig:DataTransferConfig": "its scheduled queries are in bigqueryQueryTib",
+    "aws:secretsmanager/secretRotation:SecretRotation": "Secrets Manager bills the secret; the rotation function runs a few times a month, within Lambda's free tier",
+    "aws:serverlessrepository/cloudFormationStack:CloudFormationStack": "CloudFormation itself is free for AWS types; what it creates is the rotation function above",
+    "aws:cloudfront/vpcOrigin:VpcOrigin": "CloudFront bills the distribution's requests and transfer; a VPC origin adds no charge (not re-verified here)",
+    "aws:cloudwatch/logSubscriptionFilter:LogSubscriptionFilter": "the Firehose stream it feeds bills the data",
 }
 
 NOT_PRICED: dict[str, str] = {
@@ -119,4 +123,5 @@ NOT_PRICED: dict[str, str] = {
     "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": "enhanced scanning is billed by Inspector per image",
     "gcp:storage/bucket:Bucket": "storage and operations: no usage assumption yet",
     "gcp:storage/transferJob:TransferJob": "S3 egress to GCP per GB: no usage assumption yet",
+    "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "ingestion per GB (in 5 KB records): no usage assumption for the export log groups yet",
 }
