@@ -1,10 +1,12 @@
 """Every policy of the pack, in the order the pack lists them. Importing this starts no server (policies/__main__.py
 builds the PolicyPack); the docs generator and the tests read the catalog from here."""
 
+from pulumi_policy import Policy
+
 from . import budget, compute, data, deploy, edge, gcp, governance, identity, network, observability, security
 from ._lib import CATALOG, FAMILIES, PolicyInfo
 
-POLICIES = [
+POLICIES: list[Policy] = [
     *network.POLICIES,
     *compute.POLICIES,
     *deploy.POLICIES,

@@ -119,6 +119,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: EngineMocks, stack: str) -> None:
         super().__init__(mocks)
         self.stack = stack
+        self.mode = mocks.mode  # the base class keeps `mocks` as the plain Mocks type
         self.registrations: list[Registration] = []
         self.calls: list[Invocation] = []
         self._by_urn: dict[str, Registration] = {}  # RegisterResourceOutputs finds its resource without a scan
@@ -172,7 +173,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         if request.tok == "pulumi:pulumi:getResource":
             return super().Invoke(request)
         # In a first preview every resource is still to be created: an invoke that waits for one is not run.
-        unknown = self.mocks.mode == "first" and bool(request.dependsOn)
+        unknown = self.mode == "first" and bool(request.dependsOn)
         call = Invocation(
             token=request.tok,
             args=json_format.MessageToDict(request.args),
@@ -205,7 +206,8 @@ def record(
     monitor = _RecordingMonitor(EngineMocks(mode, account=account), stack)
     warnings = _Warnings()
     logger = logging.getLogger(f"preflight.{project.name}.{stack}.{mode}")
-    logger.propagate, logger.handlers = False, [warnings]
+    handlers: list[logging.Handler] = [warnings]
+    logger.propagate, logger.handlers = False, handlers
     pulumi_settings.configure(
         pulumi_mocks.MockSettings(
             monitor=monitor,

@@ -167,7 +167,7 @@ def diff(base: list[dict[str, Any]], head: list[dict[str, Any]]) -> list[dict[st
                         "headUsd": round(now, 4),
                     }
                 )
-        changes.sort(key=lambda c: -abs(c["headUsd"] - c["baseUsd"]))
+        changes.sort(key=lambda c: -abs(float(c["headUsd"]) - float(c["baseUsd"])))
         out.append({"stack": doc["stack"], "baseUsd": before["totalUsd"], "headUsd": doc["totalUsd"], "changes": changes})
     return out
 
