@@ -163,7 +163,7 @@ def test_services_receive_their_stores_connection_details(prod: RecordedStack) -
             assert secrets["DATABASE_PASSWORD"].endswith(":password::") and ":secretsmanager:" in secrets["DATABASE_PASSWORD"]
         if "postgres" in stores:
             # The service's own user: its secret, not the master's.
-            assert f"postgres-{service}" in secrets["SPRING_DATASOURCE_PASSWORD"]
+            assert f"secret/kanna/prod/postgres/{service}:" in secrets["SPRING_DATASOURCE_PASSWORD"]
         # The execution role may read exactly the secrets its task injects.
         (role,) = prod.deps(task, "executionRoleArn")
         (policy,) = [p for p in prod.of_type("aws:iam/rolePolicy:RolePolicy") if prod.deps(p, "role") == [role]]

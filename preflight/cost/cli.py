@@ -29,7 +29,13 @@ EXIT_PROGRAM = 2
 
 def policy_entry(cost: settings.CostSettings) -> dict[str, Any]:
     """What the cost-within-budget policy is configured with: the stack's budgets and usage assumptions."""
-    return {"monthlyBudgetUsd": cost.monthly_budget_usd, "environmentBudgetUsd": cost.environment_budget_usd, "usage": cost.usage()}
+    return {
+        "monthlyBudgetUsd": cost.monthly_budget_usd,
+        "environmentBudgetUsd": cost.environment_budget_usd,
+        "usage": cost.usage(),
+        "reason": "the stack's budgets and usage assumptions (kanna-infra:cost in its stack file), written here by "
+        "`python -m preflight cost <stack> --policy-config`",
+    }
 
 
 def estimate_stack(stack: str, stack_file: Path | None = None, mode: str = "update") -> dict[str, Any]:
