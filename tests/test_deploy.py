@@ -488,3 +488,16 @@ def test_before_up_ci_stops_a_stack_whose_services_would_start_without_images(ca
         ask, asked = _ecr(set(REPOSITORIES) - set(awaited))
         assert main(["--stack", "prod", "--stack-file", str(stack_file)], ask) == 0
         assert asked == [r for r in REPOSITORIES if r not in awaited]
+
+
+def test_the_first_deploy_runbook_names_every_repository_the_catalog_has() -> None:
+    # docs/first-deploy.md step 4 is copied by hand into a stack file and a shell loop: a catalog change
+    # that the runbook misses would park a service forever, or push to a repository that doesn't exist.
+    from preflight import ROOT
+    from preflight.program import stack_config
+
+    text = (ROOT / "docs" / "first-deploy.md").read_text()
+    repositories = load("dev", stack_config("dev")[0]).platform.repositories()
+    listed = text.split("awaitingImages: [", 1)[1].split("]", 1)[0].split(", ")
+    looped = text.split("for repo in ", 1)[1].split(";", 1)[0].split()
+    assert listed == repositories and looped == repositories
