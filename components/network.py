@@ -22,7 +22,10 @@ from settings import NetworkSettings
 GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 # What a private Fargate task needs with no NAT in its path: image pulls (ecr.api, ecr.dkr, and S3 for
 # layers), logs, secrets, SSM/ECS Exec sessions (ssm, ssmmessages, ec2messages), KMS and STS.
-INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "kms", "sts")
+# `rds`: AWS's rotation functions read an RDS-managed master secret, which holds only the user and password, and
+# look the cluster's host and port up with the RDS API (DescribeDBClusters); without a route to it, the first
+# rotation of every application user fails 30 days after deploy, silently (the tasks keep their password).
+INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "kms", "sts", "rds")
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,10 @@ class Waf(pulumi.ComponentResource):
     def _rate(self, scope: str) -> aws.wafv2.WebAclRuleStatementRateBasedStatementArgs:
         """Per viewer IP. The ALB sees CloudFront's VPC-origin addresses and the calling tasks, never a viewer: its ACL
         counts the viewer address CloudFront puts in X-Forwarded-For, and lets calls between services (no such
-        header) through uncounted (NO_MATCH), instead of throttling every viewer behind a handful of addresses."""
+        header) through uncounted (NO_MATCH), instead of throttling every viewer behind a handful of addresses.
+        Best effort only: WAF reads the header's first address, and CloudFront appends the viewer's after whatever
+        the client sent, so a client that forges the header evades this rule. The CloudFront ACL's rule, on the
+        real connection address, is the limit that holds."""
         if scope == "CLOUDFRONT":
             return aws.wafv2.WebAclRuleStatementRateBasedStatementArgs(
                 limit=self._args.rate_limit, aggregate_key_type="IP", evaluation_window_sec=300

@@ -12,12 +12,14 @@ from typing import Any
 
 from pulumi_policy import PolicyResource
 
+from settings.observability import DATADOG_AWS_ACCOUNTS as SITE_ACCOUNTS
+
 from ._lib import UNKNOWN, Finding, StackIndex, each, get, items, json_value, stack_policy, sure
 
 ROLE = "aws:iam/role:Role"
 DATADOG_ACCOUNT = "datadog:aws/integrationAccount:IntegrationAccount"
-# The AWS accounts Datadog's integration assumes roles from (commercial sites, and US1-FED).
-DATADOG_AWS_ACCOUNTS = ("464622532012", "417141415827")
+# The AWS accounts Datadog's integration assumes roles from: every site's, from the one table the stacks use.
+DATADOG_AWS_ACCOUNTS = tuple(sorted(set(SITE_ACCOUNTS.values())))
 BASIC_ROLES = ("roles/owner", "roles/editor", "roles/viewer")
 # Project-level grants: (property naming the grantee(s), holds a list).
 PROJECT_GRANTS: dict[str, tuple[str, bool]] = {

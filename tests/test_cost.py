@@ -115,8 +115,8 @@ def test_a_nat_gateway_an_endpoint_and_an_aurora_cluster_by_hand(dev: RecordedSt
     assert usd(found, "dev-nat-a") == pytest.approx(H * 0.062 + 50 * 0.062) == pytest.approx(48.36)
     endpoint = dev.one("aws:ec2/vpcEndpoint:VpcEndpoint", "dev-ecr-api-endpoint").inputs
     interfaces = [e for e in dev.of_type("aws:ec2/vpcEndpoint:VpcEndpoint") if e.inputs["vpcEndpointType"] == "Interface"]
-    assert len(endpoint["subnetIds"]) == 3 and len(interfaces) == 9  # endpointGb 100 shared by 9 interface endpoints
-    assert usd(found, "dev-ecr-api-endpoint") == pytest.approx(3 * H * 0.014 + 100 / 9 * 0.01)
+    assert len(endpoint["subnetIds"]) == 3 and len(interfaces) == 10  # endpointGb 100 shared by 10 interface endpoints
+    assert usd(found, "dev-ecr-api-endpoint") == pytest.approx(3 * H * 0.014 + 100 / 10 * 0.01)
     assert usd(found, "dev-s3-endpoint") == 0  # a gateway endpoint is free
     # prod MySQL: writer, reader and analytics reader on db.r7g.large, 80% reserved at 30% off; 200 GB, 500M I/Os.
     _, found = cost_of(prod)
