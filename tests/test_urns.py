@@ -92,5 +92,7 @@ def test_an_alias_spec_is_recorded_as_the_old_urn(tmp_path: Path) -> None:
         ("moved-aliased", []),
     ],
 )
-def test_the_manifest_check_fails_on_a_rename_or_move_without_alias(tmp_path: Path, before: list[str], variant: str, gone: list[str]) -> None:
+def test_the_manifest_check_fails_on_a_rename_or_move_without_alias(
+    tmp_path: Path, before: list[str], variant: str, gone: list[str]
+) -> None:
     assert missing(before, small(tmp_path, variant)) == sorted(f"urn:pulumi:test::small::test:index:{urn}" for urn in gone)
