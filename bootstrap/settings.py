@@ -13,9 +13,10 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from settings.base import Problem, Section, SettingsError, SettingsProblems, config_from_pulumi, validate
+from settings.regions import DEFAULT_REGION, SupportedRegion
 
 PROJECT = "kanna-bootstrap"
-REGION = "ap-northeast-1"
+REGION = DEFAULT_REGION
 AccountId = str
 OuPath = Literal["workloads/prod", "workloads/dev", "shared"]
 PermissionSetName = Literal["administrator", "sre", "developer-readonly"]
@@ -93,7 +94,7 @@ class BootstrapSettings(Section):
     """All settings of the bootstrap stack. Defaults are the committed organization's."""
 
     management_account_id: AccountId = Field(pattern=r"^\d{12}$", description="The organization's management account.")
-    region: Literal["ap-northeast-1"] = Field(default=REGION, description="The home region: state, keys, Identity Center.")
+    region: SupportedRegion = Field(default=REGION, description="The home region: state, keys, Identity Center.")
     accounts: dict[str, AccountSettings] = Field(description="Member accounts by key: prod, dev and shared.")
     stacks: dict[str, str] = Field(
         default={"dev": "dev", "prod": "prod"},

@@ -15,7 +15,7 @@ that guide's security-group step says) and, in the callers group, the task group
 The hosted zone of the stack's domain (example.com, dev.example.com) is bootstrap's (bootstrap/dns.py), made and
 delegated before the first deploy, so that the certificates' DNS validation can resolve; the edge looks it up
 by name and only adds records to it. One certificate (the domain and one level of wildcard) covers every host, in
-ap-northeast-1 for the ALB and in us-east-1 for CloudFront.
+the stack's region for the ALB and in us-east-1 for CloudFront.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ import pulumi_aws as aws
 
 from components.buckets import secure_bucket
 from components.contracts import InternalAuth
+from settings import regions
 from settings.platform import idp_response_url
 
 TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06"
@@ -36,7 +37,6 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront dis
 # and the viewer's Host header reaches the ALB, whose rules route on it.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
-ELB_LOG_ACCOUNT = "582318560864"  # Elastic Load Balancing's log writer in ap-northeast-1
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,7 @@ class EdgeArgs:
     global_provider: aws.Provider
     prod: bool
     protect: bool
+    region: str  # the ALB's: its access logs are written by that region's Elastic Load Balancing account
     internal_auth: InternalAuth | None = None  # the security baseline's Cognito pool; None: a minimal one here
     test_listener_port: int | None = None  # blue/green: CodeDeploy's test listener, reachable from the VPC only
     service_hosts: tuple[str, ...] = ()  # internal hosts of calls between services: records to the ALB, never CDN aliases
@@ -314,7 +315,7 @@ class Edge(pulumi.ComponentResource):
                 {
                     "Sid": "AlbAccessLogs",
                     "Effect": "Allow",
-                    "Principal": {"AWS": f"arn:aws:iam::{ELB_LOG_ACCOUNT}:root"},
+                    "Principal": {"AWS": f"arn:aws:iam::{regions.region(self._args.region).elb_log_account}:root"},
                     "Action": "s3:PutObject",
                     "Resource": f"{arn}/alb/*",
                 }

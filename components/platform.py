@@ -96,6 +96,7 @@ class Platform(pulumi.ComponentResource):
                 args.providers.global_,
                 settings.prod,
                 settings.protect,
+                settings.region,
                 internal_auth=security.internal_auth,
                 test_listener_port=settings.deploy.test_listener_port if blue_green else None,
                 service_hosts=tuple(platform.service_hosts()),

@@ -26,6 +26,8 @@ from typing import Any
 
 import pulumi
 
+from settings import regions
+
 AGENT_CONTAINER = "datadog-agent"
 AGENT_INIT_CONTAINER = "datadog-agent-init"
 LOG_ROUTER_CONTAINER = "log-router"
@@ -33,10 +35,9 @@ AGENT_IMAGE = "public.ecr.aws/datadog/agent:7"
 LOG_ROUTER_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 # GuardDuty Runtime Monitoring's Fargate agent, which GuardDuty adds to every task as a sidecar when it manages the
 # agent (components/security.py). ECS pulls it with the task's execution role, which therefore needs ECR pull rights on
-# GuardDuty's repository of the region, an account of AWS's own
+# GuardDuty's repository of the region, in an account of AWS's own (settings/regions.py)
 # (https://docs.aws.amazon.com/guardduty/latest/ug/prereq-runtime-monitoring-ecs-support.html,
 # https://docs.aws.amazon.com/guardduty/latest/ug/ecs-runtime-agent-ecr-image-uri.html).
-GUARDDUTY_AGENT_ACCOUNTS = {"ap-northeast-1": "533107202818"}
 GUARDDUTY_AGENT_REPOSITORY = "aws-guardduty-agent-fargate"
 APM_PORT = 8126
 DOGSTATSD_PORT = 8125
@@ -52,7 +53,7 @@ AGENT_CONFIG_STAGING = "/agent-config"  # where the init container sees the conf
 
 
 def guardduty_agent_repository_arn(region: str) -> str:
-    return f"arn:aws:ecr:{region}:{GUARDDUTY_AGENT_ACCOUNTS[region]}:repository/{GUARDDUTY_AGENT_REPOSITORY}"
+    return f"arn:aws:ecr:{region}:{regions.region(region).guardduty_agent_account}:repository/{GUARDDUTY_AGENT_REPOSITORY}"
 
 
 def _env(values: dict[str, pulumi.Input[str]]) -> list[dict[str, pulumi.Input[str]]]:

@@ -1,6 +1,7 @@
 """`python -m preflight [--project main|bootstrap] [STACK ...|--all] [--mode update|first|both] [--json FILE]`.
 
 `python -m preflight cost ...` estimates the monthly cost instead (preflight/cost/cli.py).
+`python -m preflight urns [--write]` checks (or rewrites) the URN manifests (preflight/urns.py).
 
 `--all` checks every stack of every project: the main program's dev and prod, and bootstrap's management.
 
@@ -151,6 +152,10 @@ def main(argv: list[str] | None = None) -> int:
         from .cost.cli import main as cost
 
         return cost(argv[1:])
+    if argv[:1] == ["urns"]:  # `python -m preflight urns [--write]`: the URN manifests (preflight/urns.py)
+        from .urns import main as urns
+
+        return urns(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m preflight", description="Offline preflight of kanna-infra stacks.")
     parser.add_argument("stacks", nargs="*", help="stacks to check (main: dev, prod; bootstrap: management)")
     parser.add_argument("--project", choices=list(PROJECTS), default=MAIN.key, help="the Pulumi project the stacks belong to")

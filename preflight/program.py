@@ -49,6 +49,9 @@ class Registration:
     additional_secret_outputs: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)  # registerOutputs, for components and the stack
     source: str | None = None  # `components/edge.py:101`: the line in this repository that made it (preflight/source.py)
+    # Every URN the engine takes as this resource's former self: its alias specs resolved and its parent's aliases
+    # inherited (_RecordingMonitor.alias_urns). A URN in the last state that is neither registered nor here is deleted.
+    alias_urns: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -115,6 +118,14 @@ def stack_config(stack: str, stack_file: Path | None = None, project: Project = 
     return config, secret_keys
 
 
+def _urn(stack: str, project: str, parent: str, type_: str, name: str) -> str:
+    """A URN as the engine makes it (resource.NewURN): the parent's qualified type, unless it is the root stack."""
+    qualified = parent.split("::")[2] if parent else ""
+    if qualified and qualified != "pulumi:pulumi:Stack":
+        type_ = f"{qualified}${type_}"
+    return f"urn:pulumi:{stack}::{project}::{type_}::{name}"
+
+
 class _RecordingMonitor(pulumi_mocks.MockMonitor):
     def __init__(self, mocks: EngineMocks, stack: str) -> None:
         super().__init__(mocks)
@@ -126,10 +137,10 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self._lock = threading.Lock()
 
     def make_urn(self, parent: str, type_: str, name: str) -> str:
-        # The engine qualifies a child's type with its parent's, except under the root stack.
-        if parent and parent.split("::")[2].split("$")[-1] == "pulumi:pulumi:Stack":
-            parent = ""
-        return super().make_urn(parent, type_, name)
+        # The engine qualifies a child's type with its parent's full qualified type (`A$B$C` for a grandchild),
+        # except under the root stack (Deployment.generateURN in pkg/resource/deploy/deployment.go); the mock
+        # monitor keeps only the parent's last type, which would give grandchildren URNs no state holds.
+        return _urn(self.stack, pulumi_settings.get_project(), parent, type_, name)
 
     def RegisterResource(self, request):  # noqa: N802 (gRPC method name)
         custom = bool(request.custom)
@@ -158,9 +169,31 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             source=source.registered(request.type, request.name, request.parent),
         )
         with self._lock:
+            registration.alias_urns = self.alias_urns(request)
             self.registrations.append(registration)
             self._by_urn[registration.urn] = registration
         return response
+
+    def alias_urns(self, request: Any) -> list[str]:
+        """The URNs the engine derives from a request's aliases, as its step generator does (generateAliases and
+        collapseAliasToUrn in pkg/resource/deploy/step_generator.go): the SDK sends specs (name, type, parent,
+        stack, project; what is unset is the resource's own), and a child inherits each alias of its parent, with
+        the parent's name prefix of its own name swapped for the alias's. Call it under the lock, parent registered."""
+        own = [alias.urn or self._spec_urn(request, alias.spec) for alias in request.aliases]
+        urns = list(own)
+        parent = self._by_urn.get(request.parent)
+        parent_name = request.parent.split("::")[-1]
+        # The engine inherits only the parent alias that matched its old state; not knowing the state, every one.
+        for parent_alias in parent.alias_urns if parent is not None else []:
+            for type_, name in [(request.type, request.name), *((u.split("::")[2].split("$")[-1], u.split("::")[-1]) for u in own)]:
+                alias_name = parent_alias.split("::")[-1] + name[len(parent_name) :] if name.startswith(parent_name) else name
+                urns.append(_urn(self.stack, pulumi_settings.get_project(), parent_alias, type_, alias_name))
+        return list(dict.fromkeys(urns))
+
+    def _spec_urn(self, request: Any, spec: Any) -> str:
+        parent = "" if spec.noParent else (spec.parentUrn or request.parent)
+        stack, project = spec.stack or self.stack, spec.project or pulumi_settings.get_project()
+        return _urn(stack, project, parent, spec.type or request.type, spec.name or request.name)
 
     def GetDeploymentInfo(self, request):  # noqa: N802
         # The engine gates invokes on their dependencies (INVOKE_DEPENDS_ON), so the SDK sends `dependsOn` with each

@@ -21,10 +21,11 @@ from .gcp import GcpSettings
 from .network import NetworkSettings
 from .observability import ObservabilitySettings
 from .platform import PlatformSettings
+from .regions import DEFAULT_REGION, REGIONS, SupportedRegion
 from .security import SecuritySettings
 
 PROJECT = "kanna-infra"
-REGION = "ap-northeast-1"
+REGION = DEFAULT_REGION
 
 __all__ = [
     "PROJECT",
@@ -55,7 +56,9 @@ class Settings(Section):
         pattern=r"^\d{12}$",
         description="The workload account. The AWS provider refuses to touch any other account.",
     )
-    region: Literal["ap-northeast-1"] = Field(default=REGION, description="The only region the product runs in.")
+    region: SupportedRegion = Field(
+        default=REGION, description=f"The region the stack runs in; supported: {', '.join(REGIONS)} (settings/regions.py)."
+    )
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
@@ -85,6 +88,7 @@ class Settings(Section):
             for p in section.problems(prod)
         ]
         problems += [Problem(("cost", *p.path), p.value, p.message) for p in self.cost.problems(self.platform.schedule is not None)]
+        problems += self._region_problems()
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
         callers = sum(1 for service in self.platform.services.values() if service.calls)
         capacity = self.deploy.capacity_problems(len(self.platform.environments), web, callers)
@@ -99,6 +103,22 @@ class Settings(Section):
         if problems:
             raise SettingsProblems(problems)
         return self
+
+    def _region_problems(self) -> list[Problem]:
+        """What must lie in the stack's region: the AZs, and the log forwarder (S3 notifies only a function in its
+        own bucket's region: https://docs.aws.amazon.com/AmazonS3/latest/userguide/notification-how-to-event-types-and-destinations.html)."""
+        zones = REGIONS[self.region].availability_zones
+        found = [
+            Problem(("network", "availabilityZones", i), az, f"not an AZ of {self.region}; allowed: {', '.join(zones)}")
+            for i, az in enumerate(self.network.availability_zones)
+            if az not in zones
+        ]
+        forwarder = self.observability.log_forwarder_arn
+        if forwarder is not None and forwarder.split(":")[3] != self.region:
+            found.append(
+                Problem(("observability", "logForwarderArn"), forwarder, f"not in the stack's region; allowed: a function in {self.region}")
+            )
+        return found
 
     @property
     def prod(self) -> bool:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator
 
 from .base import Problem, RetentionDays, Section
+from .regions import DEFAULT_REGION, REGIONS
 
 IPv4Net = ipaddress.IPv4Network
 
@@ -28,8 +29,8 @@ class NetworkSettings(Section):
 
     vpc_cidr: IPv4Net = Field(default=IPv4Net("10.0.0.0/16"), description="The VPC's IPv4 range, /16 to /20.")
     availability_zones: list[str] = Field(
-        default=["ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d"],
-        description="The AZs to span, one subnet of each tier per AZ. Prod needs at least 3.",
+        default=list(REGIONS[DEFAULT_REGION].availability_zones),
+        description="The AZs to span, one subnet of each tier per AZ, all in the stack's region. Prod needs at least 3.",
     )
     nat_gateways: Literal["perAz", "single"] = Field(
         default="perAz",
@@ -80,10 +81,7 @@ class NetworkSettings(Section):
     @field_validator("availability_zones")
     @classmethod
     def _azs(cls, value: list[str]) -> list[str]:
-        allowed = ("ap-northeast-1a", "ap-northeast-1c", "ap-northeast-1d")
-        for az in value:
-            if az not in allowed:
-                raise ValueError(f"{az!r} is not an AZ this VPC can use; allowed: {', '.join(allowed)}")
+        # Whether each is an AZ of the stack's region is a check across sections (Settings._region_problems).
         if len(set(value)) != len(value):
             raise ValueError("an AZ is listed twice; allowed: distinct AZs")
         if not value:

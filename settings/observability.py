@@ -92,7 +92,7 @@ class ObservabilitySettings(Section):
     )
     log_forwarder_arn: str | None = Field(
         default=None,
-        pattern=r"^arn:aws:lambda:ap-northeast-1:\d{12}:function:[\w-]+$",
+        pattern=r"^arn:aws:lambda:[a-z]{2}(-[a-z]+)+-\d:\d{12}:function:[\w-]+$",  # in the stack's region (Settings)
         description=(
             "ARN of the Datadog Forwarder Lambda, which ships ALB, CloudFront and WAF logs from S3. "
             "Default: the DatadogForwarder function that Datadog's CloudFormation template installs in this account."

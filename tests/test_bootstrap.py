@@ -384,6 +384,10 @@ GOOD = {
         ({"kanna-bootstrap:stateVersionRetentionDays": "7"}, 'kanna-bootstrap:stateVersionRetentionDays = "7"'),
         ({"kanna-bootstrap:github": json.dumps({"repository": "not a repo"})}, "kanna-bootstrap:github.repository"),
         ({"kanna-bootstrap:stateBucket": "x"}, 'kanna-bootstrap:stateBucket = "x": unknown key'),
+        (
+            {"kanna-bootstrap:region": "ap-northeast-3"},
+            'kanna-bootstrap:region = "ap-northeast-3": not a region this code supports (settings/regions.py); allowed: ap-northeast-1',
+        ),
     ],
 )
 def test_bad_settings_give_one_line(change: dict[str, str], line: str) -> None:

@@ -51,8 +51,19 @@ BAD = {
     ),
     "unknown AZ": (
         network(availabilityZones=["ap-northeast-1a", "ap-northeast-1b", "ap-northeast-1c"]),
-        "availabilityZones",
-        "'ap-northeast-1b'",
+        'network.availabilityZones[1] = "ap-northeast-1b"',
+        "not an AZ of ap-northeast-1; allowed: ap-northeast-1a, ap-northeast-1c, ap-northeast-1d",
+    ),
+    # The region is data, checked against what the code supports (settings/regions.py), and so are its AZs.
+    "unsupported region": (
+        {**ACCOUNT, "kanna-infra:region": "ap-northeast-3"},
+        'kanna-infra:region = "ap-northeast-3"',
+        "not a region this code supports (settings/regions.py); allowed: ap-northeast-1",
+    ),
+    "forwarder in another region": (
+        {**ACCOUNT, "kanna-infra:observability": json.dumps({"logForwarderArn": "arn:aws:lambda:us-east-1:111111111111:function:F"})},
+        "observability.logForwarderArn",
+        "allowed: a function in ap-northeast-1",
     ),
     "single NAT in prod": (network(natGateways="single"), 'network.natGateways = "single"', "allowed: perAz"),
     "bad enum": (network(natGateways="two"), "network.natGateways", "allowed: 'perAz' or 'single'"),
