@@ -72,6 +72,8 @@ class PolicyPack:
         self._stub = analyzer_pb2_grpc.AnalyzerStub(self._channel)
         self.info = self._call(self._stub.GetAnalyzerInfo, empty_pb2.Empty())
         self.policies = {policy.name: policy for policy in self.info.policies}
+        self._validators: dict[str, tuple[dict[str, Any], Any]] = {}  # policy -> its config schema, and a validator of it
+        self._configured: tuple[str, dict[str, str]] | None = None  # the config text the pack runs with, and its levels
 
     def __enter__(self) -> PolicyPack:
         return self
@@ -94,11 +96,16 @@ class PolicyPack:
         return self._call(self._stub.GetPluginInfo, empty_pb2.Empty()).version
 
     def configure(self, config_file: Path) -> dict[str, str]:
-        """Applies `--policy-pack-config` like the CLI; returns each policy's effective enforcement level."""
+        """Applies `--policy-pack-config` like the CLI; returns each policy's effective enforcement level.
+
+        A config the pack already runs with (the same text) is not sent again: the answer is the same."""
         try:
-            document = json.loads(config_file.read_text())
+            text = config_file.read_text()
+            document = json.loads(text)
         except (OSError, json.JSONDecodeError) as exc:
             raise PolicyPackError(f"cannot read policy config {config_file}: {exc}") from None
+        if self._configured is not None and self._configured[0] == text:
+            return dict(self._configured[1])
         default = document.pop("all", None)
         unknown = sorted(set(document) - set(self.policies))
         if unknown:
@@ -113,21 +120,31 @@ class PolicyPack:
             level_name = entry.pop("enforcementLevel", None) or default or LEVEL_NAMES[policy.enforcementLevel]
             if level_name not in LEVELS:
                 raise PolicyPackError(f"{config_file.name}: {name}: enforcement level {level_name!r} is not one of {', '.join(LEVELS)}")
-            schema = json.loads(_json(policy.configSchema.properties)) if policy.HasField("configSchema") else {}
+            schema, validator = self._validator(name)
             properties = {key: spec["default"] for key, spec in schema.items() if "default" in spec} | entry
-            try:
-                jsonschema.validate(
-                    properties,
-                    {"type": "object", "properties": schema, "required": list(policy.configSchema.required), "additionalProperties": False},
-                )
-            except jsonschema.ValidationError as exc:
-                raise PolicyPackError(f"{config_file.name}: {name}: {exc.message}") from None
+            # What jsonschema.validate does, with the schema checked and the validator built once per policy.
+            error = jsonschema.exceptions.best_match(validator.iter_errors(properties))
+            if error is not None:
+                raise PolicyPackError(f"{config_file.name}: {name}: {error.message}")
             config = request.policyConfig[name]
             config.enforcementLevel = LEVELS[level_name]  # type: ignore[assignment]
             config.properties.update(properties)
             levels[name] = level_name
+        self._configured = None  # a failed call leaves the pack's configuration unknown
         self._call(self._stub.Configure, request)
-        return levels
+        self._configured = (text, levels)
+        return dict(levels)
+
+    def _validator(self, name: str) -> tuple[dict[str, Any], Any]:
+        """The policy's config schema (its properties), and a validator of a config entry against it."""
+        if name not in self._validators:
+            policy = self.policies[name]
+            schema = json.loads(_json(policy.configSchema.properties)) if policy.HasField("configSchema") else {}
+            whole = {"type": "object", "properties": schema, "required": list(policy.configSchema.required), "additionalProperties": False}
+            cls = jsonschema.validators.validator_for(whole)
+            cls.check_schema(whole)
+            self._validators[name] = schema, cls(whole)
+        return self._validators[name]
 
     def analyze(self, registrations: Iterable[Registration], memo: dict[bytes, list[Diagnostic]] | None = None) -> list[Diagnostic]:
         """Each resource on its own (`Analyze`), then the whole stack (`AnalyzeStack`), as in a preview.

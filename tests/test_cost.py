@@ -18,7 +18,7 @@ from preflight.cost.cli import POLICY, estimate_stack, policy_entry
 from preflight.cost.estimate import FREE, NOT_PRICED, PRICERS, Estimate, Resource, estimate
 from preflight.cost.prices import CONFIRMED, NOT_VERIFIED, PRICES, rate
 from preflight.cost.report import diff, document, ratios, render, render_diff
-from preflight.program import UNKNOWN, record, stack_config
+from preflight.program import UNKNOWN, stack_config
 from settings import SettingsError
 from tests.conftest import recording
 from tests.kit import CONFIG_DIR, RecordedStack, deferred, judge, res, violations
@@ -50,7 +50,7 @@ def usd(found: Estimate, name: str, service: str | None = None) -> float:
 def test_every_recorded_type_is_priced_free_or_explicitly_not_priced(dev: RecordedStack, prod: RecordedStack) -> None:
     assert not set(PRICERS) & set(FREE) and not set(PRICERS) & set(NOT_PRICED) and not set(FREE) & set(NOT_PRICED)
     assert set(NOT_PRICED) == UNPRICED
-    management = RecordedStack(record("management", "update", project=BOOTSTRAP))
+    management = RecordedStack(recording("management", "update", BOOTSTRAP))
     for stack in (dev, prod, management):
         types = {r.type for r in stack.registrations if r.custom and not r.type.startswith("pulumi:providers:")}
         assert types <= set(PRICERS) | set(FREE) | UNPRICED, sorted(types - set(PRICERS) - set(FREE) - UNPRICED)

@@ -6,7 +6,6 @@ import pytest
 
 from preflight import BOOTSTRAP, MAIN, STACKS
 from preflight.diagram import Diagram, document, path_of
-from preflight.program import record
 from settings.services import CATALOG
 from tests.conftest import recording
 from tests.kit import RecordedStack
@@ -22,7 +21,7 @@ def test_the_committed_diagram_is_the_one_the_program_draws(stack: str) -> None:
 
 
 def test_the_committed_bootstrap_diagram_is_current() -> None:
-    management = record("management", "update", project=BOOTSTRAP)
+    management = recording("management", "update", BOOTSTRAP)
     assert management.error is None, management.error
     path = path_of(BOOTSTRAP, "management")
     assert path.read_text() == document(management), f"{path.name} is stale: {REGENERATE}"

@@ -19,11 +19,11 @@ from components.gcp_identity import MAX_CONDITION, aws_condition
 from policies.observability import dashboard_layout_problems
 from preflight import BOOTSTRAP
 from preflight.analyzer import PolicyPack
-from preflight.program import record
 from settings.gcp import BASIC_ROLES, MANAGE_ROLES, READ_ROLES, GcpSettings
 from settings.observability import DATADOG_AWS_ACCOUNTS, DatadogSite, ObservabilitySettings
 from settings.platform import MAX_ENVIRONMENTS
 from settings.services import CATALOG
+from tests.conftest import recording
 from tests.kit import UNKNOWN, RecordedStack, deferred, judge, mutate, violations
 
 PROJECT_MEMBER = "gcp:projects/iAMMember:IAMMember"
@@ -42,7 +42,7 @@ def test_gcp_ci_identities_hold_the_roles_of_every_resource_type_and_no_basic_ro
     assert len(types) > 15
     # A new resource type in a gcp_* component needs its roles in settings/gcp.py before CI can deploy or preview it.
     assert types - set(MANAGE_ROLES) == set() and types - set(READ_ROLES) == set()
-    bootstrap = RecordedStack(record("management", "update", project=BOOTSTRAP))
+    bootstrap = RecordedStack(recording("management", "update", BOOTSTRAP))
     for stack in ("dev", "prod"):
         held = {
             kind: {g.inputs["role"] for g in bootstrap.of_type(PROJECT_MEMBER) if g.name.startswith(f"{stack}-ci-{kind}-sa-")}
@@ -312,7 +312,7 @@ def _zone_hash(domain: str) -> str:
 
 def test_bootstrap_creates_each_stack_zone_in_its_account_and_delegates_dev() -> None:
     for mode in ("update", "first"):
-        bootstrap = RecordedStack(record("management", mode, project=BOOTSTRAP))
+        bootstrap = RecordedStack(recording("management", mode, BOOTSTRAP))
         zones = {z.inputs["name"]: z for z in bootstrap.of_type("aws:route53/zone:Zone")}
         assert sorted(zones) == ["dev.example.com", "example.com"]
         providers = {p.urn: p for p in bootstrap.of_type("pulumi:providers:aws")}
