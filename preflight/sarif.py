@@ -8,6 +8,7 @@ its resource (preflight/source.py); a stack-wide finding with no resource points
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,13 +22,17 @@ SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"mandatory": "error", "advisory": "warning"}
 
 
+_POLICY_ID = re.compile(r"\[(KANNA-[A-Z]+-\d{3})[;\]]")
+
+
 def rule_id(policy: str, info: dict[str, Any] | None = None) -> str:
     """The rule id of a policy: the one place that says how a policy is named in code scanning.
 
-    Today the policy's name; when policies carry stable ids (KANNA-EDGE-003), read them from `info`
-    (the pack's PolicyInfo as JSON: name, displayName, description, ...) here.
+    The policy's stable id (KANNA-EDGE-003), as the running pack states it at the end of each description
+    (policies/_lib.py); the policy's name for a policy that states none.
     """
-    return policy
+    found = _POLICY_ID.search(str((info or {}).get("description", "")))
+    return found.group(1) if found else policy
 
 
 def policy_info(pack: PolicyPack) -> dict[str, dict[str, Any]]:

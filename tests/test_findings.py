@@ -14,7 +14,7 @@ from preflight.__main__ import github_blob, main
 from preflight.analyzer import Diagnostic, PolicyPack
 from preflight.program import Recording
 from preflight.report import Outcome
-from preflight.sarif import policy_info, rule_id, sarif
+from preflight.sarif import policy_info, sarif
 from preflight.summary import SECTIONS, markdown
 from tests.conftest import recording
 from tests.kit import RecordedStack, judge, mutate
@@ -74,6 +74,12 @@ def mutated(pack: PolicyPack, mode: str) -> Outcome:
 
 
 def test_a_mutated_stack_yields_sarif_that_validates_with_rule_ids_and_source_lines(pack: PolicyPack) -> None:
+    from policies.catalog import CATALOG
+
+    def rule_id(name: str) -> str:  # the policy's released id, as code scanning must show it
+        return CATALOG[name].id
+
+    assert rule_id("ecs-service-no-public-ip").startswith("KANNA-")
     outcomes = [mutated(pack, "update"), mutated(pack, "first")]
     log = sarif(outcomes)
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
