@@ -126,7 +126,7 @@ ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
 _ROTATION_APP = re.compile(r"^arn:aws:serverlessrepo:[a-z0-9-]+:297356227824:applications/SecretsManagerRDS\w*Rotation\w*$")
 
 
-def _task_groups(index: StackIndex) -> set[str]:
+def _client_groups(index: StackIndex) -> set[str]:
     """The security groups of the database's real clients: what ECS services put on their tasks
     (networkConfiguration.securityGroups), and what a secret's rotation function runs with, since rotating a
     database user's password means connecting to the database (AWS's SAR rotation applications, or a Lambda
@@ -146,7 +146,7 @@ def _data_ports_from_tasks(index: StackIndex, _: Mapping[str, Any]) -> list[Find
     guarded = {
         sg.urn for type_, prop in GUARDED.items() for store in index.of_type(type_) for sg in index.deps(store, prop, SECURITY_GROUP)
     }
-    tasks = _task_groups(index)
+    clients = _client_groups(index)
 
     def check(rule: Ingress) -> list[Finding]:
         if rule.group is None or rule.group.urn not in guarded:
@@ -158,7 +158,9 @@ def _data_ports_from_tasks(index: StackIndex, _: Mapping[str, Any]) -> list[Find
         found = [(rule.owner, f"opens {opened} to the CIDR range {sure(c, 'source CIDR')}") for c in rule.cidrs]
         found += [(rule.owner, f"opens {opened} to the prefix list {p}") for p in rule.prefix_lists]
         found += [
-            (rule.owner, f"opens {opened} to '{g.name}', which is no ECS service's task group") for g in rule.sources if g.urn not in tasks
+            (rule.owner, f"opens {opened} to '{g.name}', which is no ECS service's task group")
+            for g in rule.sources
+            if g.urn not in clients
         ]
         return found
 

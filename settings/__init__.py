@@ -45,6 +45,11 @@ __all__ = [
 ]
 
 
+def _under(key: str, problems: list[Problem]) -> list[Problem]:
+    """A section's problems, with their paths under the section's key."""
+    return [Problem((key, *p.path), p.value, p.message) for p in problems]
+
+
 class Settings(Section):
     """All settings of one stack. Components receive the typed section they need, never raw config."""
 
@@ -81,19 +86,13 @@ class Settings(Section):
             "observability": self.observability,
             "gcp": self.gcp,
         }
-        problems = [
-            Problem((key, *p.path), p.value, p.message)
-            for key, section in sections.items()
-            if section is not None
-            for p in section.problems(prod)
-        ]
-        problems += [Problem(("cost", *p.path), p.value, p.message) for p in self.cost.problems(self.platform.schedule is not None)]
+        problems = [p for key, section in sections.items() if section is not None for p in _under(key, section.problems(prod))]
+        problems += _under("cost", self.cost.problems(self.platform.schedule is not None))
         problems += self._region_problems()
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
         callers = sum(1 for service in self.platform.services.values() if service.calls)
-        capacity = self.deploy.capacity_problems(len(self.platform.environments), web, callers)
-        problems += [Problem(("deploy", *p.path), p.value, p.message) for p in capacity]
-        problems += [Problem(("deploy", *p.path), p.value, p.message) for p in self.deploy.image_problems(self.platform.repositories())]
+        problems += _under("deploy", self.deploy.capacity_problems(len(self.platform.environments), web, callers))
+        problems += _under("deploy", self.deploy.image_problems(self.platform.repositories()))
         if self.gcp is not None:
             problems += [
                 Problem(("gcp", "backendServices"), service, f"not a catalog service; allowed: {', '.join(self.platform.services)}")
