@@ -17,6 +17,7 @@ from .base import Problem, Section, SettingsError, SettingsProblems, config_from
 from .cost import CostSettings
 from .data import DataSettings
 from .deploy import DeploySettings
+from .dr import DrSettings
 from .gcp import GcpSettings
 from .network import NetworkSettings
 from .observability import ObservabilitySettings
@@ -33,6 +34,7 @@ __all__ = [
     "CostSettings",
     "DataSettings",
     "DeploySettings",
+    "DrSettings",
     "GcpSettings",
     "NetworkSettings",
     "ObservabilitySettings",
@@ -70,6 +72,7 @@ class Settings(Section):
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    dr: DrSettings = Field(default_factory=DrSettings, description="Disaster recovery: a primary's standby, or a standby's primary.")
     cost: CostSettings = Field(default_factory=CostSettings, description="Usage assumptions and budgets of the cost estimate.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
     gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
@@ -85,8 +88,13 @@ class Settings(Section):
             "security": self.security,
             "observability": self.observability,
             "gcp": self.gcp,
+            "dr": self.dr,
         }
         problems = [p for key, section in sections.items() if section is not None for p in _under(key, section.problems(prod))]
+        if self.dr.standby:
+            # A pilot light's web services wait at zero tasks, so the on-demand floor of prod's web services is theirs
+            # only once a fail-over raises their sizes (docs/disaster-recovery.md).
+            problems = [p for p in problems if p.path[:1] != ("platform",) or p.path[-1:] != ("onDemandBase",)]
         problems += _under("cost", self.cost.problems(self.platform.schedule is not None))
         problems += self._region_problems()
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
