@@ -102,6 +102,29 @@ INVOKES: dict[str, dict[str, Any]] = {
 }
 
 
+# Other stacks' outputs, as a StackReference (components/dr.py) reads them: in the shape __main__.py exports them
+# (tests/test_dr.py keeps the keys equal to the recorded stack's exports). A reference reads a stack that
+# exists (a standby is deployed after its primary; a primary reads its standby only once `dr.standbyOrigin`
+# says it is up), so its outputs are known in the first preview as well.
+STACK_OUTPUTS: dict[str, dict[str, Any]] = {
+    "prod": {
+        "replicatedBuckets": {
+            "cloudtrail": {
+                "name": "kanna-prod-cloudtrail-preflight",
+                "arn": "arn:aws:s3:::kanna-prod-cloudtrail-preflight",
+                "kmsKeyArn": "arn:aws:kms:ap-northeast-1:{account}:key/prod-logs-key-preflight",
+            },
+            "edge-logs": {"name": "kanna-prod-edge-logs-preflight", "arn": "arn:aws:s3:::kanna-prod-edge-logs-preflight", "kmsKeyArn": None},
+        },
+    },
+    "prod-dr": {
+        "vpcOriginId": "vo_prod-dr-preflight",
+        "albDnsName": "internal-prod-dr-alb-preflight.ap-northeast-3.elb.amazonaws.com",
+        "albZoneId": "Z5LXEXXYW11ES",
+    },
+}
+
+
 def _fill(template: Any, values: dict[str, str]) -> Any:
     """A COMPUTED template with {name}, {physical} (the `name` input), {hash}, {account} and {region} filled in, at any depth."""
     if isinstance(template, str):
@@ -133,6 +156,12 @@ class EngineMocks(pulumi.runtime.Mocks):
         self.region = region
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            stack = str(args.inputs["name"]).rsplit("/", 1)[-1]
+            if stack not in STACK_OUTPUTS:
+                raise KeyError(f"the preflight has no outputs of stack {stack}; add them to preflight/mocks.py STACK_OUTPUTS")
+            outputs = _fill(STACK_OUTPUTS[stack], {"account": self.account})
+            return str(args.inputs["name"]), {"name": args.inputs["name"], "outputs": outputs, "secretOutputNames": []}
         if self.mode == "first":
             # A create in preview: the engine echoes the inputs; id and all computed outputs are unknown.
             return "", dict(args.inputs)

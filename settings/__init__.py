@@ -8,8 +8,12 @@ value and what is allowed, one line per problem.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
+
+import yaml
 
 from pydantic import Field, model_validator
 
@@ -44,7 +48,12 @@ __all__ = [
     "SettingsError",
     "from_pulumi",
     "load",
+    "of_stack",
+    "regions_in_use",
 ]
+
+# The project directory: the committed stack files (Pulumi.<stack>.yaml) sit beside Pulumi.yaml.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def _under(key: str, problems: list[Problem]) -> list[Problem]:
@@ -145,3 +154,17 @@ def from_pulumi() -> Settings:
 def load(stack: str, config: Mapping[str, Any]) -> Settings:
     """Validates the raw config of `stack` (keys like `kanna-infra:network`, values as Pulumi passes them)."""
     return validate(Settings, PROJECT, stack, config)
+
+
+def of_stack(stack: str) -> Settings:
+    """Another stack's settings, from its committed stack file: a standby learns its primary's region (and a
+    primary its standby's) here instead of a second copy in its own file."""
+    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
+    # As the language host passes config: structured values as JSON text, scalars as strings.
+    config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (document.get("config") or {}).items()}
+    return load(stack, config)
+
+
+def regions_in_use() -> list[str]:
+    """The regions of every committed stack of this project (the organization's SCP allows exactly these)."""
+    return sorted({of_stack(path.name.split(".")[1]).region for path in PROJECT_DIR.glob("Pulumi.*.yaml")})

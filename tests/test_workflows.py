@@ -18,6 +18,7 @@ import yaml
 
 from bootstrap.ci import subject
 from preflight import ROOT, STACKS
+from settings import of_stack
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 CLOUD_LOGINS = ("aws-actions/configure-aws-credentials", "google-github-actions/auth")
@@ -134,7 +135,9 @@ def test_pull_request_previews_every_stack_and_comments() -> None:
     assert subject("example-org/kanna-infra", "preview", "dev").endswith(":pull_request")
     (aws,) = steps(preview, "aws-actions/configure-aws-credentials")
     assert aws["with"]["role-to-assume"] == "${{ vars[matrix.aws-role] }}"
-    assert [e["aws-role"] for e in preview["strategy"]["matrix"]["include"]] == [f"AWS_PREVIEW_ROLE_{s.upper()}" for s in STACKS]
+    # A standby previews with its primary's role: the same account, whose CI roles bootstrap makes per primary stack.
+    roles = [f"AWS_PREVIEW_ROLE_{(of_stack(s).dr.primary_stack or s).upper()}" for s in STACKS]
+    assert [e["aws-role"] for e in preview["strategy"]["matrix"]["include"]] == roles
 
 
 def test_pull_request_shows_preflight_findings_where_reviewers_look() -> None:
@@ -200,7 +203,8 @@ def test_deploy_service_ships_an_arm64_image_through_codedeploy_from_the_stack_o
     workflow = load("deploy-service.yml")
     assert list(workflow["on"]) == ["workflow_dispatch"]
     inputs = workflow["on"]["workflow_dispatch"]["inputs"]
-    assert inputs["stack"]["options"] == list(STACKS)
+    # Services ship to the primaries; a standby gets their images by ECR replication (docs/disaster-recovery.md).
+    assert inputs["stack"]["options"] == [s for s in STACKS if not of_stack(s).dr.standby]
     # Every service of the catalog, the workers included (they deploy rolling).
     assert inputs["service"]["options"] == list(CATALOG)
     (job,) = workflow["jobs"].values()

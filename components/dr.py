@@ -1,0 +1,237 @@
+"""Disaster recovery between a primary (prod, Tokyo) and its pilot-light standby (prod-dr, Osaka).
+
+The names both sides use are made here, once: the global database ids, the stack references and the KMS
+alias ARNs a primary encrypts its replicas with. `Replication` is the standby's part: the primary's container
+images and its audit and log buckets, copied into the standby's region (docs/disaster-recovery.md).
+
+The standby owns the replication (the ECR registry rule, the buckets' replication configurations and the
+role S3 replicates as), not the primary: it needs the primary's bucket names (auto-suffixed, so outputs), and a
+standby is deployed after its primary, so it reads them from the primary's outputs (a StackReference) and the
+first deploy needs no switch. Removing the standby stack removes the replication with it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components.buckets import ObjectLock, secure_bucket
+from components.iam import trust_policy
+from settings import PROJECT
+
+ENGINES = ("mysql", "postgres")
+# The repositories of the catalog all live under this prefix (settings/services.py images).
+REPOSITORY_PREFIX = "kanna/"
+
+
+def global_cluster_id(primary_stack: str, engine: str) -> str:
+    """The Aurora global database of the primary's `engine` cluster: the primary creates it, its standby's
+    secondary cluster joins it by this id (GlobalClusterIdentifier: a letter first, then letters, digits, -)."""
+    return f"kanna-{primary_stack}-{engine}-global"
+
+
+def key_alias(env: str, purpose: str) -> str:
+    """The alias of one of a stack's KMS keys (components/keys.py makes it)."""
+    return f"alias/kanna/{env}/{purpose}"
+
+
+def key_alias_arn(env: str, purpose: str, account_id: str, region: str) -> str:
+    """Another stack's key by its alias ARN: a key id is random, its alias is not, and Secrets Manager replicas
+    and S3 replication both accept an alias ARN for the key of the destination region."""
+    return f"arn:aws:kms:{region}:{account_id}:{key_alias(env, purpose)}"
+
+
+def replica_secret_arn(arn: str, region: str) -> str:
+    """A Secrets Manager replica keeps the primary secret's name and suffix; only the region of its ARN differs
+    (https://docs.aws.amazon.com/secretsmanager/latest/userguide/create-manage-multi-region-secrets.html)."""
+    parts = arn.split(":")
+    return ":".join([*parts[:3], region, *parts[4:]])
+
+
+def stack_reference(stack: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.StackReference:
+    """The outputs of another stack of this project (the state backend is self-managed: docs/state.md)."""
+    return pulumi.StackReference(f"{stack}-stack", stack_name=f"organization/{PROJECT}/{stack}", opts=opts)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicatedBucket:
+    """A bucket of the primary copied to the standby: its key in the primary's `replicatedBuckets` output."""
+
+    key: str
+    encrypted: bool  # SSE-KMS under the primary's logs key; False: SSE-S3 (ALB access logs can only be that)
+    object_lock: ObjectLock | None = None  # the replica of an Object Lock bucket must have Object Lock too
+
+
+@dataclass(frozen=True, kw_only=True)
+class ReplicationArgs:
+    env: str  # the standby stack
+    account_id: str
+    region: str  # the standby's
+    primary_region: str
+    primary: pulumi.StackReference
+    logs_key_arn: pulumi.Input[str]  # the standby's: the replicas of encrypted buckets are encrypted with it
+    buckets: tuple[ReplicatedBucket, ...]
+    protect: bool
+
+
+class Replication(pulumi.ComponentResource):
+    """The standby's copies of the primary's images and buckets, replicated continuously by ECR and S3."""
+
+    replicas: dict[str, aws.s3.Bucket]
+    configurations: dict[str, aws.s3.BucketReplicationConfig]
+    role: aws.iam.Role
+    registry: aws.ecr.ReplicationConfiguration
+
+    def __init__(self, name: str, args: ReplicationArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("kanna:dr:Replication", name, None, opts)
+        env, child = args.env, pulumi.ResourceOptions(parent=self)
+
+        # ECR replication is a setting of the registry, one per account and region, so the primary region's
+        # registry holds exactly this one rule: every catalog repository, copied to the standby's registry
+        # (https://docs.aws.amazon.com/AmazonECR/latest/userguide/replication.html). Tags pushed before the rule
+        # existed are not copied: the first deploy after it pushes them again (docs/disaster-recovery.md).
+        self.registry = aws.ecr.ReplicationConfiguration(
+            f"{env}-image-replication",
+            region=args.primary_region,
+            replication_configuration=aws.ecr.ReplicationConfigurationReplicationConfigurationArgs(
+                rules=[
+                    aws.ecr.ReplicationConfigurationReplicationConfigurationRuleArgs(
+                        destinations=[
+                            aws.ecr.ReplicationConfigurationReplicationConfigurationRuleDestinationArgs(
+                                region=args.region, registry_id=args.account_id
+                            )
+                        ],
+                        repository_filters=[
+                            aws.ecr.ReplicationConfigurationReplicationConfigurationRuleRepositoryFilterArgs(
+                                filter=REPOSITORY_PREFIX, filter_type="PREFIX_MATCH"
+                            )
+                        ],
+                    )
+                ]
+            ),
+            opts=child,
+        )
+
+        sources = args.primary.require_output("replicatedBuckets")
+        self.replicas = {
+            b.key: secure_bucket(
+                f"{env}-{b.key}-replica",
+                parent=self,
+                kms_key_arn=args.logs_key_arn if b.encrypted else None,
+                protect=args.protect,
+                object_lock=b.object_lock,
+            ).bucket
+            for b in args.buckets
+        }
+        self.role = aws.iam.Role(
+            f"{env}-replication",
+            description=f"S3 replicates the primary's audit and log buckets into {env}'s replicas as this role",
+            assume_role_policy=trust_policy("s3.amazonaws.com", {"StringEquals": {"aws:SourceAccount": args.account_id}}),
+            opts=child,
+        )
+        replica_arns = [self.replicas[b.key].arn for b in args.buckets]
+        aws.iam.RolePolicy(
+            f"{env}-replication",
+            role=self.role.id,
+            policy=pulumi.Output.all(sources, args.logs_key_arn, *replica_arns).apply(
+                lambda values: json.dumps(_replication_policy(values[0], args, values[1], values[2:]))
+            ),
+            opts=child,
+        )
+        self.configurations = {
+            b.key: aws.s3.BucketReplicationConfig(
+                f"{env}-{b.key}-replication",
+                region=args.primary_region,
+                bucket=sources.apply(lambda s, key=b.key: s[key]["name"]),
+                role=self.role.arn,
+                rules=[_rule(b, self.replicas[b.key].arn, args.logs_key_arn)],
+                opts=child,
+            )
+            for b in args.buckets
+        }
+        self.register_outputs({"replicas": {key: bucket.bucket for key, bucket in self.replicas.items()}, "role": self.role.arn})
+
+
+def _rule(bucket: ReplicatedBucket, replica_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> aws.s3.BucketReplicationConfigRuleArgs:
+    """Every object, with Replication Time Control (99.99% within 15 minutes, and metrics to alarm on:
+    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-time-control.html). Deletions are not
+    replicated: the replica keeps the evidence a compromised primary account might delete."""
+    minutes = 15
+    return aws.s3.BucketReplicationConfigRuleArgs(
+        id="to-standby",
+        status="Enabled",
+        filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
+        delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Disabled"),
+        # SSE-KMS objects replicate only when the rule opts in and names the destination's key
+        # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html).
+        source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
+            sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(status="Enabled")
+        )
+        if bucket.encrypted
+        else None,
+        destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
+            bucket=replica_arn,
+            encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(replica_kms_key_id=key_arn)
+            if bucket.encrypted
+            else None,
+            replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
+                status="Enabled", time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=minutes)
+            ),
+            metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
+                status="Enabled", event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(minutes=minutes)
+            ),
+        ),
+    )
+
+
+def _replication_policy(sources: dict, args: ReplicationArgs, replica_key_arn: str, replica_arns: list[str]) -> dict:
+    """What S3 needs as the replication role: read each source's versions (with their retention and legal
+    hold, for Object Lock buckets), write the replicas, decrypt with the source's key and encrypt with the
+    replica's, each key only through S3 in its own region
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/setting-repl-config-perm-overview.html)."""
+    source_arns = [sources[b.key]["arn"] for b in args.buckets]
+    statements: list[dict] = [
+        {"Effect": "Allow", "Action": ["s3:GetReplicationConfiguration", "s3:ListBucket"], "Resource": source_arns},
+        {
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObjectVersionForReplication",
+                "s3:GetObjectVersionAcl",
+                "s3:GetObjectVersionTagging",
+                "s3:GetObjectRetention",
+                "s3:GetObjectLegalHold",
+            ],
+            "Resource": [f"{arn}/*" for arn in source_arns],
+        },
+        {
+            "Effect": "Allow",
+            "Action": ["s3:ReplicateObject", "s3:ReplicateDelete", "s3:ReplicateTags"],
+            "Resource": [f"{arn}/*" for arn in replica_arns],
+        },
+    ]
+    encrypted = [b for b in args.buckets if b.encrypted]
+    if encrypted:
+        statements += [
+            {
+                "Effect": "Allow",
+                "Action": "kms:Decrypt",
+                "Resource": sorted({sources[b.key]["kmsKeyArn"] for b in encrypted}),
+                "Condition": {
+                    "StringEquals": {"kms:ViaService": f"s3.{args.primary_region}.amazonaws.com"},
+                    # With an S3 Bucket Key the context is the bucket's ARN, without one the object's.
+                    "StringLike": {
+                        "kms:EncryptionContext:aws:s3:arn": [a for b in encrypted for a in (sources[b.key]["arn"], f"{sources[b.key]['arn']}/*")]
+                    },
+                },
+            },
+            {
+                "Effect": "Allow",
+                "Action": ["kms:Encrypt", "kms:GenerateDataKey"],
+                "Resource": replica_key_arn,
+                "Condition": {"StringEquals": {"kms:ViaService": f"s3.{args.region}.amazonaws.com"}},
+            },
+        ]
+    return {"Version": "2012-10-17", "Statement": statements}
