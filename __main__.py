@@ -2,7 +2,17 @@
 
 import pulumi
 
+from components.buckets import ObjectLock
 from components.data import Data, DataArgs
+from components.dr import (
+    Replication,
+    ReplicationArgs,
+    bucket_output,
+    data_recovery,
+    replicated_buckets,
+    replicated_secrets,
+    stack_reference,
+)
 from components.gcp_analytics import Analytics, AnalyticsArgs
 from components.gcp_apis import GcpApis, GcpApisArgs
 from components.gcp_firebase import Firebase, FirebaseArgs
@@ -14,7 +24,7 @@ from components.observability import Observability, ObservabilityArgs, observed
 from components.platform import Platform, PlatformArgs
 from components.providers import aws_providers, datadog_provider, gcp_provider
 from components.security import Security, SecurityArgs
-from settings import SettingsError, from_pulumi
+from settings import SettingsError, from_pulumi, of_stack
 
 # 1. Settings: validated before any resource exists; a bad stack file stops here with one clear message.
 stack = pulumi.get_stack()
@@ -37,7 +47,8 @@ security_args = SecurityArgs(
 )
 security = Security(f"{stack}-security", security_args, regional)
 
-# 4. Data stores. The platform admits its services to them once they exist.
+# 4. Data stores. The platform admits its services to them once they exist. A standby reads its primary's outputs.
+primary = stack_reference(settings.dr.primary_stack) if settings.dr.primary_stack is not None else None
 data = Data(
     f"{stack}-data",
     DataArgs(
@@ -54,6 +65,7 @@ data = Data(
         private_subnet_ids=network.private_subnet_ids,
         endpoint_security_group_id=network.endpoint_security_group_id,
         mysql_services=settings.platform.clients_of("mysql"),
+        dr=data_recovery(stack, settings, primary),
     ),
     regional,
 )
@@ -61,6 +73,26 @@ data = Data(
 # 5. Platform: the shared cluster and edge (WAF -> CloudFront -> ALB), then each environment's services,
 #    deployed blue/green through CodeDeploy (6).
 platform = Platform(f"{stack}-platform", PlatformArgs(stack, settings, aws, keys, network, security, data), regional)
+
+# 6b. Disaster recovery (docs/disaster-recovery.md): a primary offers its audit and log buckets, its standby copies them.
+if settings.dr.standby_stack is not None:
+    trail, logs = security.audit.bucket.bucket, platform.edge.log_bucket
+    pulumi.export("replicatedBuckets", {"cloudtrail": bucket_output(trail, keys.logs.arn), "edge-logs": bucket_output(logs, None)})
+    masters = {"mysql": data.mysql_master_secret_arn, "postgres": data.postgres_master_secret_arn}
+    pulumi.export("replicatedSecrets", replicated_secrets(masters, {"mysql": data.mysql_secret_arns, "postgres": data.postgres_secret_arns}))
+if primary is not None:
+    lock = ObjectLock(settings.security.audit_lock_mode, settings.security.audit_lock_days)
+    replication_args = ReplicationArgs(
+        env=stack,
+        account_id=settings.aws_account_id,
+        region=settings.region,
+        primary_region=of_stack(str(settings.dr.primary_stack)).region,
+        primary=primary,
+        logs_key_arn=keys.logs.arn,
+        buckets=replicated_buckets(lock),
+        protect=settings.protect,
+    )
+    Replication(f"{stack}-replication", replication_args, regional)
 
 # 7. Observability: Datadog integration, monitors, SLOs, dashboard and synthetics for what the stack runs.
 web, workers, stores = observed(settings.platform, platform.cluster.cluster.name, data)

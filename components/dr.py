@@ -19,8 +19,9 @@ import pulumi
 import pulumi_aws as aws
 
 from components.buckets import ObjectLock, secure_bucket
+from components.data import DataRecovery
 from components.iam import trust_policy
-from settings import PROJECT
+from settings import PROJECT, Settings, of_stack
 
 ENGINES = ("mysql", "postgres")
 # The repositories of the catalog all live under this prefix (settings/services.py images).
@@ -63,6 +64,17 @@ class ReplicatedBucket:
     key: str
     encrypted: bool  # SSE-KMS under the primary's logs key; False: SSE-S3 (ALB access logs can only be that)
     object_lock: ObjectLock | None = None  # the replica of an Object Lock bucket must have Object Lock too
+    expire_days: int | None = None  # as the source's lifecycle: a replica keeps no more than its source
+
+
+def replicated_buckets(audit_lock: ObjectLock) -> tuple[ReplicatedBucket, ...]:
+    """The primary's buckets its standby keeps copies of: the audit trail (the evidence of what happened before
+    the region was lost) and the ALB access logs. The replica of the Object Lock trail bucket is locked the same way
+    (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-replication)."""
+    return (
+        ReplicatedBucket(key="cloudtrail", encrypted=True, object_lock=audit_lock),
+        ReplicatedBucket(key="edge-logs", encrypted=False, expire_days=400),
+    )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -123,6 +135,7 @@ class Replication(pulumi.ComponentResource):
                 kms_key_arn=args.logs_key_arn if b.encrypted else None,
                 protect=args.protect,
                 object_lock=b.object_lock,
+                expire_days=b.expire_days,
             ).bucket
             for b in args.buckets
         }
@@ -235,3 +248,33 @@ def _replication_policy(sources: dict, args: ReplicationArgs, replica_key_arn: s
             },
         ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def bucket_output(bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str] | None) -> dict[str, pulumi.Input[str] | None]:
+    """One entry of a primary's `replicatedBuckets` output, as its standby's Replication reads it."""
+    return {"name": bucket.bucket, "arn": bucket.arn, "kmsKeyArn": kms_key_arn}
+
+
+def data_recovery(stack: str, settings: Settings, primary: pulumi.StackReference | None) -> DataRecovery | None:
+    """The data stores' part in disaster recovery: a primary's global databases and secret replicas, or a
+    standby's secondaries and the replicas of the primary's secrets it reads (`primary`: its reference)."""
+    dr = settings.dr
+    if dr.standby_stack is not None:
+        standby = of_stack(dr.standby_stack)
+        # The replicas need the standby's secrets key, which exists once the standby is up.
+        key = key_alias_arn(dr.standby_stack, "secrets", settings.aws_account_id, standby.region)
+        replicas = [aws.secretsmanager.SecretReplicaArgs(region=standby.region, kms_key_id=key)] if dr.standby_up else []
+        return DataRecovery(global_ids={e: global_cluster_id(stack, e) for e in ENGINES}, primary=True, secret_replicas=replicas)
+    if dr.primary_stack is not None:
+        assert primary is not None
+        region = settings.region
+        secrets = primary.require_output("replicatedSecrets").apply(
+            lambda arns: {engine: {k: replica_secret_arn(arn, region) for k, arn in by.items()} for engine, by in arns.items()}
+        )
+        return DataRecovery(global_ids={e: global_cluster_id(dr.primary_stack, e) for e in ENGINES}, primary=False, secrets=secrets)
+    return None
+
+
+def replicated_secrets(master: dict[str, pulumi.Output[str]], users: dict[str, dict[str, pulumi.Output[str]]]) -> dict:
+    """A primary's `replicatedSecrets` output: per engine, its master secret and each service's, by name."""
+    return {engine: {"master": master[engine], **users[engine]} for engine in ENGINES}

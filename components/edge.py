@@ -83,7 +83,7 @@ class Edge(pulumi.ComponentResource):
         self.zone_id = zone.zone_id
         regional_cert = self._certificate("alb", child)
         global_cert = self._certificate("cloudfront", us_east_1)
-        logs = self._log_bucket()
+        self.log_bucket = logs = self._log_bucket()
 
         # --- the ALB: CloudFront's prefix list in, the VPC out --------------------------------------
         def group(name: str, description: str) -> aws.ec2.SecurityGroup:

@@ -104,7 +104,7 @@ INVOKES: dict[str, dict[str, Any]] = {
 
 # Other stacks' outputs, as a StackReference (components/dr.py) reads them: in the shape __main__.py exports them
 # (tests/test_dr.py keeps the keys equal to the recorded stack's exports). A reference reads a stack that
-# exists (a standby is deployed after its primary; a primary reads its standby only once `dr.standbyOrigin`
+# exists (a standby is deployed after its primary; a primary reads its standby only once `dr.standbyUp`
 # says it is up), so its outputs are known in the first preview as well.
 STACK_OUTPUTS: dict[str, dict[str, Any]] = {
     "prod": {
@@ -123,6 +123,16 @@ STACK_OUTPUTS: dict[str, dict[str, Any]] = {
         "albZoneId": "Z5LXEXXYW11ES",
     },
 }
+
+
+def _stack_secrets(stack: str, account: str) -> dict[str, dict[str, str]]:
+    """A primary's `replicatedSecrets`: the secrets components/data.py names, for the clients its settings list."""
+    from settings import of_stack
+
+    settings = of_stack(stack)
+    users = {"mysql": settings.platform.clients_of("mysql"), "postgres": settings.data.postgres.services}
+    arn = f"arn:aws:secretsmanager:{settings.region}:{account}:secret:kanna/{stack}"
+    return {engine: {name: f"{arn}/{engine}/{name}-AbCdEf" for name in ["master", *users[engine]]} for engine in users}
 
 
 def _fill(template: Any, values: dict[str, str]) -> Any:
@@ -161,6 +171,8 @@ class EngineMocks(pulumi.runtime.Mocks):
             if stack not in STACK_OUTPUTS:
                 raise KeyError(f"the preflight has no outputs of stack {stack}; add them to preflight/mocks.py STACK_OUTPUTS")
             outputs = _fill(STACK_OUTPUTS[stack], {"account": self.account})
+            if "replicatedBuckets" in outputs:  # a primary: its secrets too, by the names its settings give them
+                outputs["replicatedSecrets"] = _stack_secrets(stack, self.account)
             return str(args.inputs["name"]), {"name": args.inputs["name"], "outputs": outputs, "secretOutputNames": []}
         if self.mode == "first":
             # A create in preview: the engine echoes the inputs; id and all computed outputs are unknown.

@@ -26,10 +26,10 @@ class DrSettings(Section):
     standby_stack: str | None = Field(
         default=None, description="On a primary: its standby stack. The primary's clusters become the primaries of global databases."
     )
-    standby_origin: bool = Field(
+    standby_up: bool = Field(
         default=False,
-        description="On a primary: the standby's ALB is a second CloudFront origin, read from the standby's outputs. "
-        "Set it once the standby stack is up (its first deploy comes after the primary's).",
+        description="On a primary: the standby stack is deployed, so the primary's secrets replicate to its region and its ALB "
+        "is a second CloudFront origin (read from its outputs). Set it after the standby's first deploy, which follows the primary's.",
     )
     active: Literal["primary", "standby"] = Field(
         default="primary", description="On a primary: the origin CloudFront sends requests to; standby is the fail-over."
@@ -53,8 +53,8 @@ class DrSettings(Section):
             found.append(Problem(("standbyStack",), self.standby_stack, "a standby has no standby of its own; allowed: primaryStack or standbyStack"))
         if not prod and (self.primary_stack or self.standby_stack):
             found.append(Problem(("primaryStack",), self.primary_stack or self.standby_stack, "disaster recovery is for prod; allowed: tier prod"))
-        if self.standby_stack is None and self.standby_origin:
-            found.append(Problem(("standbyOrigin",), True, "no standby to send requests to; allowed: false, or set standbyStack"))
-        if self.active == "standby" and not self.standby_origin:
-            found.append(Problem(("active",), self.active, "the standby is not an origin yet; allowed: primary, or set standbyOrigin"))
+        if self.standby_stack is None and self.standby_up:
+            found.append(Problem(("standbyUp",), True, "no standby to send requests to; allowed: false, or set standbyStack"))
+        if self.active == "standby" and not self.standby_up:
+            found.append(Problem(("active",), self.active, "the standby is not up yet; allowed: primary, or set standbyUp"))
         return found
