@@ -134,7 +134,9 @@ pulumi.export("vpcId", network.vpc.id)
 pulumi.export("privateSubnetIds", network.private_subnet_ids)
 pulumi.export("isolatedSubnetIds", network.isolated_subnet_ids)
 pulumi.export("clusterArn", platform.cluster.cluster.arn)
-pulumi.export("cdnDomainName", platform.edge.distribution.domain_name)
+pulumi.export("cdnDomainName", platform.edge.distribution.domain_name if platform.edge.distribution else None)
+if settings.dr.primary_stack is not None:
+    pulumi.export("vpcOriginId", platform.edge.vpc_origin.id)  # its primary's distribution reaches this ALB through it
 pulumi.export("taskSecurityGroupIds", {env: e.security_group_ids for env, e in platform.environments.items()})
 pulumi.export("mysqlWriterEndpoint", data.mysql_writer_endpoint)
 pulumi.export("mysqlReaderEndpoint", data.mysql_reader_endpoint)

@@ -17,7 +17,8 @@ import pulumi
 from components.cluster import BOOTSTRAP_TAG, Cluster, ClusterArgs
 from components.contracts import Telemetry
 from components.data import Data
-from components.edge import Edge, EdgeArgs
+from components.dr import stack_reference
+from components.edge import Edge, EdgeArgs, StandbyOrigin, origin_host
 from components.environment import Environment, EnvironmentArgs
 from components.keys import Keys
 from components.network import Network
@@ -100,6 +101,8 @@ class Platform(pulumi.ComponentResource):
                 internal_auth=security.internal_auth,
                 test_listener_port=settings.deploy.test_listener_port if blue_green else None,
                 service_hosts=tuple(platform.service_hosts()),
+                standby_of=settings.dr.primary_stack,
+                standby_origin=self._standby_origin(settings, child),
             ),
             child,
         )
@@ -144,7 +147,18 @@ class Platform(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "clusterArn": self.cluster.cluster.arn,
-                "cdnDomainName": edge.distribution.domain_name,
+                "cdnDomainName": edge.distribution.domain_name if edge.distribution else None,
                 "taskSecurityGroupIds": {env: e.security_group_ids for env, e in self.environments.items()},
             }
         )
+
+    @staticmethod
+    def _standby_origin(settings: Settings, opts: pulumi.ResourceOptions) -> StandbyOrigin | None:
+        """A primary's standby ALB, from the standby's outputs: only once the standby is up (`dr.standbyUp`), since a
+        reference to a stack that doesn't exist yet fails, and the standby's first deploy follows the primary's."""
+        dr = settings.dr
+        if dr.standby_stack is None or not dr.standby_up:
+            return None
+        standby = stack_reference(dr.standby_stack, opts)
+        host = origin_host(settings.platform.domain, dr.standby_stack)
+        return StandbyOrigin(vpc_origin_id=standby.require_output("vpcOriginId"), host=host, active=dr.active == "standby")

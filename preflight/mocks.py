@@ -117,11 +117,7 @@ STACK_OUTPUTS: dict[str, dict[str, Any]] = {
             "edge-logs": {"name": "kanna-prod-edge-logs-preflight", "arn": "arn:aws:s3:::kanna-prod-edge-logs-preflight", "kmsKeyArn": None},
         },
     },
-    "prod-dr": {
-        "vpcOriginId": "vo_prod-dr-preflight",
-        "albDnsName": "internal-prod-dr-alb-preflight.ap-northeast-3.elb.amazonaws.com",
-        "albZoneId": "Z5LXEXXYW11ES",
-    },
+    "prod-dr": {"vpcOriginId": "vo_prod-dr-preflight"},
 }
 
 
