@@ -79,7 +79,9 @@ if settings.dr.standby_stack is not None:
     trail, logs = security.audit.bucket.bucket, platform.edge.log_bucket
     pulumi.export("replicatedBuckets", {"cloudtrail": bucket_output(trail, keys.logs.arn), "edge-logs": bucket_output(logs, None)})
     masters = {"mysql": data.mysql_master_secret_arn, "postgres": data.postgres_master_secret_arn}
-    pulumi.export("replicatedSecrets", replicated_secrets(masters, {"mysql": data.mysql_secret_arns, "postgres": data.postgres_secret_arns}))
+    pulumi.export(
+        "replicatedSecrets", replicated_secrets(masters, {"mysql": data.mysql_secret_arns, "postgres": data.postgres_secret_arns})
+    )
 if primary is not None:
     lock = ObjectLock(settings.security.audit_lock_mode, settings.security.audit_lock_days)
     replication_args = ReplicationArgs(

@@ -236,7 +236,9 @@ class AuroraCluster(pulumi.ComponentResource):
         elif g is not None:
             self.master_secret_arn = pulumi.Output.from_input(g.master_secret_arn or "")
         else:
-            self.master_secret_arn = self.cluster.master_user_secrets.apply(lambda secrets: (secrets[0].secret_arn or "") if secrets else "")
+            self.master_secret_arn = self.cluster.master_user_secrets.apply(
+                lambda secrets: (secrets[0].secret_arn or "") if secrets else ""
+            )
 
         self.register_outputs(
             {

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 from components.buckets import ObjectLock, secure_bucket
 from components.data import DataRecovery
 from components.iam import trust_policy
+from components.keys import key_alias
 from settings import PROJECT, Settings, of_stack
 
 ENGINES = ("mysql", "postgres")
@@ -32,11 +33,6 @@ def global_cluster_id(primary_stack: str, engine: str) -> str:
     """The Aurora global database of the primary's `engine` cluster: the primary creates it, its standby's
     secondary cluster joins it by this id (GlobalClusterIdentifier: a letter first, then letters, digits, -)."""
     return f"kanna-{primary_stack}-{engine}-global"
-
-
-def key_alias(env: str, purpose: str) -> str:
-    """The alias of one of a stack's KMS keys (components/keys.py makes it)."""
-    return f"alias/kanna/{env}/{purpose}"
 
 
 def key_alias_arn(env: str, purpose: str, account_id: str, region: str) -> str:
@@ -236,7 +232,9 @@ def _replication_policy(sources: dict, args: ReplicationArgs, replica_key_arn: s
                     "StringEquals": {"kms:ViaService": f"s3.{args.primary_region}.amazonaws.com"},
                     # With an S3 Bucket Key the context is the bucket's ARN, without one the object's.
                     "StringLike": {
-                        "kms:EncryptionContext:aws:s3:arn": [a for b in encrypted for a in (sources[b.key]["arn"], f"{sources[b.key]['arn']}/*")]
+                        "kms:EncryptionContext:aws:s3:arn": [
+                            a for b in encrypted for a in (sources[b.key]["arn"], f"{sources[b.key]['arn']}/*")
+                        ]
                     },
                 },
             },

@@ -48,6 +48,11 @@ class KeysArgs:
     protect: bool
 
 
+def key_alias(env: str, purpose: str) -> str:
+    """The alias of one of a stack's keys: another stack names the key by it (components/dr.py), since its id is random."""
+    return f"alias/kanna/{env}/{purpose}"
+
+
 class Keys(pulumi.ComponentResource):
     data: aws.kms.Key
     logs: aws.kms.Key
@@ -134,7 +139,7 @@ class Keys(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-alias",
-            name=f"alias/kanna/{self._args.env}/{purpose}",
+            name=key_alias(self._args.env, purpose),
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self),
         )

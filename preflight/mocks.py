@@ -114,7 +114,11 @@ STACK_OUTPUTS: dict[str, dict[str, Any]] = {
                 "arn": "arn:aws:s3:::kanna-prod-cloudtrail-preflight",
                 "kmsKeyArn": "arn:aws:kms:ap-northeast-1:{account}:key/prod-logs-key-preflight",
             },
-            "edge-logs": {"name": "kanna-prod-edge-logs-preflight", "arn": "arn:aws:s3:::kanna-prod-edge-logs-preflight", "kmsKeyArn": None},
+            "edge-logs": {
+                "name": "kanna-prod-edge-logs-preflight",
+                "arn": "arn:aws:s3:::kanna-prod-edge-logs-preflight",
+                "kmsKeyArn": None,
+            },
         },
     },
     "prod-dr": {"vpcOriginId": "vo_prod-dr-preflight"},

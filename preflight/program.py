@@ -236,7 +236,8 @@ def record(
     if config is None:
         config, secret_keys = stack_config(stack, project=project)
     account = str(config.get(f"{project.name}:awsAccountId") or config.get(f"{project.name}:managementAccountId") or "111111111111")
-    monitor = _RecordingMonitor(EngineMocks(mode, account=account), stack)
+    region = str(config.get(f"{project.name}:region") or "ap-northeast-1")  # ARNs name the stack's region
+    monitor = _RecordingMonitor(EngineMocks(mode, account=account, region=region), stack)
     warnings = _Warnings()
     logger = logging.getLogger(f"preflight.{project.name}.{stack}.{mode}")
     handlers: list[logging.Handler] = [warnings]

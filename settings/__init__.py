@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-
 from pydantic import Field, model_validator
 
 from .base import Problem, Section, SettingsError, SettingsProblems, config_from_pulumi, validate

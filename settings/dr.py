@@ -50,9 +50,13 @@ class DrSettings(Section):
     def problems(self, prod: bool) -> list[Problem]:
         found: list[Problem] = []
         if self.primary_stack is not None and self.standby_stack is not None:
-            found.append(Problem(("standbyStack",), self.standby_stack, "a standby has no standby of its own; allowed: primaryStack or standbyStack"))
+            found.append(
+                Problem(("standbyStack",), self.standby_stack, "a standby has no standby of its own; allowed: primaryStack or standbyStack")
+            )
         if not prod and (self.primary_stack or self.standby_stack):
-            found.append(Problem(("primaryStack",), self.primary_stack or self.standby_stack, "disaster recovery is for prod; allowed: tier prod"))
+            found.append(
+                Problem(("primaryStack",), self.primary_stack or self.standby_stack, "disaster recovery is for prod; allowed: tier prod")
+            )
         if self.standby_stack is None and self.standby_up:
             found.append(Problem(("standbyUp",), True, "no standby to send requests to; allowed: false, or set standbyStack"))
         if self.active == "standby" and not self.standby_up:
