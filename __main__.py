@@ -2,18 +2,18 @@
 
 import pulumi
 
-from components.data import Data, DataArgs
-from components.gcp_analytics import Analytics, AnalyticsArgs
-from components.gcp_apis import GcpApis, GcpApisArgs
-from components.gcp_firebase import Firebase, FirebaseArgs
-from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
-from components.keys import Keys, KeysArgs
-from components.log_export import LogExport, LogExportArgs
-from components.network import Network, NetworkArgs
-from components.observability import Observability, ObservabilityArgs, observed
-from components.platform import Platform, PlatformArgs
-from components.providers import aws_providers, datadog_provider, gcp_provider
-from components.security import Security, SecurityArgs
+from components.data.data import Data, DataArgs
+from components.gcp.analytics import Analytics, AnalyticsArgs
+from components.gcp.apis import GcpApis, GcpApisArgs
+from components.gcp.firebase import Firebase, FirebaseArgs
+from components.gcp.identity import KeylessIdentity, KeylessIdentityArgs
+from components.gcp.log_export import LogExport, LogExportArgs
+from components.lib.providers import aws_providers, datadog_provider, gcp_provider
+from components.network.network import Network, NetworkArgs
+from components.observability.observability import Observability, ObservabilityArgs, observed
+from components.platform.platform import Platform, PlatformArgs
+from components.security.keys import Keys, KeysArgs
+from components.security.security import Security, SecurityArgs
 from settings import SettingsError, from_pulumi
 
 # 1. Settings: validated before any resource exists; a bad stack file stops here with one clear message.

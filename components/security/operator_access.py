@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.buckets import SecureBucket, secure_bucket
-from components.contracts import ExecLogging
+from components.lib.buckets import SecureBucket, secure_bucket
+from components.lib.contracts import ExecLogging
 
 SESSION_DOCUMENT = "SSM-SessionManagerRunShell"  # the name Session Manager reads its account preferences from
 EXEC_PREFIX = "ecs-exec/"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.iam import trust_policy
+from components.lib.iam import trust_policy
 from settings import NetworkSettings
 
 GATEWAY_ENDPOINTS = ("s3", "dynamodb")

@@ -2,7 +2,7 @@
 
 The pipeline from AWS has no stored credential at either hop:
 1. Storage Transfer Service copies new objects from the AWS log-export bucket (`kanna-<env>-log-export-<account>`,
-   prefixes `app/` and `audit/`, newline-delimited JSON written by components/log_export.py) into a staging bucket.
+   prefixes `app/` and `audit/`, newline-delimited JSON written by components/gcp/log_export.py) into a staging bucket.
    It authenticates to AWS with `role_arn`: Google's transfer service agent calls
    AssumeRoleWithWebIdentity with its own Google-signed identity token, so the AWS role
    `<env>-bigquery-log-export` trusts `accounts.google.com` for that agent's subject id only (exported
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.contracts import LOG_EXPORT_PREFIXES, log_export_bucket, log_export_role_arn
+from components.lib.contracts import LOG_EXPORT_PREFIXES, log_export_bucket, log_export_role_arn
 from settings import GcpSettings
 
 DAY_MS = 24 * 60 * 60 * 1000
@@ -56,7 +56,7 @@ SCHEMAS: dict[str, list[dict[str, str]]] = {
         {"name": "count", "type": "INTEGER", "mode": "NULLABLE"},
     ],
 }
-# Datasets fed from the AWS log export, and the export prefix of each (components/log_export.py writes them).
+# Datasets fed from the AWS log export, and the export prefix of each (components/gcp/log_export.py writes them).
 FROM_AWS = LOG_EXPORT_PREFIXES
 
 

@@ -9,7 +9,7 @@ this environment's calling services on 443. No Cloud Map: its DNS would list gre
 are healthy and blue ones through the termination wait, whatever CodeDeploy decided.
 
 Deploys: with the stack's `deploy.webStrategy` blueGreen (and the edge's test listener), every web service
-gets a green target group, a test rule and a CodeDeploy deployment group (components/bluegreen.py), all in
+gets a green target group, a test rule and a CodeDeploy deployment group (components/platform/bluegreen.py), all in
 the environment's one CodeDeploy application. Workers deploy rolling, rolled back by the circuit breaker and
 by their queue-latency alarm. `deploy` holds what CI needs to ship an image to each service, either way.
 """
@@ -22,12 +22,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import service_alarms, worker_alarm_specs
-from components.bluegreen import BlueGreen, BlueGreenArgs, deploy_application, deploy_inputs, rolling_deploy_inputs
-from components.cluster import Cluster
-from components.container_service import QUEUE_METRIC_NAMESPACE, ContainerService, ContainerServiceArgs
-from components.contracts import Connection, InternalAuth, Telemetry
-from components.web_route import WebRoute, WebRouteArgs
+from components.lib.contracts import Connection, InternalAuth, Telemetry
+from components.observability.alarms import service_alarms, worker_alarm_specs
+from components.platform.bluegreen import BlueGreen, BlueGreenArgs, deploy_application, deploy_inputs, rolling_deploy_inputs
+from components.platform.cluster import Cluster
+from components.platform.service.container_service import QUEUE_METRIC_NAMESPACE, ContainerService, ContainerServiceArgs
+from components.platform.web_route import WebRoute, WebRouteArgs
 from settings import Settings
 
 # Listener rule priorities: each environment owns a block; inside it, rules with paths come first so that a

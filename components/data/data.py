@@ -9,7 +9,7 @@
   username, password, host, port, `masterarn`, and PostgreSQL's dbname), and the service's migration job,
   running with the RDS-managed master secret, creates the user (and PostgreSQL's database) from that
   secret, idempotently, before the service starts. MySQL's users are the catalog's MySQL clients.
-- Rotation (components/rotation.py): every user secret rotates with the alternating-users strategy, so the
+- Rotation (components/data/rotation.py): every user secret rotates with the alternating-users strategy, so the
   credentials a running task started with stay valid through a rotation; the master user is for
   administration (migration jobs, the rotation functions) only.
 - Valkey for Sidekiq and caching.
@@ -31,8 +31,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.contracts import Connection
-from components.iam import trust_policy
+from components.lib.contracts import Connection
+from components.lib.iam import trust_policy
 from settings.data import DataSettings
 
 from .aurora import AuroraArgs, AuroraCluster

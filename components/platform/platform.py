@@ -14,16 +14,16 @@ from dataclasses import dataclass
 
 import pulumi
 
-from components.cluster import BOOTSTRAP_TAG, Cluster, ClusterArgs
-from components.contracts import Telemetry
-from components.data import Data
-from components.edge import Edge, EdgeArgs
-from components.environment import Environment, EnvironmentArgs
-from components.keys import Keys
-from components.network import Network
-from components.providers import AwsProviders
-from components.security import Security
-from components.waf import Waf, WafArgs
+from components.data.data import Data
+from components.edge.edge import Edge, EdgeArgs
+from components.edge.waf import Waf, WafArgs
+from components.lib.contracts import Telemetry
+from components.lib.providers import AwsProviders
+from components.network.network import Network
+from components.platform.cluster import BOOTSTRAP_TAG, Cluster, ClusterArgs
+from components.platform.environment import Environment, EnvironmentArgs
+from components.security.keys import Keys
+from components.security.security import Security
 from settings import Settings
 from settings.platform import PlatformSettings
 

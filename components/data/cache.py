@@ -20,8 +20,8 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.firewall import admit, store_security_group
-from components.rotation import rotation_exempt
+from components.data.rotation import rotation_exempt
+from components.lib.firewall import admit, store_security_group
 from settings.data import RedisSettings
 
 PORT = 6379

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import InternalAuth
+from components.lib.contracts import InternalAuth
 
 
 @dataclass(frozen=True)

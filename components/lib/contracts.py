@@ -12,13 +12,13 @@ IAM_ROLE_NAME_MAX = 64  # docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam
 def task_role_name(env: str, service: str) -> str:
     """The physical name of a service's ECS task role in a verification environment (`alpha-core-api-task`).
 
-    Explicit, not auto-named: GCP's workload identity condition (components/gcp_identity.py) admits the sessions
+    Explicit, not auto-named: GCP's workload identity condition (components/gcp/identity.py) admits the sessions
     of these roles by name, so both sides call this function. The longest, a 10-character environment with the
     catalog's longest service name, is well under IAM's 64 characters (tests/test_first_deploy.py)."""
     return f"{env}-{service}-task"
 
 
-# The BigQuery log pipeline's AWS side (components/log_export.py) and its GCP side (components/gcp_analytics.py)
+# The BigQuery log pipeline's AWS side (components/gcp/log_export.py) and its GCP side (components/gcp/analytics.py)
 # name the bucket, the prefixes and the role with these, never by typing them twice.
 LOG_EXPORT_PREFIXES = {"app_logs": "app", "audit_logs": "audit"}  # BigQuery dataset -> S3 prefix
 
@@ -73,7 +73,7 @@ class Connection:
 
 @dataclass(frozen=True)
 class Telemetry:
-    """What every task needs to ship traces, metrics and logs to Datadog (components/telemetry.py)."""
+    """What every task needs to ship traces, metrics and logs to Datadog (components/platform/service/telemetry.py)."""
 
     env: str  # the Datadog `env` tag: the stack (a verification environment is the tag kanna_env)
     datadog_site: str

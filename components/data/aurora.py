@@ -21,7 +21,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
-from components.firewall import admit, store_security_group
+from components.lib.firewall import admit, store_security_group
 from settings.data import ClusterSettings
 
 PORTS = {"mysql": 3306, "postgres": 5432}

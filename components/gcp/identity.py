@@ -3,7 +3,7 @@
 No service account key exists: AWS tasks and CI workflows exchange their own short-lived identity for a
 Google token, and only these may:
 - AWS pool: the assumed-role sessions of the listed services' ECS task roles in every environment of the stack
-  (`<environment>-<service>-task`, named by components/contracts.py task_role_name, which the container
+  (`<environment>-<service>-task`, named by components/lib/contracts.py task_role_name, which the container
   services use too) in this stack's AWS account, which then impersonate the backend service account. GCP STS
   sees an ECS task as `arn:aws:sts::<account>:assumed-role/<role>/<session>`, so the condition checks that form.
 - GitHub pool: workflows of the one repository, on its protected branches or in its protected
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
-from components.contracts import task_role_name
+from components.lib.contracts import task_role_name
 from settings import GcpSettings
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"

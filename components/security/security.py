@@ -19,12 +19,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.audit import Audit, AuditArgs
-from components.buckets import SecureBucket, secure_bucket
-from components.contracts import ExecLogging, InternalAuth
-from components.iam import trust_policy
-from components.identity import Identity, IdentityArgs
-from components.operator_access import OperatorAccess, OperatorAccessArgs
+from components.lib.buckets import SecureBucket, secure_bucket
+from components.lib.contracts import ExecLogging, InternalAuth
+from components.lib.iam import trust_policy
+from components.security.audit import Audit, AuditArgs
+from components.security.identity import Identity, IdentityArgs
+from components.security.operator_access import OperatorAccess, OperatorAccessArgs
 from settings import SecuritySettings
 
 GUARDDUTY_FEATURES = ("S3_DATA_EVENTS", "RDS_LOGIN_EVENTS", "RUNTIME_MONITORING", "EBS_MALWARE_PROTECTION")

@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.buckets import secure_bucket
-from components.contracts import InternalAuth
+from components.lib.buckets import secure_bucket
+from components.lib.contracts import InternalAuth
 from settings import regions
 from settings.platform import idp_response_url
 

@@ -4,7 +4,7 @@ CodeDeploy starts the new task set (green) behind the idle target group, sends t
 listener's traffic to it, then moves production traffic by the stack's deployment config (all at once in
 dev, a 10% canary in prod). It rolls back by itself when the deployment fails or when one of the rollback
 alarms fires: target 5xx rate, unhealthy hosts and p99 latency, for BOTH target groups, because blue and
-green swap roles on every deploy. The alarms come from `components.alarms` (the one place they are
+green swap roles on every deploy. The alarms come from `components.observability.alarms` (the one place they are
 defined). After a successful switch the old tasks stay up for the termination wait, so a rollback in that
 window is a listener flip.
 
@@ -25,9 +25,9 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.alarms import service_alarm_specs, service_alarms
-from components.container_service import ContainerService
-from components.web_route import WebRoute
+from components.observability.alarms import service_alarm_specs, service_alarms
+from components.platform.service.container_service import ContainerService
+from components.platform.web_route import WebRoute
 from settings.deploy import DeploySettings
 from settings.observability import WebThresholds
 
@@ -214,7 +214,7 @@ def deploy_inputs(
         containerName=container,
         containerPort=port,
         # The strategy from the settings, not the service's state: Pulumi ignores it on a CODE_DEPLOY service, so
-        # the deploy that CodeDeploy runs is what applies a change (components/container_service.py).
+        # the deploy that CodeDeploy runs is what applies a change (components/platform/service/container_service.py).
         appspec=appspec(container_service.capacity_provider_strategies),
         taskDefinition=task_template(container_service),
     ).apply(dict)

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.buckets import ObjectLock, SecureBucket, secure_bucket
-from components.iam import trust_policy
+from components.lib.buckets import ObjectLock, SecureBucket, secure_bucket
+from components.lib.iam import trust_policy
 from settings import SecuritySettings
 
 

@@ -22,7 +22,7 @@ import pulumi_gcp as gcp
 
 from settings import GcpSettings
 
-RULES_FILE = Path(__file__).resolve().parent.parent / "gcp" / "firestore.rules"
+RULES_FILE = Path(__file__).resolve().parents[2] / "gcp" / "firestore.rules"
 FCM_SEND_PERMISSIONS = ["cloudmessaging.messages.create"]
 
 

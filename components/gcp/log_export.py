@@ -1,6 +1,6 @@
 """The AWS side of the BigQuery log pipeline: where application and audit events land for GCP to fetch.
 
-1. Producers write one JSON object per line, in the BigQuery tables' schema (components/gcp_analytics.py SCHEMAS),
+1. Producers write one JSON object per line, in the BigQuery tables' schema (components/gcp/analytics.py SCHEMAS),
    to the stack's export log groups `/kanna/<env>/log-export/app` and `.../audit` (`writer_policy` allows exactly
    that; every service's task role holds it).
 2. A subscription filter sends each group to its Firehose stream, which decompresses the CloudWatch Logs
@@ -12,7 +12,7 @@
    and read those two prefixes only (cloud.google.com/storage-transfer/docs/source-amazon-s3: s3:ListBucket and
    s3:GetObject, plus kms:Decrypt for SSE-KMS objects).
 
-The bucket's and role's names come from components/contracts.py, which the GCP side calls too. Objects expire
+The bucket's and role's names come from components/lib/contracts.py, which the GCP side calls too. Objects expire
 after EXPORT_DAYS: the hourly transfer has copied them long before, and BigQuery keeps the data.
 """
 
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components.buckets import secure_bucket
-from components.contracts import LOG_EXPORT_PREFIXES, log_export_bucket, log_export_role_name
-from components.iam import trust_policy
+from components.lib.buckets import secure_bucket
+from components.lib.contracts import LOG_EXPORT_PREFIXES, log_export_bucket, log_export_role_name
+from components.lib.iam import trust_policy
 
 EXPORT_DAYS = 30  # a month of re-runs for a stalled transfer; the data lives in BigQuery
 GOOGLE = "accounts.google.com"

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.contracts import ExecLogging
+from components.lib.contracts import ExecLogging
 
 BOOTSTRAP_TAG = "bootstrap"
 # Untagged layers go after a day; of tagged images the newest 100 stay (rollbacks need a few, audits more).

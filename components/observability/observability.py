@@ -6,8 +6,8 @@
   It collects the metric namespaces the platform uses, from Tokyo and us-east-1 (CloudFront, global WAF).
 - Logs: ALB, CloudFront and WAF write their logs to S3; Datadog subscribes the Forwarder Lambda to those
   buckets (`logs_config.lambda_forwarder`). Task logs go straight to Datadog through FireLens
-  (components/telemetry.py) and need no forwarder.
-- Monitors come from the specs in components/alarms.py, the same thresholds the CodeDeploy rollback
+  (components/platform/service/telemetry.py) and need no forwarder.
+- Monitors come from the specs in components/observability/alarms.py, the same thresholds the CodeDeploy rollback
   alarms use. Every monitor and SLO is tagged `env:<env>` and `service:<name>`: the policy pack relates
   them to ECS services by that tag.
 
@@ -23,11 +23,11 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_datadog as datadog
 
-from components import alarms
-from components.alarms import MonitorSpec
-from components.buckets import bucket_prefix
-from components.data import Data
-from components.rotation import rotation_exempt
+from components.data.data import Data
+from components.data.rotation import rotation_exempt
+from components.lib.buckets import bucket_prefix
+from components.observability import alarms
+from components.observability.alarms import MonitorSpec
 from settings.observability import API_KEY_SECRET, ObservabilitySettings
 from settings.platform import PlatformSettings
 
@@ -173,7 +173,7 @@ class Observability(pulumi.ComponentResource):
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
         self._aws_integration()
-        # Tasks read the API key from here at start (components/telemetry.py). Its value is put in once by an
+        # Tasks read the API key from here at start (components/platform/service/telemetry.py). Its value is put in once by an
         # operator (`aws secretsmanager put-secret-value`), so it never passes through git or Pulumi state.
         self.api_key_secret = aws.secretsmanager.Secret(
             f"{args.env}-datadog-api-key",

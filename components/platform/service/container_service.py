@@ -10,7 +10,7 @@
   see EXEC_AGENT_DIRS.
 - Placement by capacity provider strategy only: Spot alone in verification environments; in prod an
   on-demand base keeps web services up through a Spot reclaim wave, and Spot carries the rest.
-- Every task carries the Datadog agent and a FireLens log router (components/telemetry.py), with unified
+- Every task carries the Datadog agent and a FireLens log router (components/platform/service/telemetry.py), with unified
   service tags, and gets its data stores' endpoints as settings and their credentials as ECS secrets.
 - Calls between services go through the internal ALB at the callee's internal host (`<CALLEE>_URL`, given by the
   environment), so they follow the callee's blue/green traffic shift; the ALB never faces the internet.
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_aws as aws
 
-from components import telemetry
-from components.contracts import Connection, Telemetry, task_role_name
+from components.lib.contracts import Connection, Telemetry, task_role_name
+from components.platform.service import telemetry
 from settings.platform import Schedule
 from settings.services import ServiceSettings, Size
 
@@ -72,7 +72,7 @@ class ContainerServiceArgs:
     alb_arn_suffix: pulumi.Input[str] | None = None
     schedule: Schedule | None = None
     depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
-    blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/bluegreen.py) ships new task definitions
+    blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/platform/bluegreen.py) ships new task definitions
     rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
     parked: bool = False  # its repository awaits its first image (deploy.awaitingImages): 0 tasks, and autoscaling keeps it there
 
@@ -155,7 +155,7 @@ class ContainerService(pulumi.ComponentResource):
             opts=child,
         )
 
-        # Blue/green: CodeDeploy applies the strategy through the AppSpec (components/bluegreen.py), from this value.
+        # Blue/green: CodeDeploy applies the strategy through the AppSpec (components/platform/bluegreen.py), from this value.
         self.capacity_provider_strategies = strategies = self._capacity()
         # No Cloud Map registry: callers go through the ALB (see the module docstring). Nor Service Connect: ECS does
         # not support it on services with the CODE_DEPLOY controller (aws/containers-roadmap#1993).
@@ -201,7 +201,7 @@ class ContainerService(pulumi.ComponentResource):
             # the first task definition; later ones ship through CodeDeploy (deploy/render.py, CI).
             # The capacity provider strategy too: ECS applies a change to it only with a new deployment, which a
             # CODE_DEPLOY service refuses from UpdateService. CodeDeploy applies it instead: the AppSpec carries it
-            # (deploy_inputs in components/bluegreen.py), so the next deploy moves the tasks.
+            # (deploy_inputs in components/platform/bluegreen.py), so the next deploy moves the tasks.
             ignored += ["loadBalancers", "capacityProviderStrategies"]
             return {
                 "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="CODE_DEPLOY"),
@@ -245,7 +245,7 @@ class ContainerService(pulumi.ComponentResource):
             env=args.telemetry.env,
             version=args.telemetry.version,
             container_name=args.service,
-            # The repository's bootstrap image (components/cluster.py); CI deploys the commits' digests after it.
+            # The repository's bootstrap image (components/platform/cluster.py); CI deploys the commits' digests after it.
             image=pulumi.Output.concat(args.repository_url, ":", args.telemetry.version),
             port=spec.port,
             log_group=log_group,
@@ -311,7 +311,7 @@ class ContainerService(pulumi.ComponentResource):
                     "Resource": repository_arn,
                 },
                 {
-                    # GuardDuty Runtime Monitoring (agent managed on Fargate, components/security.py) adds its agent as a
+                    # GuardDuty Runtime Monitoring (agent managed on Fargate, components/security/security.py) adds its agent as a
                     # sidecar of every task; ECS pulls it with this role from GuardDuty's repository in the region.
                     "Sid": "PullGuardDutyAgent",
                     "Effect": "Allow",

@@ -1,0 +1,1 @@
+"""The observability layer: the Datadog integration, monitors, SLOs, the dashboard and synthetics."""
