@@ -99,7 +99,7 @@ def test_a_mutated_stack_yields_sarif_that_validates_with_rule_ids_and_source_li
     )
     advisory = results[(rule_id("ecs-task-definition-arm64"), "warning")]["locations"][0]["physicalLocation"]
     assert f"{advisory['artifactLocation']['uri']}:{advisory['region']['startLine']}" == line_of(
-        "components/platform/service/container_service.py", "aws.ecs.TaskDefinition("
+        "components/platform/service/task.py", "aws.ecs.TaskDefinition("
     )
     # A finding about the stack as a whole points at the stack's file.
     stack_wide = results[(rule_id("ecs-service-private-subnets"), "error")]["locations"][0]["physicalLocation"]

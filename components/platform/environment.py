@@ -26,7 +26,8 @@ from components.lib.contracts import Connection, InternalAuth, Telemetry
 from components.observability.alarms import service_alarms, worker_alarm_specs
 from components.platform.bluegreen import BlueGreen, BlueGreenArgs, deploy_application, deploy_inputs, rolling_deploy_inputs
 from components.platform.cluster import Cluster
-from components.platform.service.container_service import QUEUE_METRIC_NAMESPACE, ContainerService, ContainerServiceArgs
+from components.platform.service.container_service import ContainerService, ContainerServiceArgs
+from components.platform.service.scaling import QUEUE_METRIC_NAMESPACE
 from components.platform.web_route import WebRoute, WebRouteArgs
 from settings import Settings
 
