@@ -27,7 +27,7 @@ from settings.data import ClusterSettings
 PORTS = {"mysql": 3306, "postgres": 5432}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AuroraArgs:
     env: str
     engine: Literal["mysql", "postgres"]

@@ -27,7 +27,7 @@ from settings.data import RedisSettings
 PORT = 6379
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class CacheArgs:
     env: str
     settings: RedisSettings

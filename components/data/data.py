@@ -31,8 +31,10 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
+from components.lib.context import InContext
 from components.lib.contracts import Connection
 from components.lib.iam import trust_policy
+from components.network.network import Network
 from settings.data import DataSettings
 
 from .aurora import AuroraArgs, AuroraCluster
@@ -62,20 +64,11 @@ POSTGRES_PARAMETERS = {
 }
 
 
-@dataclass(frozen=True)
-class DataArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class DataArgs(InContext):
     settings: DataSettings
-    vpc_id: pulumi.Input[str]
-    isolated_subnet_ids: Sequence[pulumi.Input[str]]
+    network: Network  # the stores in its isolated subnets; the rotation functions in its private ones, by its endpoints
     availability_zones: Sequence[str]
-    data_key_arn: pulumi.Input[str]
-    secrets_key_arn: pulumi.Input[str]
-    protect: bool
-    account_id: str
-    region: str
-    private_subnet_ids: Sequence[pulumi.Input[str]]  # where the rotation functions run
-    endpoint_security_group_id: pulumi.Input[str]  # the interface endpoints (Secrets Manager API)
     mysql_services: Sequence[str]  # the catalog's MySQL clients: each gets its own user
     # service name -> the service's task security group id; the platform passes these in.
     mysql_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -126,8 +119,8 @@ class Data(pulumi.ComponentResource):
                     env=env,
                     engine="mysql" if mysql else "postgres",
                     settings=s.mysql if mysql else s.postgres,
-                    vpc_id=args.vpc_id,
-                    isolated_subnet_ids=args.isolated_subnet_ids,
+                    vpc_id=args.network.vpc.id,
+                    isolated_subnet_ids=args.network.isolated_subnet_ids,
                     availability_zones=args.availability_zones,
                     data_key_arn=args.data_key_arn,
                     secrets_key_arn=args.secrets_key_arn,
@@ -148,8 +141,8 @@ class Data(pulumi.ComponentResource):
             CacheArgs(
                 env=env,
                 settings=s.redis,
-                vpc_id=args.vpc_id,
-                isolated_subnet_ids=args.isolated_subnet_ids,
+                vpc_id=args.network.vpc.id,
+                isolated_subnet_ids=args.network.isolated_subnet_ids,
                 availability_zones=args.availability_zones,
                 data_key_arn=args.data_key_arn,
                 secrets_key_arn=args.secrets_key_arn,
@@ -173,9 +166,9 @@ class Data(pulumi.ComponentResource):
                     engine=engine,
                     account_id=args.account_id,
                     region=args.region,
-                    vpc_id=args.vpc_id,
-                    subnet_ids=args.private_subnet_ids,
-                    endpoint_security_group_id=args.endpoint_security_group_id,
+                    vpc_id=args.network.vpc.id,
+                    subnet_ids=args.network.private_subnet_ids,
+                    endpoint_security_group_id=args.network.endpoint_security_group_id,
                     store_security_group_id=cluster.security_group.id,
                     port=cluster.port,
                     master_secret_arn=cluster.master_secret_arn,
@@ -217,6 +210,16 @@ class Data(pulumi.ComponentResource):
                 "redisAuthSecretArn": self.redis_auth_secret_arn,
             }
         )
+
+    def outputs(self) -> dict[str, object]:
+        """The stack outputs of the data stores: their endpoints (credentials stay in Secrets Manager)."""
+        return {
+            "mysqlWriterEndpoint": self.mysql_writer_endpoint,
+            "mysqlReaderEndpoint": self.mysql_reader_endpoint,
+            "mysqlAnalyticsEndpoint": self.mysql_analytics_endpoint,
+            "postgresWriterEndpoint": self.postgres_writer_endpoint,
+            "redisEndpoint": self.redis_endpoint,
+        }
 
     def admit(self, store: str, clients: Mapping[str, pulumi.Input[str]]) -> None:
         """Opens `store` ('mysql', 'postgres' or 'redis') to these clients' task security groups."""

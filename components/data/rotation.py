@@ -74,7 +74,7 @@ def initial_version(
     )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class RotationArgs:
     env: str
     engine: Literal["mysql", "postgres"]

@@ -26,6 +26,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib.buckets import secure_bucket
+from components.lib.context import InContext
 from components.lib.contracts import InternalAuth
 from settings import regions
 from settings.platform import idp_response_url
@@ -39,9 +40,8 @@ CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
 
 
-@dataclass(frozen=True)
-class EdgeArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class EdgeArgs(InContext):
     domain: str
     hosts: list[str]  # every public hostname of every environment
     admin_hosts: list[str]  # hosts behind internal authentication: the ALB reaches the IdP for them
@@ -51,9 +51,7 @@ class EdgeArgs:
     regional_acl_arn: pulumi.Input[str]
     cloudfront_acl_arn: pulumi.Input[str]
     global_provider: aws.Provider
-    prod: bool
-    protect: bool
-    region: str  # the ALB's: its access logs are written by that region's Elastic Load Balancing account
+    prod: bool  # the ALB's access logs are written by its region's Elastic Load Balancing account (context.region)
     internal_auth: InternalAuth | None = None  # the security baseline's Cognito pool; None: a minimal one here
     test_listener_port: int | None = None  # blue/green: CodeDeploy's test listener, reachable from the VPC only
     service_hosts: tuple[str, ...] = ()  # internal hosts of calls between services: records to the ALB, never CDN aliases

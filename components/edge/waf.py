@@ -25,6 +25,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.context import InContext
+
 SIZE_GROUP = "AWSManagedRulesCommonRuleSet"
 MANAGED_GROUPS = (
     "AWSManagedRulesAmazonIpReputationList",
@@ -37,14 +39,11 @@ SIZE_RULE = "SizeRestrictions_BODY"  # in AWSManagedRulesCommonRuleSet: bodies o
 SIZE_LABEL = "awswaf:managed:aws:core-rule-set:SizeRestrictions_Body"  # the label it adds, also when it only counts
 
 
-@dataclass(frozen=True)
-class WafArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class WafArgs(InContext):
     rate_limit: int
     log_retention_days: int
-    logs_key_arn: pulumi.Input[str]
     global_provider: aws.Provider  # us-east-1: where CLOUDFRONT-scope ACLs and their logs live
-    protect: bool
     upload_paths: list[str]  # path prefixes where bodies over 8 KB are expected (PlatformSettings.upload_paths)
 
 

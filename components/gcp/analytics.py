@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.lib.context import InContext
 from components.lib.contracts import LOG_EXPORT_PREFIXES, log_export_bucket, log_export_role_arn
 from settings import GcpSettings
 
@@ -60,14 +61,11 @@ SCHEMAS: dict[str, list[dict[str, str]]] = {
 FROM_AWS = LOG_EXPORT_PREFIXES
 
 
-@dataclass(frozen=True)
-class AnalyticsArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class AnalyticsArgs(InContext):
     settings: GcpSettings
-    aws_account_id: str
     backend_member: pulumi.Input[str]  # writes usage events
     apis: Sequence[pulumi.Resource]
-    protect: bool
 
 
 class Analytics(pulumi.ComponentResource):
@@ -238,9 +236,9 @@ class Analytics(pulumi.ComponentResource):
                 description=f"kanna {env}: {prefix}/ logs from S3 to the staging bucket",
                 transfer_spec=gcp.storage.TransferJobTransferSpecArgs(
                     aws_s3_data_source=gcp.storage.TransferJobTransferSpecAwsS3DataSourceArgs(
-                        bucket_name=log_export_bucket(env, self._args.aws_account_id),
+                        bucket_name=log_export_bucket(env, self._args.account_id),
                         path=f"{prefix}/",
-                        role_arn=log_export_role_arn(env, self._args.aws_account_id),  # keyless: no aws_access_key
+                        role_arn=log_export_role_arn(env, self._args.account_id),  # keyless: no aws_access_key
                     ),
                     gcs_data_sink=gcp.storage.TransferJobTransferSpecGcsDataSinkArgs(bucket_name=self.staging.name, path=f"{prefix}/"),
                 ),

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.lib.context import InContext
+
 # What the resources in the gcp_* components call, and what the APIs they call depend on.
 APIS = (
     "serviceusage.googleapis.com",  # enabling the rest
@@ -30,9 +32,8 @@ APIS = (
 )
 
 
-@dataclass(frozen=True)
-class GcpApisArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class GcpApisArgs(InContext):
     project_id: str
 
 

@@ -20,18 +20,17 @@ from pathlib import Path
 import pulumi
 import pulumi_gcp as gcp
 
+from components.lib.context import InContext
 from settings import GcpSettings
 
 RULES_FILE = Path(__file__).resolve().parents[2] / "gcp" / "firestore.rules"
 FCM_SEND_PERMISSIONS = ["cloudmessaging.messages.create"]
 
 
-@dataclass(frozen=True)
-class FirebaseArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class FirebaseArgs(InContext):
     settings: GcpSettings
     apis: Sequence[pulumi.Resource]  # the enabled APIs: nothing here may be created before them
-    protect: bool
 
 
 class Firebase(pulumi.ComponentResource):

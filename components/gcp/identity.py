@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_gcp as gcp
 
+from components.lib.context import InContext
 from components.lib.contracts import task_role_name
 from settings import GcpSettings
 
@@ -61,11 +62,9 @@ def github_condition(repository: str, branches: Sequence[str], environments: Seq
     return f"assertion.repository == '{repository}' && ({' || '.join(allowed)})"
 
 
-@dataclass(frozen=True)
-class KeylessIdentityArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class KeylessIdentityArgs(InContext):
     settings: GcpSettings
-    aws_account_id: str
     backend_service_account: pulumi.Input[str]  # the backend account's `name` (projects/.../serviceAccounts/...)
     apis: Sequence[pulumi.Resource]
     environments: Sequence[str]  # the stack's verification environments, each with its own task roles
@@ -97,13 +96,13 @@ class KeylessIdentity(pulumi.ComponentResource):
             workload_identity_pool_id=aws_pool.workload_identity_pool_id,
             workload_identity_pool_provider_id="aws",
             display_name="AWS ECS task roles",
-            aws=gcp.iam.WorkloadIdentityPoolProviderAwsArgs(account_id=args.aws_account_id),
+            aws=gcp.iam.WorkloadIdentityPoolProviderAwsArgs(account_id=args.account_id),
             attribute_mapping={"google.subject": "assertion.arn", "attribute.aws_role": AWS_ROLE_ATTRIBUTE},
-            attribute_condition=aws_condition(args.environments, args.aws_account_id, s.backend_services),
+            attribute_condition=aws_condition(args.environments, args.account_id, s.backend_services),
             opts=child,
         )
         for environment, service in ((e, b) for e in args.environments for b in s.backend_services):
-            role = task_role_session_arn(environment, args.aws_account_id, service)
+            role = task_role_session_arn(environment, args.account_id, service)
             gcp.serviceaccount.IAMMember(
                 f"{environment}-{service}-task-acts-as-backend",
                 service_account_id=args.backend_service_account,

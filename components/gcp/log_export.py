@@ -25,6 +25,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib.buckets import secure_bucket
+from components.lib.context import InContext
 from components.lib.contracts import LOG_EXPORT_PREFIXES, log_export_bucket, log_export_role_name
 from components.lib.iam import trust_policy
 
@@ -32,15 +33,10 @@ EXPORT_DAYS = 30  # a month of re-runs for a stalled transfer; the data lives in
 GOOGLE = "accounts.google.com"
 
 
-@dataclass(frozen=True)
-class LogExportArgs:
-    env: str
-    account_id: str
-    region: str
-    logs_key_arn: pulumi.Input[str]
+@dataclass(frozen=True, kw_only=True)
+class LogExportArgs(InContext):
     transfer_subject_id: pulumi.Input[str]  # Google's Storage Transfer agent of the stack's project (its subject id)
     log_retention_days: int
-    protect: bool
     access_log_bucket: pulumi.Input[str] | None = None  # the stack's S3 server access log bucket
     writer_roles: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # "<env>-<service>" -> task role name
 

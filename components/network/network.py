@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.context import InContext
 from components.lib.iam import trust_policy
 from settings import NetworkSettings
 
@@ -28,13 +29,9 @@ GATEWAY_ENDPOINTS = ("s3", "dynamodb")
 INTERFACE_ENDPOINTS = ("ecr.api", "ecr.dkr", "logs", "secretsmanager", "ssm", "ssmmessages", "ec2messages", "kms", "sts", "rds")
 
 
-@dataclass(frozen=True)
-class NetworkArgs:
-    env: str
-    region: str
+@dataclass(frozen=True, kw_only=True)
+class NetworkArgs(InContext):
     settings: NetworkSettings
-    logs_key_arn: pulumi.Input[str]
-    protect: bool
 
 
 class Network(pulumi.ComponentResource):
@@ -145,6 +142,10 @@ class Network(pulumi.ComponentResource):
                 "endpointSecurityGroupId": self.endpoint_security_group_id,
             }
         )
+
+    def outputs(self) -> dict[str, object]:
+        """The stack outputs of the network."""
+        return {"vpcId": self.vpc.id, "privateSubnetIds": self.private_subnet_ids, "isolatedSubnetIds": self.isolated_subnet_ids}
 
     def _subnet(self, tier: str, az: str, cidr: str, public: bool = False) -> aws.ec2.Subnet:
         name = f"{self._env}-{tier}-{az[-1]}"

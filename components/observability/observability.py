@@ -26,8 +26,10 @@ import pulumi_datadog as datadog
 from components.data.data import Data
 from components.data.rotation import rotation_exempt
 from components.lib.buckets import bucket_prefix
+from components.lib.context import Context, InContext
 from components.observability import alarms
 from components.observability.alarms import MonitorSpec
+from settings import Settings
 from settings.observability import API_KEY_SECRET, ObservabilitySettings
 from settings.platform import PlatformSettings
 
@@ -146,17 +148,18 @@ class DataStores:
     redis_replication_groups: list[str] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class ObservabilityArgs:
-    env: str
-    account_id: str
-    region: str
+@dataclass(frozen=True, kw_only=True)
+class ObservabilityArgs(InContext):
     settings: ObservabilitySettings
     web_services: list[WebService]
     workers: list[Worker]
     data_stores: DataStores
-    secrets_key_arn: pulumi.Input[str]
-    protect: bool
+
+    @staticmethod
+    def of(context: Context, settings: Settings, cluster_name: pulumi.Input[str], data: Data) -> ObservabilityArgs:
+        """What the stack runs, observed (see `observed`)."""
+        web, workers, stores = observed(settings.platform, cluster_name, data)
+        return ObservabilityArgs(context=context, settings=settings.observability, web_services=web, workers=workers, data_stores=stores)
 
 
 class Observability(pulumi.ComponentResource):
@@ -205,6 +208,10 @@ class Observability(pulumi.ComponentResource):
                 "dashboardUrl": self.dashboard.url,
             }
         )
+
+    def outputs(self) -> dict[str, object]:
+        """The stack outputs of observability."""
+        return {"datadogDashboardUrl": self.dashboard.url}
 
     @property
     def _notify(self) -> str:

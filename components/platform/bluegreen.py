@@ -55,7 +55,7 @@ def deploy_application(env: str, account_id: str, parent: pulumi.Resource) -> tu
     return application, role
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BlueGreenArgs:
     env: str
     service: str

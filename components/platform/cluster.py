@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.context import InContext
 from components.lib.contracts import ExecLogging
 
 BOOTSTRAP_TAG = "bootstrap"
@@ -52,12 +53,9 @@ LIFECYCLE = {
 }
 
 
-@dataclass(frozen=True)
-class ClusterArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class ClusterArgs(InContext):
     images: list[str]  # ECR repository names, one per distinct image of the catalog
-    data_key_arn: pulumi.Input[str]
-    protect: bool
     exec_logging: ExecLogging
 
 

@@ -36,7 +36,7 @@ from settings import Settings
 PRIORITY_BLOCK = 50
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EnvironmentArgs:
     env: str
     index: int  # the environment's position in the settings: its block of listener rule priorities

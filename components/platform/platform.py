@@ -17,12 +17,12 @@ import pulumi
 from components.data.data import Data
 from components.edge.edge import Edge, EdgeArgs
 from components.edge.waf import Waf, WafArgs
+from components.lib.context import InContext
 from components.lib.contracts import Telemetry
 from components.lib.providers import AwsProviders
 from components.network.network import Network
 from components.platform.cluster import BOOTSTRAP_TAG, Cluster, ClusterArgs
 from components.platform.environment import Environment, EnvironmentArgs
-from components.security.keys import Keys
 from components.security.security import Security
 from settings import Settings
 from settings.platform import PlatformSettings
@@ -40,12 +40,10 @@ def awaiting_images(stack: str, platform: PlatformSettings, repositories: list[s
     )
 
 
-@dataclass(frozen=True)
-class PlatformArgs:
-    stack: str
+@dataclass(frozen=True, kw_only=True)
+class PlatformArgs(InContext):
     settings: Settings
     providers: AwsProviders
-    keys: Keys
     network: Network
     security: Security
     data: Data
@@ -59,24 +57,22 @@ class Platform(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: PlatformArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:platform:Platform", name, None, opts)
-        stack, settings, keys, network, security = args.stack, args.settings, args.keys, args.network, args.security
+        stack, settings, network, security = args.env, args.settings, args.network, args.security
         platform, child = settings.platform, pulumi.ResourceOptions(parent=self)
 
         self.cluster = Cluster(
             f"{stack}-cluster",
-            ClusterArgs(stack, platform.repositories(), keys.data.arn, settings.protect, security.exec_logging),
+            ClusterArgs(context=args.context, images=platform.repositories(), exec_logging=security.exec_logging),
             child,
         )
         self.waf = Waf(
             f"{stack}-waf",
             WafArgs(
-                stack,
-                platform.rate_limit,
-                platform.log_retention_days,
-                keys.logs.arn,
-                args.providers.global_,
-                settings.protect,
-                platform.upload_paths(),
+                context=args.context,
+                rate_limit=platform.rate_limit,
+                log_retention_days=platform.log_retention_days,
+                global_provider=args.providers.global_,
+                upload_paths=platform.upload_paths(),
             ),
             child,
         )
@@ -84,19 +80,17 @@ class Platform(pulumi.ComponentResource):
         self.edge = edge = Edge(
             f"{stack}-edge",
             EdgeArgs(
-                stack,
-                platform.domain,
-                platform.public_hosts(),
-                platform.public_hosts(internal=True),
-                network.vpc.id,
-                str(settings.network.vpc_cidr),
-                network.private_subnet_ids,
-                self.waf.regional_acl.arn,
-                self.waf.cloudfront_acl.arn,
-                args.providers.global_,
-                settings.prod,
-                settings.protect,
-                settings.region,
+                context=args.context,
+                domain=platform.domain,
+                hosts=platform.public_hosts(),
+                admin_hosts=platform.public_hosts(internal=True),
+                vpc_id=network.vpc.id,
+                vpc_cidr=str(settings.network.vpc_cidr),
+                private_subnet_ids=network.private_subnet_ids,
+                regional_acl_arn=self.waf.regional_acl.arn,
+                cloudfront_acl_arn=self.waf.cloudfront_acl.arn,
+                global_provider=args.providers.global_,
+                prod=settings.prod,
                 internal_auth=security.internal_auth,
                 test_listener_port=settings.deploy.test_listener_port if blue_green else None,
                 service_hosts=tuple(platform.service_hosts()),
@@ -117,23 +111,23 @@ class Platform(pulumi.ComponentResource):
             env: Environment(
                 f"{stack}-{env}",
                 EnvironmentArgs(
-                    env,
-                    index,
-                    settings,
-                    self.cluster,
-                    network.vpc.id,
-                    network.private_subnet_ids,
-                    edge.https_listener.arn,
-                    edge.alb.arn_suffix,
-                    edge.alb_security_group.id,
-                    edge.callers_security_group.id,
-                    edge.internal_auth,
-                    keys.logs.arn,
-                    keys.secrets.arn,
-                    telemetry,
-                    security.exec_logging.task_policy_arn,
-                    args.data.connection,
-                    edge.test_listener.arn if edge.test_listener else None,
+                    env=env,
+                    index=index,
+                    settings=settings,
+                    cluster=self.cluster,
+                    vpc_id=network.vpc.id,
+                    subnet_ids=network.private_subnet_ids,
+                    listener_arn=edge.https_listener.arn,
+                    alb_arn_suffix=edge.alb.arn_suffix,
+                    alb_security_group_id=edge.alb_security_group.id,
+                    alb_callers_security_group_id=edge.callers_security_group.id,
+                    internal_auth=edge.internal_auth,
+                    logs_key_arn=args.logs_key_arn,
+                    secrets_key_arn=args.secrets_key_arn,
+                    telemetry=telemetry,
+                    exec_policy_arn=security.exec_logging.task_policy_arn,
+                    connect=args.data.connection,
+                    test_listener_arn=edge.test_listener.arn if edge.test_listener else None,
                 ),
                 child,
             )
@@ -148,3 +142,13 @@ class Platform(pulumi.ComponentResource):
                 "taskSecurityGroupIds": {env: e.security_group_ids for env, e in self.environments.items()},
             }
         )
+
+    def outputs(self) -> dict[str, object]:
+        """The stack outputs of the platform. `deploy` is what CI needs to ship an image to a web service, by
+        environment and service (deploy/render.py reads it)."""
+        return {
+            "clusterArn": self.cluster.cluster.arn,
+            "cdnDomainName": self.edge.distribution.domain_name,
+            "taskSecurityGroupIds": {env: e.security_group_ids for env, e in self.environments.items()},
+            "deploy": {env: e.deploy for env, e in self.environments.items()},
+        }

@@ -27,7 +27,7 @@ import pulumi_aws as aws
 from components.lib.contracts import InternalAuth
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WebRouteArgs:
     name: str  # <env>-<service>
     vpc_id: pulumi.Input[str]

@@ -14,19 +14,15 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib.buckets import ObjectLock, SecureBucket, secure_bucket
+from components.lib.context import InContext
 from components.lib.iam import trust_policy
 from settings import SecuritySettings
 
 
-@dataclass(frozen=True)
-class AuditArgs:
-    env: str
-    account_id: str
-    region: str
+@dataclass(frozen=True, kw_only=True)
+class AuditArgs(InContext):
     settings: SecuritySettings
-    logs_key_arn: pulumi.Input[str]
     access_log_bucket: pulumi.Input[str]
-    protect: bool
 
 
 class Audit(pulumi.ComponentResource):

@@ -14,15 +14,14 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.context import InContext
 from components.lib.contracts import InternalAuth
 from settings import SecuritySettings
 
 
-@dataclass(frozen=True)
-class IdentityArgs:
-    env: str
+@dataclass(frozen=True, kw_only=True)
+class IdentityArgs(InContext):
     settings: SecuritySettings
-    protect: bool
     callback_urls: list[str]  # one per internal host the ALB authenticates (PlatformSettings.callback_urls)
 
 

@@ -13,10 +13,11 @@ waits the maximum 30 days.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
+
+from components.lib.context import KeyArns, Scope
 
 CRYPTO = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
 ADMIN = [
@@ -40,20 +41,12 @@ ADMIN = [
 DATA_SERVICES = ("rds", "elasticache", "s3", "ec2", "ecr", "dynamodb", "backup", "sqs", "sns")
 
 
-@dataclass(frozen=True)
-class KeysArgs:
-    env: str
-    account_id: str
-    region: str
-    protect: bool
-
-
 class Keys(pulumi.ComponentResource):
     data: aws.kms.Key
     logs: aws.kms.Key
     secrets: aws.kms.Key
 
-    def __init__(self, name: str, args: KeysArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(self, name: str, args: Scope, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:security:Keys", name, None, opts)
         self._args = args
         account, region = args.account_id, args.region
@@ -121,11 +114,15 @@ class Keys(pulumi.ComponentResource):
         )
         self.register_outputs({"data": self.data.arn, "logs": self.logs.arn, "secrets": self.secrets.arn})
 
+    @property
+    def arns(self) -> KeyArns:
+        return KeyArns(data=self.data.arn, secrets=self.secrets.arn, logs=self.logs.arn)
+
     def _key(self, purpose: str, used_for: str, statements: list[dict]) -> aws.kms.Key:
-        name = f"{self._args.env}-{purpose}-key"
+        name = f"{self._args.stack}-{purpose}-key"
         key = aws.kms.Key(
             name,
-            description=f"kanna {self._args.env} {purpose} key: {used_for}",
+            description=f"kanna {self._args.stack} {purpose} key: {used_for}",
             enable_key_rotation=True,
             rotation_period_in_days=365,
             deletion_window_in_days=30,
@@ -134,7 +131,7 @@ class Keys(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-alias",
-            name=f"alias/kanna/{self._args.env}/{purpose}",
+            name=f"alias/kanna/{self._args.stack}/{purpose}",
             target_key_id=key.key_id,
             opts=pulumi.ResourceOptions(parent=self),
         )

@@ -17,21 +17,17 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib.buckets import SecureBucket, secure_bucket
+from components.lib.context import InContext
 from components.lib.contracts import ExecLogging
 
 SESSION_DOCUMENT = "SSM-SessionManagerRunShell"  # the name Session Manager reads its account preferences from
 EXEC_PREFIX = "ecs-exec/"
 
 
-@dataclass(frozen=True)
-class OperatorAccessArgs:
-    env: str
-    account_id: str
-    region: str
-    logs_key_arn: pulumi.Input[str]
+@dataclass(frozen=True, kw_only=True)
+class OperatorAccessArgs(InContext):
     access_log_bucket: pulumi.Input[str]
     retention_days: int
-    protect: bool
 
 
 class OperatorAccess(pulumi.ComponentResource):

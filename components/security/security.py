@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.lib.buckets import SecureBucket, secure_bucket
+from components.lib.context import InContext
 from components.lib.contracts import ExecLogging, InternalAuth
 from components.lib.iam import trust_policy
 from components.security.audit import Audit, AuditArgs
@@ -37,15 +38,9 @@ def standards(region: str) -> dict[str, str]:
     }
 
 
-@dataclass(frozen=True)
-class SecurityArgs:
-    env: str
-    account_id: str
-    region: str
+@dataclass(frozen=True, kw_only=True)
+class SecurityArgs(InContext):
     settings: SecuritySettings
-    data_key_arn: pulumi.Input[str]
-    logs_key_arn: pulumi.Input[str]
-    protect: bool
     callback_urls: list[str]  # the internal user pool's ALB client: one per internal host (PlatformSettings.callback_urls)
 
 
@@ -90,15 +85,17 @@ class Security(pulumi.ComponentResource):
         s = args.settings
         self.audit = Audit(
             f"{env}-audit",
-            AuditArgs(env, account, args.region, s, args.logs_key_arn, access_logs, args.protect),
+            AuditArgs(context=args.context, settings=s, access_log_bucket=access_logs),
             pulumi.ResourceOptions(parent=self),
         )
         self.identity = Identity(
-            f"{env}-identity", IdentityArgs(env, s, args.protect, args.callback_urls), pulumi.ResourceOptions(parent=self)
+            f"{env}-identity",
+            IdentityArgs(context=args.context, settings=s, callback_urls=args.callback_urls),
+            pulumi.ResourceOptions(parent=self),
         )
         self.operator_access = OperatorAccess(
             f"{env}-operator-access",
-            OperatorAccessArgs(env, account, args.region, args.logs_key_arn, access_logs, s.session_log_retention_days, args.protect),
+            OperatorAccessArgs(context=args.context, access_log_bucket=access_logs, retention_days=s.session_log_retention_days),
             pulumi.ResourceOptions(parent=self),
         )
         self.internal_auth = self.identity.internal_auth
@@ -111,6 +108,10 @@ class Security(pulumi.ComponentResource):
                 "userPoolArn": self.identity.user_pool.arn,
             }
         )
+
+    def outputs(self) -> dict[str, object]:
+        """The stack outputs of the security baseline."""
+        return {"securityFindingsTopicArn": self.findings_topic.arn, "operatorPolicyArn": self.operator_access.operator_policy.arn}
 
     def _threat_detection(self) -> None:
         a = self._args

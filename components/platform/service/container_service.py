@@ -19,7 +19,7 @@ from settings.platform import Schedule
 from settings.services import ServiceSettings, Size
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ContainerServiceArgs:
     env: str
     service: str
