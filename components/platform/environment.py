@@ -26,7 +26,7 @@ from components.lib.contracts import Connection, InternalAuth, Telemetry
 from components.observability.alarms import service_alarms, worker_alarm_specs
 from components.platform.bluegreen import BlueGreen, BlueGreenArgs, deploy_application, deploy_inputs, rolling_deploy_inputs
 from components.platform.cluster import Cluster
-from components.platform.service.container_service import ContainerService, ContainerServiceArgs
+from components.platform.service.container_service import ContainerService, ContainerServiceArgs, Placement, Rollout, Routing, Runtime
 from components.platform.service.scaling import QUEUE_METRIC_NAMESPACE
 from components.platform.web_route import WebRoute, WebRouteArgs
 from settings import Settings
@@ -97,12 +97,28 @@ class Environment(pulumi.ComponentResource):
                 child,
             )
 
+        placement = Placement(
+            cluster_arn=args.cluster.cluster.arn,
+            cluster_name=args.cluster.cluster.name,
+            vpc_id=args.vpc_id,
+            vpc_cidr=str(settings.network.vpc_cidr),
+            subnet_ids=args.subnet_ids,
+            spot_only=not settings.prod,
+        )
+        runtime = Runtime(
+            account_id=settings.aws_account_id,
+            region=settings.region,
+            protect=settings.protect,
+            logs_key_arn=args.logs_key_arn,
+            secrets_key_arn=args.secrets_key_arn,
+            log_retention_days=platform.log_retention_days,
+            telemetry=args.telemetry,
+            exec_policy_arn=args.exec_policy_arn,
+        )
         self.services = {}
         for service in platform.call_order():
             spec = platform.services[service]
             route = self.routes.get(service)
-            # Only the ALB: callers come through it too.
-            ingress = {"alb": args.alb_security_group_id} if route else {}
             rollback_alarms: list[pulumi.Input[str]] = []
             if spec.scale_on == "queueLatency":
                 specs = worker_alarm_specs(service, env, QUEUE_METRIC_NAMESPACE, settings.observability.data)
@@ -114,33 +130,26 @@ class Environment(pulumi.ComponentResource):
                     service=service,
                     spec=spec,
                     size=platform.size(service),
-                    spot_only=not settings.prod,
-                    account_id=settings.aws_account_id,
-                    region=settings.region,
-                    cluster_arn=args.cluster.cluster.arn,
-                    cluster_name=args.cluster.cluster.name,
-                    repository_arn=args.cluster.repositories[spec.image].arn,
-                    repository_url=args.cluster.repositories[spec.image].repository_url,
-                    vpc_id=args.vpc_id,
-                    subnet_ids=args.subnet_ids,
-                    log_retention_days=platform.log_retention_days,
-                    logs_key_arn=args.logs_key_arn,
-                    secrets_key_arn=args.secrets_key_arn,
-                    protect=settings.protect,
-                    telemetry=args.telemetry,
-                    exec_policy_arn=args.exec_policy_arn,
+                    repository=args.cluster.repositories[spec.image],
+                    placement=placement,
+                    runtime=runtime,
                     connections=[args.connect(store, service) for store in spec.stores],
                     callees={callee: f"https://{platform.service_host(env, callee)}" for callee in spec.calls},
-                    vpc_cidr=str(settings.network.vpc_cidr),
-                    ingress_from=ingress,
-                    target_group=route.target_group if route else None,
-                    green_target_group=route.green_target_group if route else None,
-                    alb_arn_suffix=args.alb_arn_suffix if route else None,
-                    schedule=platform.schedule,
-                    depends_on=[route.rule] if route else [],
-                    blue_green=blue_green and route is not None,
-                    rollback_alarm_names=rollback_alarms,
-                    parked=spec.image in settings.deploy.awaiting_images,
+                    routing=Routing(
+                        target_group=route.target_group,
+                        green_target_group=route.green_target_group,
+                        alb_arn_suffix=args.alb_arn_suffix,
+                        ingress_from={"alb": args.alb_security_group_id},  # only the ALB: callers come through it too
+                        depends_on=[route.rule],
+                    )
+                    if route
+                    else Routing(),
+                    rollout=Rollout(
+                        blue_green=blue_green and route is not None,
+                        rollback_alarm_names=rollback_alarms,
+                        parked=spec.image in settings.deploy.awaiting_images,
+                        schedule=platform.schedule,
+                    ),
                 ),
                 child,
             )

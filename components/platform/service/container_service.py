@@ -20,38 +20,65 @@ from settings.services import ServiceSettings, Size
 
 
 @dataclass(frozen=True, kw_only=True)
+class Placement:
+    """Where an environment's tasks run: the same for each of its services."""
+
+    cluster_arn: pulumi.Input[str]
+    cluster_name: pulumi.Input[str]
+    vpc_id: pulumi.Input[str]
+    vpc_cidr: str
+    subnet_ids: list[pulumi.Output[str]]
+    spot_only: bool  # verification environments: Fargate Spot alone
+
+
+@dataclass(frozen=True, kw_only=True)
+class Runtime:
+    """What every task of the stack shares: its account and region, keys, log retention, telemetry and exec logging."""
+
+    account_id: str
+    region: str
+    protect: bool
+    logs_key_arn: pulumi.Input[str]
+    secrets_key_arn: pulumi.Input[str]
+    log_retention_days: int
+    telemetry: Telemetry
+    exec_policy_arn: pulumi.Input[str]  # lets the ECS Exec agent write session logs where the cluster says
+
+
+@dataclass(frozen=True, kw_only=True)
+class Routing:
+    """How requests reach a web service; a worker's is empty."""
+
+    target_group: aws.lb.TargetGroup | None = None  # where the ALB sends requests
+    green_target_group: aws.lb.TargetGroup | None = None  # blue/green: the other half of the pair CodeDeploy swaps
+    alb_arn_suffix: pulumi.Input[str] | None = None
+    ingress_from: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # who may connect (the ALB, callers) -> group id
+    depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
+
+
+@dataclass(frozen=True, kw_only=True)
+class Rollout:
+    """How new versions ship and when the service runs."""
+
+    blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/platform/bluegreen.py) ships new task definitions
+    rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
+    parked: bool = False  # its repository awaits its first image (deploy.awaitingImages): 0 tasks, and autoscaling keeps it there
+    schedule: Schedule | None = None  # out-of-hours stop and start
+
+
+@dataclass(frozen=True, kw_only=True)
 class ContainerServiceArgs:
     env: str
     service: str
     spec: ServiceSettings
     size: Size
-    spot_only: bool
-    account_id: str
-    region: str
-    cluster_arn: pulumi.Input[str]
-    cluster_name: pulumi.Input[str]
-    repository_arn: pulumi.Input[str]
-    repository_url: pulumi.Input[str]
-    vpc_id: pulumi.Input[str]
-    subnet_ids: list[pulumi.Output[str]]
-    log_retention_days: int
-    logs_key_arn: pulumi.Input[str]
-    secrets_key_arn: pulumi.Input[str]
-    protect: bool
-    telemetry: Telemetry
-    exec_policy_arn: pulumi.Input[str]  # lets the ECS Exec agent write session logs where the cluster says
+    repository: aws.ecr.Repository  # the service's image repository
+    placement: Placement
+    runtime: Runtime
     connections: list[Connection] = field(default_factory=list)  # the data stores the service uses
-    vpc_cidr: str = "10.0.0.0/16"
     callees: dict[str, str] = field(default_factory=dict)  # service -> its URL at its internal host (through the ALB)
-    ingress_from: dict[str, pulumi.Input[str]] = field(default_factory=dict)  # who may connect (the ALB, callers) -> group id
-    target_group: aws.lb.TargetGroup | None = None  # web services: where the ALB sends requests
-    green_target_group: aws.lb.TargetGroup | None = None  # blue/green: the other half of the pair CodeDeploy swaps
-    alb_arn_suffix: pulumi.Input[str] | None = None
-    schedule: Schedule | None = None
-    depends_on: list[pulumi.Resource] = field(default_factory=list)  # e.g. the listener rule of the target group
-    blue_green: bool = False  # CODE_DEPLOY controller: CodeDeploy (components/platform/bluegreen.py) ships new task definitions
-    rollback_alarm_names: list[pulumi.Input[str]] = field(default_factory=list)  # rolling: ECS rolls back when one fires
-    parked: bool = False  # its repository awaits its first image (deploy.awaitingImages): 0 tasks, and autoscaling keeps it there
+    routing: Routing = field(default_factory=Routing)
+    rollout: Rollout = field(default_factory=Rollout)
 
 
 class ContainerService(pulumi.ComponentResource):
@@ -70,7 +97,7 @@ class ContainerService(pulumi.ComponentResource):
         spec, size = args.spec, args.size
 
         log_group = task.log_group(self, args)
-        secrets = spec.secret_arns(args.account_id, args.region, args.env)
+        secrets = spec.secret_arns(args.runtime.account_id, args.runtime.region, args.env)
         self.execution_role = roles.execution_role(self, args, log_group, secrets)
         self.task_role = roles.task_role(self, args)
 
@@ -79,13 +106,13 @@ class ContainerService(pulumi.ComponentResource):
         port = spec.port or 0
         self.security_group = aws.ec2.SecurityGroup(
             f"{base}-sg",
-            vpc_id=args.vpc_id,
+            vpc_id=args.placement.vpc_id,
             description=f"{base} tasks: from the ALB only",
             ingress=[
                 aws.ec2.SecurityGroupIngressArgs(
                     protocol="tcp", from_port=port, to_port=port, security_groups=[group], description=f"From {source}"
                 )
-                for source, group in sorted(args.ingress_from.items())
+                for source, group in sorted(args.routing.ingress_from.items())
             ]
             if port
             else [],
@@ -99,7 +126,7 @@ class ContainerService(pulumi.ComponentResource):
                     protocol="tcp",
                     from_port=1024,
                     to_port=65535,
-                    cidr_blocks=[args.vpc_cidr],
+                    cidr_blocks=[args.placement.vpc_cidr],
                     description="Services and data stores in the VPC",
                 ),
             ],
@@ -116,21 +143,21 @@ class ContainerService(pulumi.ComponentResource):
         self.service = aws.ecs.Service(
             f"{base}-service",
             name=base,
-            cluster=args.cluster_arn,
+            cluster=args.placement.cluster_arn,
             task_definition=self.task_definition.arn,
-            desired_count=0 if args.parked else size.min_tasks,
+            desired_count=0 if args.rollout.parked else size.min_tasks,
             capacity_provider_strategies=strategies,
             network_configuration=aws.ecs.ServiceNetworkConfigurationArgs(
-                subnets=args.subnet_ids, security_groups=[self.security_group.id], assign_public_ip=False
+                subnets=args.placement.subnet_ids, security_groups=[self.security_group.id], assign_public_ip=False
             ),
             load_balancers=[
                 aws.ecs.ServiceLoadBalancerArgs(
-                    target_group_arn=args.target_group.arn, container_name=args.service, container_port=spec.port
+                    target_group_arn=args.routing.target_group.arn, container_name=args.service, container_port=spec.port
                 )
             ]
-            if args.target_group is not None and spec.port
+            if args.routing.target_group is not None and spec.port
             else None,
-            health_check_grace_period_seconds=120 if args.target_group is not None else None,
+            health_check_grace_period_seconds=120 if args.routing.target_group is not None else None,
             enable_execute_command=spec.ecs_exec,
             enable_ecs_managed_tags=True,
             propagate_tags="SERVICE",
@@ -148,7 +175,7 @@ class ContainerService(pulumi.ComponentResource):
         # definition after creation: it registers revisions from Pulumi's (deploy/render.py) with a new image, by
         # CodeDeploy or, rolling, by updating the service; re-applying Pulumi's would roll back to the first image.
         ignored = ["desiredCount", "taskDefinition"]
-        if args.blue_green:
+        if args.rollout.blue_green:
             # CodeDeploy owns these after the first deploy: each deploy registers a new task definition revision
             # and swaps the load balancer to the other target group. Re-applying Pulumi's would revert traffic to
             # the idle group, and ECS refuses a task definition update on a CODE_DEPLOY service. Pulumi creates
@@ -159,14 +186,14 @@ class ContainerService(pulumi.ComponentResource):
             ignored += ["loadBalancers", "capacityProviderStrategies"]
             return {
                 "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="CODE_DEPLOY"),
-                "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
+                "opts": pulumi.ResourceOptions(parent=self, depends_on=args.routing.depends_on, ignore_changes=ignored),
             }
         return {
             "deployment_controller": aws.ecs.ServiceDeploymentControllerArgs(type="ECS"),
             "deployment_circuit_breaker": aws.ecs.ServiceDeploymentCircuitBreakerArgs(enable=True, rollback=True),
             # A deploy whose new tasks start but don't work (a growing queue) is rolled back on the alarm.
-            "alarms": aws.ecs.ServiceAlarmsArgs(enable=True, rollback=True, alarm_names=args.rollback_alarm_names)
-            if args.rollback_alarm_names
+            "alarms": aws.ecs.ServiceAlarmsArgs(enable=True, rollback=True, alarm_names=args.rollout.rollback_alarm_names)
+            if args.rollout.rollback_alarm_names
             else None,
-            "opts": pulumi.ResourceOptions(parent=self, depends_on=args.depends_on, ignore_changes=ignored),
+            "opts": pulumi.ResourceOptions(parent=self, depends_on=args.routing.depends_on, ignore_changes=ignored),
         }

@@ -32,7 +32,7 @@ def task_role(parent: pulumi.Resource, args: ContainerServiceArgs) -> aws.iam.Ro
     role = _role(parent, args, f"{base}-task", _task_policy(args), task_role_name(args.env, args.service))
     if args.spec.ecs_exec:
         aws.iam.RolePolicyAttachment(
-            f"{base}-task-exec-logging", role=role.name, policy_arn=args.exec_policy_arn, opts=pulumi.ResourceOptions(parent=parent)
+            f"{base}-task-exec-logging", role=role.name, policy_arn=args.runtime.exec_policy_arn, opts=pulumi.ResourceOptions(parent=parent)
         )
     return role
 
@@ -48,7 +48,7 @@ def _role(
                 "Effect": "Allow",
                 "Principal": {"Service": "ecs-tasks.amazonaws.com"},
                 "Action": "sts:AssumeRole",
-                "Condition": {"StringEquals": {"aws:SourceAccount": args.account_id}},
+                "Condition": {"StringEquals": {"aws:SourceAccount": args.runtime.account_id}},
             }
         ],
     }
@@ -60,7 +60,7 @@ def _role(
 
 def _execution_policy(args: ContainerServiceArgs, log_group: aws.cloudwatch.LogGroup, secrets: dict[str, str]) -> pulumi.Output[str]:
     # Partial ARNs (from the catalog, and the Datadog key) match any version suffix; data-store secrets are exact.
-    named = [*secrets.values(), args.telemetry.api_key_secret_arn]
+    named = [*secrets.values(), args.runtime.telemetry.api_key_secret_arn]
     secret_manager = sorted({f"{arn}-??????" for arn in named if ":secretsmanager:" in arn})
     parameters = sorted({arn for arn in secrets.values() if ":ssm:" in arn})
 
@@ -80,7 +80,7 @@ def _execution_policy(args: ContainerServiceArgs, log_group: aws.cloudwatch.LogG
                 "Sid": "PullGuardDutyAgent",
                 "Effect": "Allow",
                 "Action": ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:BatchCheckLayerAvailability"],
-                "Resource": telemetry.guardduty_agent_repository_arn(args.region),
+                "Resource": telemetry.guardduty_agent_repository_arn(args.runtime.region),
             },
             {
                 "Sid": "OwnLogs",
@@ -104,7 +104,7 @@ def _execution_policy(args: ContainerServiceArgs, log_group: aws.cloudwatch.LogG
         return json.dumps({"Version": "2012-10-17", "Statement": statements})
 
     store_secrets = [arn for connection in args.connections for arn in connection.secret_arns]
-    return pulumi.Output.all(args.repository_arn, log_group.arn, args.secrets_key_arn, *store_secrets).apply(document)
+    return pulumi.Output.all(args.repository.arn, log_group.arn, args.runtime.secrets_key_arn, *store_secrets).apply(document)
 
 
 def _task_policy(args: ContainerServiceArgs) -> str | None:

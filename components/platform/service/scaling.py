@@ -21,7 +21,7 @@ def capacity(args: ContainerServiceArgs) -> list[aws.ecs.ServiceCapacityProvider
     on-demand base keeps web services up through a Spot reclaim wave, and Spot carries the rest."""
     size = args.size
     spot = aws.ecs.ServiceCapacityProviderStrategyArgs(capacity_provider="FARGATE_SPOT", weight=size.spot_weight, base=0)
-    if args.spot_only or (size.on_demand_base == 0 and size.on_demand_weight == 0):
+    if args.placement.spot_only or (size.on_demand_base == 0 and size.on_demand_weight == 0):
         return [spot]
     on_demand = aws.ecs.ServiceCapacityProviderStrategyArgs(
         capacity_provider="FARGATE", weight=size.on_demand_weight, base=size.on_demand_base
@@ -35,7 +35,7 @@ def _requests_per_task(
     """Requests per running task and minute. Under blue/green, CodeDeploy moves traffic between the two
     target groups, so a policy that watched one of them (ALBRequestCountPerTarget) would see zero after
     every other deploy and scale the service in: the sum over both groups follows the traffic instead."""
-    if args.green_target_group is None:
+    if args.routing.green_target_group is None:
         return aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgs(
             target_value=REQUESTS_PER_TARGET,
             predefined_metric_specification=aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationPredefinedMetricSpecificationArgs(
@@ -82,7 +82,7 @@ def _requests_per_task(
                     "AWS/ApplicationELB",
                     "RequestCount",
                     "Sum",
-                    {"LoadBalancer": alb_arn_suffix, "TargetGroup": args.green_target_group.arn_suffix},
+                    {"LoadBalancer": alb_arn_suffix, "TargetGroup": args.routing.green_target_group.arn_suffix},
                 ),
                 # Container Insights (on for the cluster) publishes the running task count per service.
                 metric(
@@ -90,7 +90,7 @@ def _requests_per_task(
                     "ECS/ContainerInsights",
                     "RunningTaskCount",
                     "Average",
-                    {"ClusterName": args.cluster_name, "ServiceName": service.name},
+                    {"ClusterName": args.placement.cluster_name, "ServiceName": service.name},
                 ),
                 spec.PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationMetricArgs(
                     id="perTask", expression="(FILL(blue, 0) + FILL(green, 0)) / tasks", label="requests per task", return_data=True
@@ -111,9 +111,9 @@ def autoscaling(parent: pulumi.Resource, args: ContainerServiceArgs, service: aw
         f"{base}-scaling",
         service_namespace="ecs",
         scalable_dimension="ecs:service:DesiredCount",
-        resource_id=pulumi.Output.concat("service/", args.cluster_name, "/", service.name),
-        min_capacity=0 if args.parked else size.min_tasks,
-        max_capacity=0 if args.parked else size.max_tasks,
+        resource_id=pulumi.Output.concat("service/", args.placement.cluster_name, "/", service.name),
+        min_capacity=0 if args.rollout.parked else size.min_tasks,
+        max_capacity=0 if args.rollout.parked else size.max_tasks,
         opts=child,
     )
 
@@ -140,8 +140,8 @@ def autoscaling(parent: pulumi.Resource, args: ContainerServiceArgs, service: aw
             scale_out_cooldown=60,
         ),
     )
-    if args.spec.scale_on == "requests" and args.target_group is not None and args.alb_arn_suffix is not None:
-        tracking("requests", REQUESTS_PER_TARGET, _requests_per_task(args, service, args.target_group, args.alb_arn_suffix))
+    if args.spec.scale_on == "requests" and args.routing.target_group is not None and args.routing.alb_arn_suffix is not None:
+        tracking("requests", REQUESTS_PER_TARGET, _requests_per_task(args, service, args.routing.target_group, args.routing.alb_arn_suffix))
     elif args.spec.scale_on == "queueLatency":
         # The workers publish their oldest job's wait (Sidekiq::Queue#latency) once a minute.
         tracking(
@@ -164,10 +164,10 @@ def autoscaling(parent: pulumi.Resource, args: ContainerServiceArgs, service: aw
                 scale_out_cooldown=60,
             ),
         )
-    if args.schedule is not None and not args.parked:  # the morning start would lift a parked service
+    if args.rollout.schedule is not None and not args.rollout.parked:  # the morning start would lift a parked service
         for action, cron, low, high in (
-            ("stop", args.schedule.stop, 0, 0),
-            ("start", args.schedule.start, size.min_tasks, size.max_tasks),
+            ("stop", args.rollout.schedule.stop, 0, 0),
+            ("start", args.rollout.schedule.start, size.min_tasks, size.max_tasks),
         ):
             aws.appautoscaling.ScheduledAction(
                 f"{base}-{action}",
@@ -175,7 +175,7 @@ def autoscaling(parent: pulumi.Resource, args: ContainerServiceArgs, service: aw
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
                 schedule=cron,
-                timezone=args.schedule.timezone,
+                timezone=args.rollout.schedule.timezone,
                 scalable_target_action=aws.appautoscaling.ScheduledActionScalableTargetActionArgs(min_capacity=low, max_capacity=high),
                 opts=child,
             )

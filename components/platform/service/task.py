@@ -34,9 +34,9 @@ def log_group(parent: pulumi.Resource, args: ContainerServiceArgs) -> aws.cloudw
     return aws.cloudwatch.LogGroup(
         f"{args.env}-{args.service}-logs",
         name=f"/kanna/{args.env}/{args.service}",
-        retention_in_days=args.log_retention_days,
-        kms_key_id=args.logs_key_arn,
-        opts=pulumi.ResourceOptions(parent=parent, protect=args.protect),
+        retention_in_days=args.runtime.log_retention_days,
+        kms_key_id=args.runtime.logs_key_arn,
+        opts=pulumi.ResourceOptions(parent=parent, protect=args.runtime.protect),
     )
 
 
@@ -80,16 +80,16 @@ def _containers(args: ContainerServiceArgs, log_group: pulumi.Input[str], secret
         injected.update(connection.secrets)
     app, *sidecars = telemetry.container_definitions(
         service=args.service,
-        env=args.telemetry.env,
-        version=args.telemetry.version,
+        env=args.runtime.telemetry.env,
+        version=args.runtime.telemetry.version,
         container_name=args.service,
         # The repository's bootstrap image (components/platform/cluster.py); CI deploys the commits' digests after it.
-        image=pulumi.Output.concat(args.repository_url, ":", args.telemetry.version),
+        image=pulumi.Output.concat(args.repository.repository_url, ":", args.runtime.telemetry.version),
         port=spec.port,
         log_group=log_group,
-        region=args.region,
-        api_key_secret_arn=args.telemetry.api_key_secret_arn,
-        datadog_site=args.telemetry.datadog_site,
+        region=args.runtime.region,
+        api_key_secret_arn=args.runtime.telemetry.api_key_secret_arn,
+        datadog_site=args.runtime.telemetry.datadog_site,
         environment=dict(sorted(environment.items())),
         secrets=dict(sorted(injected.items())),
         log_source="java" if spec.port == 8080 else ("ruby" if spec.image == "kanna/core-api" else "nodejs"),
