@@ -2,29 +2,16 @@
 
 import pulumi
 
-from components.buckets import ObjectLock
 from components.data import Data, DataArgs
-from components.dr import (
-    Replication,
-    ReplicationArgs,
-    bucket_output,
-    data_recovery,
-    replicated_buckets,
-    replicated_secrets,
-    stack_reference,
-)
-from components.gcp_analytics import Analytics, AnalyticsArgs
-from components.gcp_apis import GcpApis, GcpApisArgs
-from components.gcp_firebase import Firebase, FirebaseArgs
-from components.gcp_identity import KeylessIdentity, KeylessIdentityArgs
-from components.keys import Keys, KeysArgs
-from components.log_export import LogExport, LogExportArgs
+from components.dr import Recovery
+from components.gcp import gcp_side
+from components.lib.context import Scope
+from components.lib.providers import aws_providers, datadog_provider
 from components.network import Network, NetworkArgs
-from components.observability import Observability, ObservabilityArgs, observed
+from components.observability import Observability, ObservabilityArgs
 from components.platform import Platform, PlatformArgs
-from components.providers import aws_providers, datadog_provider, gcp_provider
-from components.security import Security, SecurityArgs
-from settings import SettingsError, from_pulumi, of_stack
+from components.security import Keys, Security, SecurityArgs
+from settings import SettingsError, from_pulumi
 
 # 1. Settings: validated before any resource exists; a bad stack file stops here with one clear message.
 stack = pulumi.get_stack()
@@ -32,121 +19,37 @@ try:
     settings = from_pulumi()
 except SettingsError as error:
     raise pulumi.RunError(str(error)) from None
-
 aws = aws_providers(settings)
 regional = pulumi.ResourceOptions(providers=[aws.regional])
 
-# 2. Keys, then the network (flow logs are encrypted with the logs key).
-keys = Keys(f"{stack}-keys", KeysArgs(stack, settings.aws_account_id, settings.region, settings.protect), regional)
-network = Network(f"{stack}-network", NetworkArgs(stack, settings.region, settings.network, keys.logs.arn, settings.protect), regional)
+# 2. Keys, then the context every component gets (stack, account, region, protect, the keys); then the network.
+scope = Scope.of(stack, settings)
+context = scope.with_keys(Keys(f"{stack}-keys", scope, regional).arns)
+recovery = Recovery.of(context, settings)  # disaster recovery: a primary (prod), its standby (prod-dr), or neither
+network = Network(f"{stack}-network", NetworkArgs(context=context, settings=settings.network), regional)
 
-# 3. Security baseline: threat detection, audit trail, the internal user pool, SSM-only operator access.
-callbacks = settings.platform.callback_urls()  # the ALB's Cognito client: one per internal host of every environment
-security_args = SecurityArgs(
-    stack, settings.aws_account_id, settings.region, settings.security, keys.data.arn, keys.logs.arn, settings.protect, callbacks
-)
+# 3. Security baseline: threat detection, audit trail, the internal user pool (an ALB client per internal host), SSM-only operator access.
+security_args = SecurityArgs(context=context, settings=settings.security, callback_urls=settings.platform.callback_urls())
 security = Security(f"{stack}-security", security_args, regional)
 
-# 4. Data stores. The platform admits its services to them once they exist. A standby reads its primary's outputs.
-primary = stack_reference(settings.dr.primary_stack) if settings.dr.primary_stack is not None else None
-data = Data(
-    f"{stack}-data",
-    DataArgs(
-        env=stack,
-        settings=settings.data,
-        vpc_id=network.vpc.id,
-        isolated_subnet_ids=network.isolated_subnet_ids,
-        availability_zones=settings.network.availability_zones,
-        data_key_arn=keys.data.arn,
-        secrets_key_arn=keys.secrets.arn,
-        protect=settings.protect,
-        account_id=settings.aws_account_id,
-        region=settings.region,
-        private_subnet_ids=network.private_subnet_ids,
-        endpoint_security_group_id=network.endpoint_security_group_id,
-        mysql_services=settings.platform.clients_of("mysql"),
-        dr=data_recovery(stack, settings, primary),
-    ),
-    regional,
-)
+# 4. Data stores. The platform admits its services to them once they exist; each MySQL client gets its own user.
+data = Data(f"{stack}-data", DataArgs.of(context, settings, network, recovery.data), regional)
 
 # 5. Platform: the shared cluster and edge (WAF -> CloudFront -> ALB), then each environment's services,
 #    deployed blue/green through CodeDeploy (6).
-platform = Platform(f"{stack}-platform", PlatformArgs(stack, settings, aws, keys, network, security, data), regional)
-
-# 6b. Disaster recovery (docs/disaster-recovery.md): a primary offers its audit and log buckets, its standby copies them.
-if settings.dr.standby_stack is not None:
-    trail, logs = security.audit.bucket.bucket, platform.edge.log_bucket
-    pulumi.export("replicatedBuckets", {"cloudtrail": bucket_output(trail, keys.logs.arn), "edge-logs": bucket_output(logs, None)})
-    masters = {"mysql": data.mysql_master_secret_arn, "postgres": data.postgres_master_secret_arn}
-    pulumi.export(
-        "replicatedSecrets", replicated_secrets(masters, {"mysql": data.mysql_secret_arns, "postgres": data.postgres_secret_arns})
-    )
-if primary is not None:
-    lock = ObjectLock(settings.security.audit_lock_mode, settings.security.audit_lock_days)
-    replication_args = ReplicationArgs(
-        env=stack,
-        account_id=settings.aws_account_id,
-        region=settings.region,
-        primary_region=of_stack(str(settings.dr.primary_stack)).region,
-        primary=primary,
-        logs_key_arn=keys.logs.arn,
-        buckets=replicated_buckets(lock),
-        protect=settings.protect,
-    )
-    Replication(f"{stack}-replication", replication_args, regional)
+platform_args = PlatformArgs(context=context, settings=settings, providers=aws, network=network, security=security, data=data)
+platform = Platform(f"{stack}-platform", platform_args, regional)
 
 # 7. Observability: Datadog integration, monitors, SLOs, dashboard and synthetics for what the stack runs.
-web, workers, stores = observed(settings.platform, platform.cluster.cluster.name, data)
-observability = Observability(
-    f"{stack}-observability",
-    ObservabilityArgs(
-        stack, settings.aws_account_id, settings.region, settings.observability, web, workers, stores, keys.secrets.arn, settings.protect
-    ),
-    pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings)]),
-)
+observability_args = ObservabilityArgs.of(context, settings, platform.cluster.cluster.name, data)
+with_datadog = pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings)])
+observability = Observability(f"{stack}-observability", observability_args, with_datadog)
 
-# 8. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys.
-if settings.gcp is not None:
-    g, on_gcp = settings.gcp, pulumi.ResourceOptions(providers=[gcp_provider(settings)])
-    apis = GcpApis(f"{stack}-gcp-apis", GcpApisArgs(stack, g.project_id), on_gcp).services
-    firebase = Firebase(f"{stack}-firebase", FirebaseArgs(stack, g, apis, settings.protect), on_gcp)
-    analytics = Analytics(
-        f"{stack}-analytics", AnalyticsArgs(stack, g, settings.aws_account_id, firebase.backend.member, apis, settings.protect), on_gcp
-    )
-    identity_args = KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis, settings.platform.environments)
-    KeylessIdentity(f"{stack}-gcp-identity", identity_args, on_gcp)
-    # The pipeline's AWS side: the export bucket and the role Google's transfer agent assumes (it trusts that agent).
-    export_args = LogExportArgs(
-        stack,
-        settings.aws_account_id,
-        settings.region,
-        keys.logs.arn,
-        analytics.transfer_subject_id,
-        settings.platform.log_retention_days,
-        settings.protect,
-        security.access_log_bucket.id,
-        {f"{env}-{name}": s.task_role.name for env, e in platform.environments.items() for name, s in e.services.items()},
-    )
-    LogExport(f"{stack}-log-export", export_args, regional)
-    pulumi.export("gcpBackendServiceAccount", firebase.backend.email)
-    pulumi.export("gcpLogTransferSubjectId", analytics.transfer_subject_id)
+# 8. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys; the log export to BigQuery.
+#    Disaster recovery: a standby replicates its primary's images and buckets (docs/disaster-recovery.md).
+gcp, dr = gcp_side(context, settings, security, platform, regional), recovery.side(security, platform, data, regional)
 
-pulumi.export("vpcId", network.vpc.id)
-pulumi.export("privateSubnetIds", network.private_subnet_ids)
-pulumi.export("isolatedSubnetIds", network.isolated_subnet_ids)
-pulumi.export("clusterArn", platform.cluster.cluster.arn)
-pulumi.export("cdnDomainName", platform.edge.distribution.domain_name if platform.edge.distribution else None)
-if settings.dr.primary_stack is not None:
-    pulumi.export("vpcOriginId", platform.edge.vpc_origin.id)  # its primary's distribution reaches this ALB through it
-pulumi.export("taskSecurityGroupIds", {env: e.security_group_ids for env, e in platform.environments.items()})
-pulumi.export("mysqlWriterEndpoint", data.mysql_writer_endpoint)
-pulumi.export("mysqlReaderEndpoint", data.mysql_reader_endpoint)
-pulumi.export("mysqlAnalyticsEndpoint", data.mysql_analytics_endpoint)
-pulumi.export("postgresWriterEndpoint", data.postgres_writer_endpoint)
-pulumi.export("redisEndpoint", data.redis_endpoint)
-pulumi.export("securityFindingsTopicArn", security.findings_topic.arn)
-pulumi.export("operatorPolicyArn", security.operator_access.operator_policy.arn)
-# What CI needs to ship an image to a web service, by environment and service (deploy/render.py reads it).
-pulumi.export("deploy", {env: e.deploy for env, e in platform.environments.items()})
-pulumi.export("datadogDashboardUrl", observability.dashboard.url)
+# 9. Exports: what operators and CI read (`deploy`: what CI needs to ship an image, read by deploy/render.py), and a standby.
+for part in (network.outputs(), platform.outputs(), data.outputs(), security.outputs(), observability.outputs(), gcp, dr):
+    for key, value in part.items():
+        pulumi.export(key, value)

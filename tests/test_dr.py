@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from components.dr import ENGINES, data_recovery, global_cluster_id, replica_secret_arn
-from components.edge import origin_host
-from components.keys import key_alias
-from components.platform import Platform
+from components.dr.recovery import ENGINES, data_recovery, global_cluster_id, replica_secret_arn
+from components.edge.edge import origin_host
+from components.platform.platform import Platform
+from components.security.keys import key_alias
 from preflight import STACKS
 from preflight.mocks import STACK_OUTPUTS, _stack_secrets
 from preflight.program import Registration, record, stack_config
