@@ -20,6 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.data.data import Data, DataRecovery
+from components.edge.edge import PROD_LOG_DAYS
 from components.lib.buckets import ObjectLock, secure_bucket
 from components.lib.context import Context, InContext
 from components.lib.iam import trust_policy
@@ -75,7 +76,7 @@ def replicated_buckets(audit_lock: ObjectLock) -> tuple[ReplicatedBucket, ...]:
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/object-lock-managing.html#object-lock-managing-replication)."""
     return (
         ReplicatedBucket(key="cloudtrail", encrypted=True, object_lock=audit_lock),
-        ReplicatedBucket(key="edge-logs", encrypted=False, expire_days=400),
+        ReplicatedBucket(key="edge-logs", encrypted=False, expire_days=PROD_LOG_DAYS),
     )
 
 

@@ -48,6 +48,7 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront dis
 # and the viewer's Host header reaches the ALB, whose rules route on it.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+PROD_LOG_DAYS = 400  # prod's ALB and CloudFront logs (and their replicas in its standby's region)
 
 
 def origin_host(domain: str, standby: str | None = None) -> str:
@@ -74,7 +75,7 @@ class EdgeArgs(InContext):
     vpc_cidr: str
     private_subnet_ids: list[pulumi.Output[str]]  # the internal ALB's (CloudFront reaches it through a VPC origin)
     regional_acl_arn: pulumi.Input[str]
-    cloudfront_acl_arn: pulumi.Input[str]
+    cloudfront_acl_arn: pulumi.Input[str] | None  # none on a standby, which has no distribution
     global_provider: aws.Provider
     prod: bool  # the ALB's access logs are written by its region's Elastic Load Balancing account (context.region)
     internal_auth: InternalAuth | None = None  # the security baseline's Cognito pool; None: a minimal one here
@@ -370,7 +371,7 @@ class Edge(pulumi.ComponentResource):
             ],
             # CloudFront's standard logs are written through a bucket ACL, which needs ObjectWriter-or-preferred.
             object_ownership="BucketOwnerPreferred",
-            expire_days=400 if self._args.prod else 30,
+            expire_days=PROD_LOG_DAYS if self._args.prod else 30,
         )
         return logs.bucket
 

@@ -74,6 +74,7 @@ class Platform(pulumi.ComponentResource):
                 log_retention_days=platform.log_retention_days,
                 global_provider=args.providers.global_,
                 upload_paths=platform.upload_paths(),
+                cloudfront=settings.dr.primary_stack is None,
             ),
             child,
         )
@@ -89,7 +90,7 @@ class Platform(pulumi.ComponentResource):
                 vpc_cidr=str(settings.network.vpc_cidr),
                 private_subnet_ids=network.private_subnet_ids,
                 regional_acl_arn=self.waf.regional_acl.arn,
-                cloudfront_acl_arn=self.waf.cloudfront_acl.arn,
+                cloudfront_acl_arn=self.waf.cloudfront_acl.arn if self.waf.cloudfront_acl else None,
                 global_provider=args.providers.global_,
                 prod=settings.prod,
                 internal_auth=security.internal_auth,
