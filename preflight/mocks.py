@@ -102,7 +102,7 @@ INVOKES: dict[str, dict[str, Any]] = {
 }
 
 
-# Other stacks' outputs, as a StackReference (components/dr.py) reads them: in the shape __main__.py exports them
+# Other stacks' outputs, as a StackReference (components/dr/recovery.py) reads them: in the shape __main__.py exports them
 # (tests/test_dr.py keeps the keys equal to the recorded stack's exports). A reference reads a stack that
 # exists (a standby is deployed after its primary; a primary reads its standby only once `dr.standbyUp`
 # says it is up), so its outputs are known in the first preview as well.
