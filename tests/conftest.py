@@ -36,6 +36,7 @@ _recordings: dict[tuple[str, str, str], Recording] = {}
 _cli: dict[str, subprocess.Popen[str] | _ForkedCli] = {}
 BAD_VPC_CIDR = "10.0.0.0/8"
 TWELVE_ENVIRONMENTS = [f"qa{i}" for i in range(12)]
+QUIET_REPORTS = Path(tempfile.mkdtemp(prefix="preflight-reports-"))  # the 'quiet' run's --sarif out/p.sarif, --markdown p.md
 
 # The marked variants: job key -> the forked child's recording once it has come back.
 _variants: dict[tuple[str, ...], Recording | None] = {}
@@ -69,7 +70,19 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     preload(PROJECTS.values())
     gc.freeze()
     if "quiet" in wanted:
-        _cli["quiet"] = _ForkedCli(["--project", "bootstrap", "management", "--quiet"])
+        # It writes the reports CI uploads too: quiet on the terminal, the files still written.
+        _cli["quiet"] = _ForkedCli(
+            [
+                "--project",
+                "bootstrap",
+                "management",
+                "--quiet",
+                "--sarif",
+                str(QUIET_REPORTS / "out" / "p.sarif"),
+                "--markdown",
+                str(QUIET_REPORTS / "p.md"),
+            ]
+        )
     if "bad-settings" in wanted:
         bad = Path(tempfile.mkdtemp()) / "Pulumi.prod.yaml"
         bad.write_text((ROOT / "Pulumi.prod.yaml").read_text() + f"  kanna-infra:network:\n    vpcCidr: {BAD_VPC_CIDR}\n")
@@ -161,7 +174,9 @@ def _read(file: IO[bytes]) -> str:
 
 
 def cli_result(name: str) -> subprocess.CompletedProcess[str]:
-    """The finished CLI run `name` ('all', 'quiet', 'bad-settings' or 'twelve'): its exit code, stdout and stderr."""
+    """The finished CLI run `name` ('all', 'quiet', 'bad-settings' or 'twelve'): its exit code, stdout and stderr.
+
+    'quiet' is `--project bootstrap management --quiet` with `--sarif` and `--markdown` into QUIET_REPORTS."""
     process = _cli[name]
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode is not None
