@@ -144,6 +144,12 @@ class Forked:
                     _, status = os.waitpid(pid, 0)
                     yield index, *_result(self.jobs[index], bytes(received.pop(fd)[1:]), status)
 
+    def kill(self) -> None:
+        """Kills the children still running; `results()`, in another thread, then sees them end and reaps them."""
+        for _, pid in list(self._children.values()):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
     def close(self) -> None:
         """Stops the children still running (a caller that stopped early)."""
         for fd, (_, pid) in self._children.items():

@@ -41,7 +41,7 @@ QUIET_REPORTS = Path(tempfile.mkdtemp(prefix="preflight-reports-"))  # the 'quie
 # The marked variants: job key -> the forked child's recording once it has come back.
 _variants: dict[tuple[str, ...], Recording | None] = {}
 _variant_arrived = threading.Condition()
-_forked: list[Forked] = []
+_forked: list[tuple[Forked, threading.Thread]] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -101,8 +101,9 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     if jobs:
         _variants.update(dict.fromkeys(jobs))
         forked = Forked(list(jobs.values()), workers=1)  # one core for these; this process keeps the other
-        _forked.append(forked)
-        threading.Thread(target=_collect, args=(forked,), daemon=True).start()
+        collector = threading.Thread(target=_collect, args=(forked,), daemon=True)
+        collector.start()
+        _forked.append((forked, collector))
 
 
 def _collect(forked: Forked) -> None:
@@ -119,7 +120,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
-    for forked in _forked:
+    for forked, collector in _forked:  # variants no test waited for (a test failed under -x, say)
+        forked.kill()
+        collector.join(timeout=60)
         forked.close()
 
 
