@@ -49,7 +49,7 @@ def program_modules(projects: Iterable[Project]) -> set[str]:
         files = [main]
         for node in ast.walk(ast.parse(main.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (ROOT / node.module.split(".")[0]).is_dir():
-                files += (ROOT / node.module.split(".")[0]).glob("*.py")
+                files += (ROOT / node.module.split(".")[0]).rglob("*.py")  # packages of packages too (components/<layer>/)
         for file in set(files):
             names |= _imported_names(ast.parse(file.read_text()))
     return names
