@@ -13,6 +13,7 @@ from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs, observed
 from components.platform import Platform, PlatformArgs
 from components.providers import aws_providers, datadog_provider, gcp_provider
+from components.regional import RegionalBaseline, RegionalBaselineArgs
 from components.security import Security, SecurityArgs
 from settings import SettingsError, from_pulumi
 
@@ -30,12 +31,24 @@ regional = pulumi.ResourceOptions(providers=[aws.regional])
 keys = Keys(f"{stack}-keys", KeysArgs(stack, settings.aws_account_id, settings.region, settings.protect), regional)
 network = Network(f"{stack}-network", NetworkArgs(stack, settings.region, settings.network, keys.logs.arn, settings.protect), regional)
 
-# 3. Security baseline: threat detection, audit trail, the internal user pool, SSM-only operator access.
+# 3. Security: the internal user pool, SSM-only operator access; then the region's baseline (threat detection,
+#    Config, Security Hub, EBS defaults). What exists once per account is the account baseline's (account/).
 callbacks = settings.platform.callback_urls()  # the ALB's Cognito client: one per internal host of every environment
-security_args = SecurityArgs(
-    stack, settings.aws_account_id, settings.region, settings.security, keys.data.arn, keys.logs.arn, settings.protect, callbacks
-)
+security_args = SecurityArgs(stack, settings.aws_account_id, settings.region, settings.security, keys.logs.arn, settings.protect, callbacks)
 security = Security(f"{stack}-security", security_args, regional)
+baseline_args = RegionalBaselineArgs(
+    env=stack,
+    account_id=settings.aws_account_id,
+    region=settings.region,
+    home=settings.home,
+    settings=settings.security,
+    data_key_arn=keys.data.arn,
+    logs_key_arn=keys.logs.arn,
+    access_log_bucket=security.access_log_bucket.id,
+    protect=settings.protect,
+    moved_from=security,
+)
+baseline = RegionalBaseline(f"{stack}-regional-baseline", baseline_args, regional)
 
 # 4. Data stores. The platform admits its services to them once they exist.
 data = Data(
@@ -69,7 +82,7 @@ observability = Observability(
     ObservabilityArgs(
         stack, settings.aws_account_id, settings.region, settings.observability, web, workers, stores, keys.secrets.arn, settings.protect
     ),
-    pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings)]),
+    pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings.observability)]),
 )
 
 # 8. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys.
@@ -109,7 +122,7 @@ pulumi.export("mysqlReaderEndpoint", data.mysql_reader_endpoint)
 pulumi.export("mysqlAnalyticsEndpoint", data.mysql_analytics_endpoint)
 pulumi.export("postgresWriterEndpoint", data.postgres_writer_endpoint)
 pulumi.export("redisEndpoint", data.redis_endpoint)
-pulumi.export("securityFindingsTopicArn", security.findings_topic.arn)
+pulumi.export("securityFindingsTopicArn", baseline.findings_topic.arn)
 pulumi.export("operatorPolicyArn", security.operator_access.operator_policy.arn)
 # What CI needs to ship an image to a web service, by environment and service (deploy/render.py reads it).
 pulumi.export("deploy", {env: e.deploy for env, e in platform.environments.items()})

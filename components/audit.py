@@ -1,6 +1,9 @@
-"""The audit trail: a multi-region CloudTrail with log file validation, encrypted with the logs key, written to a
+"""The audit trail: a multi-region CloudTrail with log file validation, encrypted with its own key, written to a
 locked-down bucket (versioning, Object Lock, access logging, TLS-only) and streamed to CloudWatch Logs.
 
+One trail per account, in the account baseline (account/): a multi-region trail records every region, so a
+second region's stack needs none (https://docs.aws.amazon.com/awscloudtrail/latest/userguide/cloudtrail-concepts.html#cloudtrail-concepts-trails).
+It brings what it writes with (a key, an access-log bucket), so the account stack needs no workload stack.
 The bucket policy lets CloudTrail write only for this account's trail (aws:SourceArn), and Object Lock keeps
 even an administrator from deleting audit logs before their retention ends (COMPLIANCE mode in prod).
 """
@@ -13,19 +16,18 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
-from components.buckets import ObjectLock, SecureBucket, secure_bucket
+from components.buckets import ObjectLock, SecureBucket, secure_bucket, server_access_log_writes
 from components.iam import trust_policy
-from settings import SecuritySettings
+from components.keys import audit_statements, kms_key
+from settings.security import AuditSettings
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AuditArgs:
-    env: str
+    env: str  # the account's key (dev, prod): the trail kanna-<env> and its resources keep the names they had
     account_id: str
-    region: str
-    settings: SecuritySettings
-    logs_key_arn: pulumi.Input[str]
-    access_log_bucket: pulumi.Input[str]
+    region: str  # the account's home region, where the trail lives
+    settings: AuditSettings
     protect: bool
 
 
@@ -33,6 +35,8 @@ class Audit(pulumi.ComponentResource):
     trail: aws.cloudtrail.Trail
     bucket: SecureBucket
     log_group: aws.cloudwatch.LogGroup
+    key: aws.kms.Key
+    access_log_bucket: SecureBucket
 
     def __init__(self, name: str, args: AuditArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:security:Audit", name, None, opts)
@@ -62,20 +66,32 @@ class Audit(pulumi.ComponentResource):
                 },
             ]
 
+        self.key = kms_key(
+            "audit",
+            "the account's trail and its log group",
+            audit_statements(account, args.region),
+            env=env,
+            parent=self,
+            protect=args.protect,
+        )
+        logs_key_arn = self.key.arn
+        self.access_log_bucket = secure_bucket(
+            f"{env}-audit-access-logs", parent=self, kms_key_arn=None, protect=args.protect, statements=server_access_log_writes(account)
+        )
         self.bucket = secure_bucket(
             f"{env}-cloudtrail",
             parent=self,
-            kms_key_arn=args.logs_key_arn,
+            kms_key_arn=logs_key_arn,
             protect=args.protect,
             statements=cloudtrail_writes,
-            access_log_bucket=args.access_log_bucket,
+            access_log_bucket=self.access_log_bucket.id,
             object_lock=ObjectLock(s.audit_lock_mode, s.audit_lock_days),
         )
         self.log_group = aws.cloudwatch.LogGroup(
             f"{env}-cloudtrail",
             name=f"/kanna/{env}/cloudtrail",
             retention_in_days=s.audit_log_retention_days,
-            kms_key_id=args.logs_key_arn,
+            kms_key_id=logs_key_arn,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         role = aws.iam.Role(
@@ -106,10 +122,13 @@ class Audit(pulumi.ComponentResource):
             include_global_service_events=True,
             enable_log_file_validation=True,
             enable_logging=True,
-            kms_key_id=args.logs_key_arn,
+            kms_key_id=logs_key_arn,
             cloud_watch_logs_group_arn=self.log_group.arn.apply(lambda arn: f"{arn}:*"),
             cloud_watch_logs_role_arn=role.arn,
             # The bucket policy and the role must exist first: CloudTrail checks both when the trail is created.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.bucket.policy, role_policy]),
+            # Protected in prod like what it writes: without it, nothing records the account's API calls.
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect, depends_on=[self.bucket.policy, role_policy]),
         )
-        self.register_outputs({"trailArn": self.trail.arn, "bucket": self.bucket.id, "logGroup": self.log_group.name})
+        self.register_outputs(
+            {"trailArn": self.trail.arn, "bucket": self.bucket.id, "logGroup": self.log_group.name, "keyArn": self.key.arn}
+        )
