@@ -1,0 +1,85 @@
+"""Scope is explicit: what AWS keeps once per account lives in the account baseline (account/), what it keeps once
+per region in each workload stack's regional baseline, and each workload stack holds only its own resources.
+
+The tables say, per resource type, why (the AWS documentation the components cite next to the resources).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from preflight import ACCOUNT, STACKS
+from preflight.program import Recording, record, stack_config
+from settings import regions
+from tests.conftest import recording
+from tests.kit import RecordedStack
+
+# Once per AWS account: two stacks of one account (prod and prod-dr) must not both own one of these.
+ACCOUNT_WIDE = {
+    "aws:iam/accountPasswordPolicy:AccountPasswordPolicy": "IAM is global",
+    "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock": "applies to every bucket of the account, any region",
+    "aws:cloudtrail/trail:Trail": "one multi-region trail records every region",
+    "datadog:aws/integrationAccount:IntegrationAccount": "Datadog holds one integration per AWS account id",
+    "datadog:aws/integrationExternalId:IntegrationExternalId": "the integration's external id",
+}
+# Once per account and region: each workload stack holds its region's, in its RegionalBaseline.
+REGIONAL = {
+    "aws:guardduty/detector:Detector": "one detector per account per region",
+    "aws:cfg/recorder:Recorder": "a configuration recorder per region",
+    "aws:cfg/deliveryChannel:DeliveryChannel": "the recorder's channel, per region",
+    "aws:cfg/recorderStatus:RecorderStatus": "the recorder's status, per region",
+    "aws:securityhub/account:Account": "Security Hub's settings apply to one region",
+    "aws:ebs/encryptionByDefault:EncryptionByDefault": "for the account in the current region",
+    "aws:ebs/defaultKmsKey:DefaultKmsKey": "the default key of the current region",
+    "aws:ecr/registryScanningConfiguration:RegistryScanningConfiguration": "the registry of the region",
+    "aws:inspector2/enabler:Enabler": "Inspector is enabled per region",
+}
+WORKLOADS = [(stack, mode) for stack in STACKS for mode in ("update", "first")]
+
+
+def _types(recorded: Recording) -> list[str]:
+    return [r.type for r in recorded.registrations]
+
+
+@pytest.mark.parametrize(("stack", "mode"), WORKLOADS, ids=[f"{s}-{m}" for s, m in WORKLOADS])
+def test_a_workload_stack_registers_no_account_wide_resource(stack: str, mode: str) -> None:
+    assert {t for t in _types(recording(stack, mode)) if t in ACCOUNT_WIDE} == set()
+
+
+@pytest.mark.parametrize(("stack", "mode"), WORKLOADS, ids=[f"{s}-{m}" for s, m in WORKLOADS])
+def test_a_workload_stack_registers_each_regional_resource_once_in_its_regional_baseline(stack: str, mode: str) -> None:
+    recorded = RecordedStack(recording(stack, mode))
+    for type_ in REGIONAL:
+        (found,) = recorded.of_type(type_)
+        assert recorded.component_of(found) == f"{stack}-regional-baseline", type_
+
+
+def test_each_account_stack_holds_every_account_wide_resource_once_and_nothing_regional(each_account: RecordedStack) -> None:
+    types = _types(each_account.recording)
+    assert {t: types.count(t) for t in ACCOUNT_WIDE} == dict.fromkeys(ACCOUNT_WIDE, 1)
+    assert {t for t in types if t in REGIONAL} == set()
+
+
+def test_every_workload_stack_has_the_baseline_of_its_account() -> None:
+    # One baseline per account, pinned to it (the provider refuses others), naming each stack of the account and
+    # its region: the integration collects those regions.
+    baselines = {}
+    for stack in ACCOUNT.stacks:
+        config, _ = stack_config(stack, project=ACCOUNT)
+        baselines[config["kanna-account:awsAccountId"]] = json.loads(config["kanna-account:workloads"])
+    for stack in STACKS:
+        config, _ = stack_config(stack)
+        assert baselines[config["kanna-infra:awsAccountId"]][stack] == config.get("kanna-infra:region", regions.DEFAULT_REGION)
+
+
+def test_config_records_global_resource_types_in_the_home_region_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    recorder = RecordedStack(recording("dev")).of_type("aws:cfg/recorder:Recorder")[0]
+    assert recorder.inputs["recordingGroup"] == {"allSupported": True, "includeGlobalResourceTypes": True}
+    # A second region of the account (Osaka, as prod-dr will be) records its regional types and no IAM.
+    monkeypatch.setitem(regions.REGIONS, "ap-northeast-3", regions.REGIONS["ap-northeast-1"])
+    config, secrets = stack_config("dev")
+    away = RecordedStack(record("dev", "update", {**config, "kanna-infra:homeRegion": "ap-northeast-3"}, secrets))
+    (recorder,) = away.of_type("aws:cfg/recorder:Recorder")
+    assert recorder.inputs["recordingGroup"] == {"allSupported": True, "includeGlobalResourceTypes": False}
