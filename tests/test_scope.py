@@ -10,9 +10,10 @@ import json
 
 import pytest
 
+from account.settings import load
 from preflight import ACCOUNT, STACKS
 from preflight.program import Recording, record, stack_config
-from settings import regions
+from settings import SettingsError, regions
 from tests.conftest import recording
 from tests.kit import RecordedStack
 
@@ -83,3 +84,46 @@ def test_config_records_global_resource_types_in_the_home_region_only(monkeypatc
     away = RecordedStack(record("dev", "update", {**config, "kanna-infra:homeRegion": "ap-northeast-3"}, secrets))
     (recorder,) = away.of_type("aws:cfg/recorder:Recorder")
     assert recorder.inputs["recordingGroup"] == {"allSupported": True, "includeGlobalResourceTypes": False}
+
+
+ACCOUNT_ID = {"kanna-account:awsAccountId": "111111111111"}
+
+
+@pytest.mark.parametrize(
+    ("stack", "config", "expected"),
+    [
+        ("prod", {**ACCOUNT_ID, "kanna-account:workloads": '{"prod": "ap-northeast-1"}'}, 'kanna-account:stack = "prod": not an account'),
+        ("prod-account", ACCOUNT_ID, "kanna-account:workloads = (not set)"),
+        (
+            "prod-account",
+            {**ACCOUNT_ID, "kanna-account:workloads": '{"prod": "eu-west-1"}'},
+            'kanna-account:workloads.prod = "eu-west-1": not a region this code supports',
+        ),
+        (
+            "prod-account",
+            {**ACCOUNT_ID, "kanna-account:workloads": '{"prod": "ap-northeast-1"}', "kanna-account:homeRegion": "us-east-1"},
+            'kanna-account:homeRegion = "us-east-1": not a region this code supports',
+        ),
+    ],
+    ids=["not-an-account-stack", "no-workloads", "unsupported-region", "unsupported-home"],
+)
+def test_bad_account_settings_are_one_clear_line(stack: str, config: dict, expected: str) -> None:
+    with pytest.raises(SettingsError) as error:
+        load(stack, config)
+    assert str(error.value).startswith(f"stack '{stack}': ") and expected in str(error.value) and "\n" not in str(error.value)
+
+
+def test_the_regions_of_an_account_are_those_of_its_workloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(regions.REGIONS, "ap-northeast-3", regions.REGIONS["ap-northeast-1"])
+    workloads = '{"prod": "ap-northeast-1", "prod-dr": "ap-northeast-3"}'
+    assert load("prod-account", {**ACCOUNT_ID, "kanna-account:workloads": workloads}).regions == ["ap-northeast-1", "ap-northeast-3"]
+    forwarder = '{"logForwarderArn": "arn:aws:lambda:ap-northeast-1:111111111111:function:DatadogForwarder"}'
+    with pytest.raises(SettingsError) as error:
+        load("prod-account", {**ACCOUNT_ID, "kanna-account:workloads": workloads, "kanna-account:observability": forwarder})
+    assert "kanna-account:observability.logForwarderArn" in str(error.value) and "one function can't forward" in str(error.value)
+    with pytest.raises(SettingsError) as error:
+        load(
+            "prod-account",
+            {**ACCOUNT_ID, "kanna-account:workloads": '{"prod": "ap-northeast-1"}', "kanna-account:homeRegion": "ap-northeast-3"},
+        )
+    assert 'kanna-account:homeRegion = "ap-northeast-3": no workload runs there; allowed: ap-northeast-1' in str(error.value)
