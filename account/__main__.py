@@ -6,7 +6,7 @@ keeps once per account would have two owners there, so it lives here, one stack 
 - the multi-region CloudTrail trail, its bucket, key and log group (it records every region);
 - the Datadog AWS integration and its role (Datadog holds one integration per AWS account).
 What AWS keeps per region (GuardDuty, Config, Security Hub, EBS defaults, ECR scanning) is each workload stack's
-regional baseline (components/regional.py). Applied by an administrator, like bootstrap/ (docs/state.md).
+regional baseline (components/security/regional.py). Applied by an administrator, like bootstrap/ (docs/state.md).
 """
 
 import sys
@@ -20,10 +20,11 @@ if _ROOT not in sys.path:
 import pulumi  # noqa: E402
 
 from account.settings import SettingsError, account_key, from_pulumi  # noqa: E402
-from components.account import AccountDefaults, AccountDefaultsArgs  # noqa: E402
-from components.audit import Audit, AuditArgs  # noqa: E402
-from components.integration import DatadogIntegration, DatadogIntegrationArgs  # noqa: E402
-from components.providers import aws_provider, datadog_provider  # noqa: E402
+from components.lib.context import Scope  # noqa: E402
+from components.lib.providers import aws_provider, datadog_provider  # noqa: E402
+from components.observability import DatadogIntegration, DatadogIntegrationArgs  # noqa: E402
+from components.security.account import AccountDefaults, AccountDefaultsArgs  # noqa: E402
+from components.security.audit import Audit, AuditArgs  # noqa: E402
 
 try:
     settings = from_pulumi()
@@ -37,25 +38,13 @@ key = account_key(stack)  # the workload stack the resources came from: their na
 aws = aws_provider(settings, stack, f"{key}-aws", settings.home_region)
 on_aws = pulumi.ResourceOptions(provider=aws)
 
-AccountDefaults(f"{key}-account-defaults", AccountDefaultsArgs(env=key, protect=settings.protect), on_aws)
-audit = Audit(
-    f"{key}-audit",
-    AuditArgs(
-        env=key, account_id=settings.aws_account_id, region=settings.home_region, settings=settings.security, protect=settings.protect
-    ),
-    on_aws,
-)
-integration = DatadogIntegration(
-    f"{key}-datadog-integration",
-    DatadogIntegrationArgs(
-        env=key,
-        account_id=settings.aws_account_id,
-        regions=settings.regions,
-        settings=settings.observability,
-        protect=settings.protect,
-    ),
-    pulumi.ResourceOptions(providers=[aws, datadog_provider(settings.observability, f"{key}-datadog")]),
-)
+# The account's scope: named by its key (the names the moved resources keep), in its home region.
+scope = Scope(stack=key, account_id=settings.aws_account_id, region=settings.home_region, protect=settings.protect)
+AccountDefaults(f"{key}-account-defaults", AccountDefaultsArgs(scope=scope), on_aws)
+audit = Audit(f"{key}-audit", AuditArgs(scope=scope, settings=settings.security), on_aws)
+with_datadog = pulumi.ResourceOptions(providers=[aws, datadog_provider(settings.observability, f"{key}-datadog")])
+integration_args = DatadogIntegrationArgs(scope=scope, regions=settings.regions, settings=settings.observability)
+integration = DatadogIntegration(f"{key}-datadog-integration", integration_args, with_datadog)
 
 pulumi.export("trailArn", audit.trail.arn)
 pulumi.export("auditBucket", audit.bucket.id)
