@@ -21,6 +21,7 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.context import InContext
 from components.lib.firewall import admit, store_security_group
 from settings.data import ClusterSettings
 
@@ -28,19 +29,15 @@ PORTS = {"mysql": 3306, "postgres": 5432}
 
 
 @dataclass(frozen=True, kw_only=True)
-class AuroraArgs:
-    env: str
+class AuroraArgs(InContext):  # storage and Performance Insights: the data key; the master secret: the secrets key
     engine: Literal["mysql", "postgres"]
     settings: ClusterSettings
     vpc_id: pulumi.Input[str]
     isolated_subnet_ids: Sequence[pulumi.Input[str]]
     availability_zones: Sequence[str]  # the network's AZs, in the order of its subnets
-    data_key_arn: pulumi.Input[str]  # storage and Performance Insights
-    secrets_key_arn: pulumi.Input[str]  # the RDS-managed master user secret
     monitoring_role_arn: pulumi.Input[str]
     parameters: Mapping[str, str]  # cluster parameter group: name -> value
     log_exports: Sequence[str]
-    protect: bool
     clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # service -> its task security group id
     analytics_reader: bool = False
 

@@ -21,6 +21,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from components.data.rotation import rotation_exempt
+from components.lib.context import InContext
 from components.lib.firewall import admit, store_security_group
 from settings.data import RedisSettings
 
@@ -28,16 +29,12 @@ PORT = 6379
 
 
 @dataclass(frozen=True, kw_only=True)
-class CacheArgs:
-    env: str
+class CacheArgs(InContext):
     settings: RedisSettings
     vpc_id: pulumi.Input[str]
     isolated_subnet_ids: Sequence[pulumi.Input[str]]
     availability_zones: Sequence[str]
-    data_key_arn: pulumi.Input[str]
-    secrets_key_arn: pulumi.Input[str]
     random_provider: pulumi.ProviderResource
-    protect: bool
     clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # service -> its task security group id
 
 

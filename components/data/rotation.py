@@ -27,6 +27,8 @@ from typing import Literal
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.context import InContext
+
 # AWS's templates, pinned (the versions aws-cdk's SecretRotationApplication pins for the aws partition).
 TEMPLATES = {
     "mysql": ("SecretsManagerRDSMySQLRotationMultiUser", "1.1.671"),
@@ -75,20 +77,15 @@ def initial_version(
 
 
 @dataclass(frozen=True, kw_only=True)
-class RotationArgs:
-    env: str
+class RotationArgs(InContext):  # the secrets key encrypts the user secrets and the RDS-managed master secret
     engine: Literal["mysql", "postgres"]
-    account_id: str
-    region: str
     vpc_id: pulumi.Input[str]
     subnet_ids: Sequence[pulumi.Input[str]]  # private subnets: the interface endpoints live there
     endpoint_security_group_id: pulumi.Input[str]  # the interface endpoints' group (Secrets Manager API)
     store_security_group_id: pulumi.Input[str]
     port: int
     master_secret_arn: pulumi.Input[str]
-    secrets_key_arn: pulumi.Input[str]  # encrypts the user secrets and the RDS-managed master secret
     secrets: Mapping[str, aws.secretsmanager.Secret]  # service -> its user secret
-    protect: bool
 
 
 class Rotation(pulumi.ComponentResource):
