@@ -66,13 +66,18 @@ def test_each_account_stack_holds_every_account_wide_resource_once_and_nothing_r
 def test_every_workload_stack_has_the_baseline_of_its_account() -> None:
     # One baseline per account, pinned to it (the provider refuses others), naming each stack of the account and
     # its region: the integration collects those regions.
-    baselines = {}
+    baselines, homes = {}, {}
     for stack in ACCOUNT.stacks:
         config, _ = stack_config(stack, project=ACCOUNT)
-        baselines[config["kanna-account:awsAccountId"]] = json.loads(config["kanna-account:workloads"])
+        account = config["kanna-account:awsAccountId"]
+        baselines[account] = json.loads(config["kanna-account:workloads"])
+        homes[account] = config.get("kanna-account:homeRegion", regions.DEFAULT_REGION)
     for stack in STACKS:
         config, _ = stack_config(stack)
-        assert baselines[config["kanna-infra:awsAccountId"]][stack] == config.get("kanna-infra:region", regions.DEFAULT_REGION)
+        account = config["kanna-infra:awsAccountId"]
+        assert baselines[account][stack] == config.get("kanna-infra:region", regions.DEFAULT_REGION)
+        # The stack agrees with its account on the home region: one recorder of the account records IAM.
+        assert config.get("kanna-infra:homeRegion", regions.DEFAULT_REGION) == homes[account], stack
 
 
 def test_config_records_global_resource_types_in_the_home_region_only(monkeypatch: pytest.MonkeyPatch) -> None:

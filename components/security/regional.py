@@ -47,7 +47,8 @@ class RegionalBaselineArgs(InContext):
     settings: SecuritySettings
     home: bool  # the account's home region: its recorder records the global resource types
     access_log_bucket: pulumi.Input[str]
-    moved_from: pulumi.Resource | None = None  # the component these resources were children of: aliased to it
+    # The component these resources were children of (issue 17): aliased to it until every stack has run an `up`.
+    moved_from: pulumi.Resource | None = None
 
     @staticmethod
     def of(context: Context, settings: Settings, security: Security) -> RegionalBaselineArgs:
