@@ -11,20 +11,15 @@ import json
 import pytest
 
 from account.settings import load
+from policies.governance import ACCOUNT_WIDE
 from preflight import ACCOUNT, STACKS
 from preflight.program import Recording, record, stack_config
 from settings import SettingsError, regions
 from tests.conftest import recording
 from tests.kit import RecordedStack
 
-# Once per AWS account: two stacks of one account (prod and prod-dr) must not both own one of these.
-ACCOUNT_WIDE = {
-    "aws:iam/accountPasswordPolicy:AccountPasswordPolicy": "IAM is global",
-    "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock": "applies to every bucket of the account, any region",
-    "aws:cloudtrail/trail:Trail": "one multi-region trail records every region",
-    "datadog:aws/integrationAccount:IntegrationAccount": "Datadog holds one integration per AWS account id",
-    "datadog:aws/integrationExternalId:IntegrationExternalId": "the integration's external id",
-}
+# Once per AWS account: two stacks of one account (prod and prod-dr) must not both own one of these. The pack's
+# list (KANNA-GOV-002 account-scope), so that the tests and the policy can't disagree.
 # Once per account and region: each workload stack holds its region's, in its RegionalBaseline.
 REGIONAL = {
     "aws:guardduty/detector:Detector": "one detector per account per region",
