@@ -30,7 +30,8 @@ from dataclasses import dataclass
 
 from . import ACCOUNT, MAIN, ROOT
 
-# The first CLI release dated after pulumi/pulumi#21953 that we could confirm (3.226.0, March 2026).
+# pulumi/pulumi#21953 (the qualified types rebuilt from the new parents) was merged on 2026-02-25; 3.226.0, out by
+# early March 2026, is the first release we could date after it (an earlier 3.22x may hold it too).
 MINIMUM_CLI = "3.226.0"
 BACKEND_ORG = "organization"  # a DIY (S3) backend names every stack organization/<project>/<stack>
 
@@ -50,7 +51,7 @@ def _account_moves(stack: str) -> list[Move]:
     main = f"urn:pulumi:{stack}::{MAIN.name}::"
     security, observability = f"{main}kanna:security:Security$", f"{main}kanna:observability:Observability$"
     aws, datadog = f"{main}pulumi:providers:aws::{stack}-aws", f"{main}pulumi:providers:datadog::{stack}-datadog"
-    integration = "one Datadog AWS integration per AWS account (Datadog refuses a second one for the same account id)"
+    integration = "part of the account's one Datadog AWS integration (Datadog keys an integration by AWS account id)"
 
     def move(urn: str, provider: str, why: str) -> Move:
         return Move(stack, f"{stack}-account", urn, provider, why)
@@ -110,11 +111,15 @@ def copied_provider(move: Move) -> str:
 
 
 def commands(moves: tuple[Move, ...] = MOVES) -> list[str]:
-    """The runbook: one `pulumi state move` per source and destination, run from the repository root."""
+    """The runbook: one `pulumi state move` per source and destination, run from the repository root, after a
+    comment line per resource saying why it moves."""
     out = []
     for source, dest in dict.fromkeys((m.source, m.dest) for m in moves):
-        urns = " \\\n    ".join(f"'{m.urn}'" for m in moves if (m.source, m.dest) == (source, dest))
+        these = [m for m in moves if (m.source, m.dest) == (source, dest)]
+        why = "\n".join(f"#   {_parts(m.urn)[3]}: {m.why}" for m in these)
+        urns = " \\\n    ".join(f"'{m.urn}'" for m in these)
         out.append(
+            f"# {source} -> {dest}:\n{why}\n"
             f"pulumi state move --source {BACKEND_ORG}/{MAIN.name}/{source} --dest {BACKEND_ORG}/{ACCOUNT.name}/{dest} \\\n    {urns}"
         )
     return out

@@ -87,7 +87,7 @@ def test_the_runbook_runs_the_moves_of_the_table() -> None:
     # docs/state.md shows `python -m preflight moves`: the same table, so the commands can't drift from the test.
     assert runbook_in_docs() == runbook_block(), "docs/state.md is stale: python -m preflight moves --write"
     (dev, prod) = commands()
-    assert dev.startswith("pulumi state move --source organization/kanna-infra/dev --dest organization/kanna-account/dev-account")
+    assert "\npulumi state move --source organization/kanna-infra/dev --dest organization/kanna-account/dev-account \\\n" in dev
     assert all(f"'{m.urn}'" in (dev if m.source == "dev" else prod) for m in MOVES)
     assert MINIMUM_CLI in runbook_block()
 
