@@ -109,11 +109,6 @@ INVOKES: dict[str, dict[str, Any]] = {
 STACK_OUTPUTS: dict[str, dict[str, Any]] = {
     "prod": {
         "replicatedBuckets": {
-            "cloudtrail": {
-                "name": "kanna-prod-cloudtrail-preflight",
-                "arn": "arn:aws:s3:::kanna-prod-cloudtrail-preflight",
-                "kmsKeyArn": "arn:aws:kms:ap-northeast-1:{account}:key/prod-logs-key-preflight",
-            },
             "edge-logs": {
                 "name": "kanna-prod-edge-logs-preflight",
                 "arn": "arn:aws:s3:::kanna-prod-edge-logs-preflight",
@@ -122,6 +117,12 @@ STACK_OUTPUTS: dict[str, dict[str, Any]] = {
         },
     },
     "prod-dr": {"vpcOriginId": "vo_prod-dr-preflight"},
+    # The prod account's baseline (account/): its trail's bucket and key.
+    "prod-account": {
+        "auditBucket": "kanna-prod-cloudtrail-preflight",
+        "auditBucketArn": "arn:aws:s3:::kanna-prod-cloudtrail-preflight",
+        "auditKeyArn": "arn:aws:kms:ap-northeast-1:{account}:key/prod-audit-key-preflight",
+    },
 }
 
 

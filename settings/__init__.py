@@ -49,6 +49,7 @@ __all__ = [
     "load",
     "of_stack",
     "regions_in_use",
+    "stack_file_config",
 ]
 
 # The project directory: the committed stack files (Pulumi.<stack>.yaml) sit beside Pulumi.yaml.
@@ -73,6 +74,13 @@ class Settings(Section):
     )
     region: SupportedRegion = Field(
         default=REGION, description=f"The region the stack runs in; supported: {', '.join(REGIONS)} (settings/regions.py)."
+    )
+    home_region: SupportedRegion = Field(
+        default=REGION,
+        description=(
+            "The account's home region, where its baseline stack (account/) keeps the trail: the one region whose AWS Config "
+            f"recorder records global resource types such as IAM, recorded once per account; supported: {', '.join(REGIONS)}."
+        ),
     )
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
@@ -140,6 +148,11 @@ class Settings(Section):
         return self.tier == "prod"
 
     @property
+    def home(self) -> bool:
+        """The stack runs in its account's home region (a second region of the account doesn't)."""
+        return self.region == self.home_region
+
+    @property
     def protect(self) -> bool:
         """Stateful resources are `protect`ed in prod: deleting them needs an explicit unprotect first."""
         return self.prod
@@ -158,10 +171,13 @@ def load(stack: str, config: Mapping[str, Any]) -> Settings:
 def of_stack(stack: str) -> Settings:
     """Another stack's settings, from its committed stack file: a standby learns its primary's region (and a
     primary its standby's) here instead of a second copy in its own file."""
-    document = yaml.safe_load((PROJECT_DIR / f"Pulumi.{stack}.yaml").read_text())
-    # As the language host passes config: structured values as JSON text, scalars as strings.
-    config = {key: value if isinstance(value, str) else json.dumps(value) for key, value in (document.get("config") or {}).items()}
-    return load(stack, config)
+    return load(stack, stack_file_config(PROJECT_DIR / f"Pulumi.{stack}.yaml"))
+
+
+def stack_file_config(path: Path) -> dict[str, str]:
+    """A committed stack file's config as the language host passes it: structured values as JSON text, scalars as strings."""
+    document = yaml.safe_load(path.read_text())
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in (document.get("config") or {}).items()}
 
 
 def regions_in_use() -> list[str]:

@@ -16,6 +16,7 @@ from components.dr.recovery import ENGINES, data_recovery, global_cluster_id, re
 from components.edge.edge import origin_host
 from components.platform.platform import Platform
 from components.security.keys import key_alias
+from preflight import ACCOUNT as ACCOUNT_PROJECT
 from preflight import STACKS
 from preflight.mocks import STACK_OUTPUTS, _stack_secrets
 from preflight.program import Registration, record, stack_config
@@ -100,7 +101,10 @@ def test_images_replicate_from_prods_registry_to_osaka(dr: RecordedStack) -> Non
 def test_audit_and_alb_logs_replicate_to_osaka_replicas(dr: RecordedStack) -> None:
     configs = {c.name: c for c in dr.of_type(REPLICATION)}
     assert sorted(configs) == ["prod-dr-cloudtrail-replication", "prod-dr-edge-logs-replication"]
-    sources = STACK_OUTPUTS["prod"]["replicatedBuckets"]
+    # The ALB logs are prod's; the trail is the account's (account/), read from its baseline stack's outputs.
+    account = STACK_OUTPUTS["prod-account"]
+    trail = {"name": account["auditBucket"], "arn": account["auditBucketArn"], "kmsKeyArn": account["auditKeyArn"]}
+    sources = {**STACK_OUTPUTS["prod"]["replicatedBuckets"], "cloudtrail": trail}
     (role,) = {r.urn: r for c in configs.values() for r in dr.deps(c, "role")}.values()
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "s3.amazonaws.com"}
     logs_key = dr.one(KEY, "prod-dr-logs-key")
@@ -131,6 +135,8 @@ def test_audit_and_alb_logs_replicate_to_osaka_replicas(dr: RecordedStack) -> No
 
 
 def test_the_mock_of_prods_outputs_is_what_prod_exports(prod: RecordedStack) -> None:
+    account = RecordedStack(recording("prod-account", "update", ACCOUNT_PROJECT))
+    assert set(STACK_OUTPUTS["prod-account"]) <= set(account.outputs)
     outputs = prod.outputs
     assert {k: sorted(v) for k, v in outputs["replicatedBuckets"].items()} == {
         k: sorted(v) for k, v in STACK_OUTPUTS["prod"]["replicatedBuckets"].items()
@@ -194,7 +200,8 @@ def test_prods_first_deploy_needs_nothing_of_the_standby() -> None:
 def test_the_standby_previews_first_with_its_primarys_outputs_known(dr_first: RecordedStack) -> None:
     # The primary exists when the standby is first deployed: the buckets to replicate are known, not unknown.
     configs = dr_first.of_type(REPLICATION)
-    assert sorted(c.inputs["bucket"] for c in configs) == sorted(b["name"] for b in STACK_OUTPUTS["prod"]["replicatedBuckets"].values())
+    names = [b["name"] for b in STACK_OUTPUTS["prod"]["replicatedBuckets"].values()] + [STACK_OUTPUTS["prod-account"]["auditBucket"]]
+    assert sorted(c.inputs["bucket"] for c in configs) == sorted(names)
 
 
 def test_the_scp_allows_exactly_the_regions_the_stacks_use() -> None:

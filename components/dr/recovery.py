@@ -19,17 +19,19 @@ from typing import TYPE_CHECKING
 import pulumi
 import pulumi_aws as aws
 
+from account.settings import PROJECT as ACCOUNT_PROJECT
+from account.settings import SUFFIX as ACCOUNT_SUFFIX
+from account.settings import load as load_account
 from components.data.data import Data, DataRecovery
 from components.edge.edge import PROD_LOG_DAYS
 from components.lib.buckets import ObjectLock, secure_bucket
 from components.lib.context import Context, InContext
 from components.lib.iam import trust_policy
 from components.security.keys import key_alias
-from settings import PROJECT, Settings, of_stack
+from settings import PROJECT, PROJECT_DIR, Settings, of_stack, stack_file_config
 
 if TYPE_CHECKING:
     from components.platform.platform import Platform
-    from components.security.security import Security
 
 ENGINES = ("mysql", "postgres")
 # The repositories of the catalog all live under this prefix (settings/services.py images).
@@ -55,9 +57,21 @@ def replica_secret_arn(arn: str, region: str) -> str:
     return ":".join([*parts[:3], region, *parts[4:]])
 
 
-def stack_reference(stack: str, opts: pulumi.ResourceOptions | None = None) -> pulumi.StackReference:
-    """The outputs of another stack of this project (the state backend is self-managed: docs/state.md)."""
-    return pulumi.StackReference(f"{stack}-stack", stack_name=f"organization/{PROJECT}/{stack}", opts=opts)
+def stack_reference(stack: str, opts: pulumi.ResourceOptions | None = None, project: str = PROJECT) -> pulumi.StackReference:
+    """The outputs of another stack, of this project or `project` (the state backend is self-managed: docs/state.md)."""
+    return pulumi.StackReference(f"{stack}-stack", stack_name=f"organization/{project}/{stack}", opts=opts)
+
+
+def account_stack(stack: str) -> str:
+    """The account baseline stack (account/) of a workload stack: it holds the account's trail and its bucket."""
+    return f"{stack}{ACCOUNT_SUFFIX}"
+
+
+def trail_lock(stack: str) -> ObjectLock:
+    """The Object Lock of the trail's bucket, from the account baseline's stack file: its replica is locked the same way."""
+    account = account_stack(stack)
+    audit = load_account(account, stack_file_config(PROJECT_DIR / "account" / f"Pulumi.{account}.yaml")).security
+    return ObjectLock(audit.audit_lock_mode, audit.audit_lock_days)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -83,7 +97,7 @@ def replicated_buckets(audit_lock: ObjectLock) -> tuple[ReplicatedBucket, ...]:
 @dataclass(frozen=True, kw_only=True)
 class ReplicationArgs(InContext):  # the standby's: its logs key encrypts the replicas of encrypted buckets
     primary_region: str
-    primary: pulumi.StackReference
+    sources: pulumi.Output[dict]  # by bucket key: its name, ARN and KMS key ARN (the primary's and its account's outputs)
     buckets: tuple[ReplicatedBucket, ...]
 
 
@@ -125,7 +139,7 @@ class Replication(pulumi.ComponentResource):
             opts=child,
         )
 
-        sources = args.primary.require_output("replicatedBuckets")
+        sources = args.sources
         self.replicas = {
             b.key: secure_bucket(
                 f"{env}-{b.key}-replica",
@@ -298,24 +312,27 @@ class Recovery:
     def data(self) -> DataRecovery | None:
         return data_recovery(self.context.stack, self.settings, self.primary)
 
-    def side(self, security: Security, platform: Platform, data: Data, opts: pulumi.ResourceOptions) -> dict[str, object]:
+    def side(self, platform: Platform, data: Data, opts: pulumi.ResourceOptions) -> dict[str, object]:
         """The outputs a primary's standby reads (its buckets and secrets to replicate); on a standby, the replication
-        of its primary's images and buckets, and the VPC origin its primary's distribution reaches it through."""
+        of its primary's images and buckets (and its account's trail), and the VPC origin its primary's distribution
+        reaches it through."""
         dr, context = self.settings.dr, self.context
         if dr.standby_stack is not None:
-            trail, logs = security.audit.bucket.bucket, platform.edge.log_bucket
             masters = {"mysql": data.mysql_master_secret_arn, "postgres": data.postgres_master_secret_arn}
             users = {"mysql": data.mysql_secret_arns, "postgres": data.postgres_secret_arns}
-            buckets = {"cloudtrail": bucket_output(trail, context.keys.logs), "edge-logs": bucket_output(logs, None)}
+            buckets = {"edge-logs": bucket_output(platform.edge.log_bucket, None)}  # the trail's is the account's (account/)
             return {"replicatedBuckets": buckets, "replicatedSecrets": replicated_secrets(masters, users)}
         if self.primary is None or dr.primary_stack is None:
             return {}
-        lock = ObjectLock(self.settings.security.audit_lock_mode, self.settings.security.audit_lock_days)
+        lock = trail_lock(dr.primary_stack)
+        # The trail is the account's (account/, issue 17's scope split): its bucket comes from the account's baseline stack.
+        account = stack_reference(account_stack(dr.primary_stack), project=ACCOUNT_PROJECT)
+        trail = {"name": "auditBucket", "arn": "auditBucketArn", "kmsKeyArn": "auditKeyArn"}
+        sources = pulumi.Output.all(
+            self.primary.require_output("replicatedBuckets"), *(account.require_output(o) for o in trail.values())
+        ).apply(lambda v: {**v[0], "cloudtrail": dict(zip(trail, v[1:], strict=True))})
         args = ReplicationArgs(
-            context=context,
-            primary_region=of_stack(dr.primary_stack).region,
-            primary=self.primary,
-            buckets=replicated_buckets(lock),
+            context=context, primary_region=of_stack(dr.primary_stack).region, sources=sources, buckets=replicated_buckets(lock)
         )
         Replication(f"{context.stack}-replication", args, opts)
         return {"vpcOriginId": platform.edge.vpc_origin.id}
