@@ -254,7 +254,7 @@ class ContainerService(pulumi.ComponentResource):
             datadog_site=args.telemetry.datadog_site,
             environment=dict(sorted(environment.items())),
             secrets=dict(sorted(injected.items())),
-            log_source="java" if spec.port == 8080 else ("ruby" if spec.image == "kanna/core-api" else "nodejs"),
+            log_source=spec.runtime.log_source,
         )
         app.update(
             {

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from fnmatch import fnmatchcase
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -33,6 +34,28 @@ SECRET_ARN = re.compile(
 # A plain path prefix: the WAF's upload exception is one regex of them, escaped, and matches from the start.
 UPLOAD_PATH = re.compile(r"^/[A-Za-z0-9/_.-]{1,100}$")
 _SAMPLE = {"account": "111111111111", "region": "ap-northeast-1", "env": "env"}
+
+Language = Literal["ruby", "node", "jvm"]
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What a service's language decides outside its image: Datadog's log pipeline and the APM span its web
+    requests open, which the monitors and SLOs query."""
+
+    # The logs' `ddsource`: when it names an integration, Datadog applies that integration's parsers
+    # (https://docs.datadoghq.com/api/latest/logs/#send-logs).
+    log_source: str
+    # The primary operation of the tracer's server spans, whose `trace.<operation>.hits` and `.errors` the
+    # monitors and SLOs count (https://docs.datadoghq.com/tracing/guide/configuring-primary-operation).
+    apm_operation: str
+
+
+RUNTIMES: dict[str, Runtime] = {
+    "ruby": Runtime("ruby", "rack.request"),  # Rails through dd-trace-rb's Rack middleware
+    "node": Runtime("nodejs", "web.request"),  # dd-trace-js's http server spans
+    "jvm": Runtime("java", "servlet.request"),  # Spring Boot through dd-java-agent's servlet instrumentation
+}
 
 
 def fargate_problem(cpu: int, memory: int) -> str | None:
@@ -92,6 +115,7 @@ class ServiceSettings(Section):
     """One service of the product, as every environment runs it."""
 
     kind: Literal["web", "worker"] = Field(description="web: behind the ALB; worker: no load balancer.")
+    language: Language = Field(description="ruby, node or jvm: picks the log pipeline and the APM operation the monitors read.")
     image: str = Field(pattern=r"^[a-z0-9][a-z0-9/_-]{1,100}$", description="The ECR repository name, e.g. kanna/core-api.")
     port: int | None = Field(default=None, ge=1024, le=65535, description="The container port of a web service (unprivileged).")
     health_path: str = Field(default="/health", pattern=r"^/\S*$", description="The load balancer's health check path.")
@@ -151,7 +175,14 @@ class ServiceSettings(Section):
             )
         if self.kind == "worker" and self.scale_on == "requests":
             raise ValueError("a worker has no load balancer requests to scale on; allowed: scaleOn queueLatency")
+        if self.scale_on == "queueLatency" and self.language != "ruby":
+            # The queue's age comes from Sidekiq: the app publishes it, the monitor reads sidekiq.queue.latency.
+            raise ValueError(f"scaleOn queueLatency reads Sidekiq's queue age, and a {self.language} service has no Sidekiq; allowed: language ruby")
         return self
+
+    @property
+    def runtime(self) -> Runtime:
+        return RUNTIMES[self.language]
 
     def secret_arns(self, account: str, region: str, env: str) -> dict[str, str]:
         return {name: arn.format(account=account, region=region, env=env) for name, arn in self.secrets.items()}
@@ -164,6 +195,7 @@ _SSM = "arn:aws:ssm:{region}:{account}:parameter/kanna/{env}"
 CATALOG: dict[str, dict] = {
     "frontend": {
         "kind": "web",
+        "language": "node",
         "image": "kanna/frontend",
         "port": 3000,
         "healthPath": "/api/health",
@@ -176,6 +208,7 @@ CATALOG: dict[str, dict] = {
     },
     "admin": {
         "kind": "web",
+        "language": "node",
         "image": "kanna/admin",
         "port": 3000,
         "healthPath": "/api/health",
@@ -188,6 +221,7 @@ CATALOG: dict[str, dict] = {
     },
     "core-api": {
         "kind": "web",
+        "language": "ruby",
         "image": "kanna/core-api",
         "port": 3000,
         "healthPath": "/up",
@@ -203,6 +237,7 @@ CATALOG: dict[str, dict] = {
     },
     "sidekiq": {
         "kind": "worker",
+        "language": "ruby",
         "image": "kanna/core-api",
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 1, "maxTasks": 10, "spotWeight": 1},
         "scaleOn": "queueLatency",
@@ -216,6 +251,7 @@ CATALOG: dict[str, dict] = {
     },
     "openapi": {
         "kind": "web",
+        "language": "node",
         "image": "kanna/openapi",
         "port": 3000,
         "healthPath": "/health",
@@ -227,6 +263,7 @@ CATALOG: dict[str, dict] = {
     },
     "report": {
         "kind": "web",
+        "language": "jvm",
         "image": "kanna/report",
         "port": 8080,
         "healthPath": "/actuator/health",
@@ -237,6 +274,7 @@ CATALOG: dict[str, dict] = {
     },
     "approval": {
         "kind": "web",
+        "language": "jvm",
         "image": "kanna/approval",
         "port": 8080,
         "healthPath": "/actuator/health",
@@ -247,6 +285,7 @@ CATALOG: dict[str, dict] = {
     },
     "payment": {
         "kind": "web",
+        "language": "jvm",
         "image": "kanna/payment",
         "port": 8080,
         "healthPath": "/actuator/health",
