@@ -54,6 +54,7 @@ data = Data(
         private_subnet_ids=network.private_subnet_ids,
         endpoint_security_group_id=network.endpoint_security_group_id,
         mysql_services=settings.platform.clients_of("mysql"),
+        postgres_services=settings.platform.clients_of("postgres"),
     ),
     regional,
 )
@@ -80,7 +81,9 @@ if settings.gcp is not None:
     analytics = Analytics(
         f"{stack}-analytics", AnalyticsArgs(stack, g, settings.aws_account_id, firebase.backend.member, apis, settings.protect), on_gcp
     )
-    identity_args = KeylessIdentityArgs(stack, g, settings.aws_account_id, firebase.backend.name, apis, settings.platform.environments)
+    identity_args = KeylessIdentityArgs(
+        stack, g, settings.aws_account_id, firebase.backend.name, apis, settings.platform.environments, settings.platform.gcp_backends()
+    )
     KeylessIdentity(f"{stack}-gcp-identity", identity_args, on_gcp)
     # The pipeline's AWS side: the export bucket and the role Google's transfer agent assumes (it trusts that agent).
     export_args = LogExportArgs(

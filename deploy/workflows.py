@@ -31,7 +31,8 @@ def render(text: str, options: dict[str, list[str]]) -> str:
     for name, values in options.items():
         # The input's block: its key at six spaces, then its deeper-indented lines, one of which is `options:`.
         pattern = re.compile(rf"^(      {re.escape(name)}:\n(?:        .*\n)*?        options: )\[.*\]$", re.MULTILINE)
-        text, found = pattern.subn(lambda m: f"{m.group(1)}[{', '.join(values)}]", text)
+        line = f"[{', '.join(values)}]"
+        text, found = pattern.subn(lambda m, line=line: m.group(1) + line, text)
         if found != 1:
             raise ValueError(f"{WORKFLOW.relative_to(ROOT)}: no single choice input {name!r} with an `options: [...]` line")
     return text

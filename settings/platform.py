@@ -15,7 +15,8 @@ from pydantic import Field, field_validator
 from .base import Problem, RetentionDays, Section
 from .services import CATALOG, ServiceSettings, Size, SizeOverride
 
-# An ALB takes 100 listener rules; each environment uses one per web service (7 today): 12 fit with room.
+# An ALB takes 100 listener rules; each environment uses one per web service (two with blue/green), and the ALB's
+# callers group one inbound rule per calling service: settings/deploy.py refuses what the catalog doesn't fit.
 MAX_ENVIRONMENTS = 12
 # The label suffix of a service's internal host: `<service>-svc` sits one level under the domain, so the ALB's
 # wildcard certificate covers it, and no catalog host label may end with it (see `problems`).
@@ -185,6 +186,10 @@ class PlatformSettings(Section):
     def clients_of(self, store: str) -> list[str]:
         """The services that connect to `store` ('mysql', 'postgres' or 'redis'), in catalog order."""
         return [name for name, spec in self.services.items() if store in spec.stores]
+
+    def gcp_backends(self) -> list[str]:
+        """The services whose task roles may act as the GCP backend service account, in catalog order."""
+        return [name for name, spec in self.services.items() if spec.gcp_backend]
 
     def size(self, name: str) -> Size:
         """The catalog size of `name` with this stack's changes applied."""

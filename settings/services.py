@@ -9,8 +9,8 @@ use `{account}`, `{region}` and `{env}`, filled in per stack and verification en
 from __future__ import annotations
 
 import re
-from fnmatch import fnmatchcase
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -139,6 +139,10 @@ class ServiceSettings(Section):
     stores: list[Literal["mysql", "postgres", "redis"]] = Field(
         default_factory=list, description="Data stores the service connects to: it gets their endpoints and credentials, and their ingress."
     )
+    gcp_backend: bool = Field(
+        default=False,
+        description="Its task role may act as the stack's GCP backend service account (Firebase Admin, FCM), without a key.",
+    )
     scale_on: Literal["requests", "queueLatency"] = Field(default="requests", description="Target tracking metric besides CPU.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
     secrets: dict[str, str] = Field(default_factory=dict, description="Env var -> Secrets Manager or SSM parameter ARN.")
@@ -177,7 +181,9 @@ class ServiceSettings(Section):
             raise ValueError("a worker has no load balancer requests to scale on; allowed: scaleOn queueLatency")
         if self.scale_on == "queueLatency" and self.language != "ruby":
             # The queue's age comes from Sidekiq: the app publishes it, the monitor reads sidekiq.queue.latency.
-            raise ValueError(f"scaleOn queueLatency reads Sidekiq's queue age, and a {self.language} service has no Sidekiq; allowed: language ruby")
+            raise ValueError(
+                f"scaleOn queueLatency reads Sidekiq's queue age, and a {self.language} service has no Sidekiq; allowed: language ruby"
+            )
         return self
 
     @property
@@ -232,6 +238,7 @@ CATALOG: dict[str, dict] = {
         "uploadPaths": ["/api/v1/photos/", "/api/v1/attachments/"],
         "calls": ["report", "approval", "payment"],
         "stores": ["mysql", "redis"],
+        "gcpBackend": True,
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
         "secrets": {"RAILS_MASTER_KEY": f"{_SSM}/core-api/rails-master-key"},
     },
@@ -243,6 +250,7 @@ CATALOG: dict[str, dict] = {
         "scaleOn": "queueLatency",
         "calls": ["report", "approval", "payment"],
         "stores": ["mysql", "redis"],
+        "gcpBackend": True,
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
         "secrets": {
             "RAILS_MASTER_KEY": f"{_SSM}/core-api/rails-master-key",

@@ -214,7 +214,6 @@ def test_the_deploy_workflows_choices_are_written_from_the_catalog() -> None:
 def test_deploy_service_ships_an_arm64_image_through_codedeploy_from_the_stack_outputs() -> None:
     workflow = load("deploy-service.yml")
     assert list(workflow["on"]) == ["workflow_dispatch"]
-    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
     (job,) = workflow["jobs"].values()
     # The stack's GitHub environment is the credential gate (its deploy role trusts only that subject).
     assert job["environment"] == "${{ inputs.stack }}" and job["permissions"] == {"contents": "read", "id-token": "write"}
