@@ -272,6 +272,7 @@ def test_twelve_environments_preflight_cleanly() -> None:
         ({"environments": ["Alpha"]}, "platform.environments", "allowed: 1-10 lowercase letters"),
         ({"sizes": {"frontend": {"onDemandBase": 0}}}, "platform.sizes.frontend.onDemandBase", "keep an on-demand base"),
         ({"schedule": {}}, "platform.schedule", "prod never scales to zero"),
+        ({"services": {"Core_API": CATALOG["report"]}}, "platform.services", "'Core_API' is not a service name; allowed: 2-26"),
     ],
 )
 def test_bad_platform_settings_give_one_line(platform: dict, where: str, allowed: str) -> None:
