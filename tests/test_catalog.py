@@ -133,6 +133,9 @@ def test_the_ninth_service_is_routed_watched_and_deployed(dev9: RecordedStack, p
         assert f"trace.{RUNTIMES['jvm'].apm_operation}.errors" in monitors[f"{stack}-{NINTH}-error-rate"]["query"]
         slos = sorted(s.name for s in recorded.of_type("datadog:index/serviceLevelObjective:ServiceLevelObjective") if NINTH in s.name)
         assert slos == [f"{stack}-{NINTH}-availability-slo", f"{stack}-{NINTH}-latency-slo"]
+        (dashboard,) = recorded.of_type("datadog:index/dashboardJson:DashboardJson")
+        titles = [w["definition"].get("title") for w in json.loads(dashboard.inputs["dashboard"])["widgets"]]
+        assert NINTH in titles and f"service:{NINTH}}}" in dashboard.inputs["dashboard"]
         for env in envs:  # and a synthetic check calls its health path from Tokyo
             check = recorded.one("datadog:index/syntheticsTest:SyntheticsTest", f"{env}-{NINTH}-https-check")
             assert f"https://{host(env)}{ENTRY['healthPath']}" in json.dumps(check.inputs)
