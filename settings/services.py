@@ -1,7 +1,8 @@
 """The service catalog: the product's services, one typed entry each. Adding a service means adding one entry.
 
-An entry says what a service is (image, port, health path, routing, whom it calls, its environment and
-secrets) and its prod size. Stacks change only sizes, through `platform.sizes` (see settings/platform.py).
+An entry says what a service is (language, image, port, health path, routing, whom it calls, the data stores
+it uses, its environment and secrets) and its prod size; everything that lists services derives from here (the
+data stores' users, the deploy workflow's choices, monitors, routes: tests/test_catalog.py adds a ninth). Stacks change only sizes, through `platform.sizes` (see settings/platform.py).
 Secrets are given only as references (Secrets Manager or SSM parameter ARNs), never as values; ARNs may
 use `{account}`, `{region}` and `{env}`, filled in per stack and verification environment.
 """
