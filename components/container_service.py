@@ -254,7 +254,7 @@ class ContainerService(pulumi.ComponentResource):
             datadog_site=args.telemetry.datadog_site,
             environment=dict(sorted(environment.items())),
             secrets=dict(sorted(injected.items())),
-            log_source=spec.runtime.log_source,
+            log_source=spec.instrumentation.log_source,
         )
         app.update(
             {

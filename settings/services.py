@@ -40,7 +40,7 @@ Language = Literal["ruby", "node", "jvm"]
 
 
 @dataclass(frozen=True)
-class Runtime:
+class Instrumentation:
     """What a service's language decides outside its image: Datadog's log pipeline and the APM span its web
     requests open, which the monitors and SLOs query."""
 
@@ -52,10 +52,10 @@ class Runtime:
     apm_operation: str
 
 
-RUNTIMES: dict[str, Runtime] = {
-    "ruby": Runtime("ruby", "rack.request"),  # Rails through dd-trace-rb's Rack middleware
-    "node": Runtime("nodejs", "web.request"),  # dd-trace-js's http server spans
-    "jvm": Runtime("java", "servlet.request"),  # Spring Boot through dd-java-agent's servlet instrumentation
+LANGUAGES: dict[Language, Instrumentation] = {
+    "ruby": Instrumentation("ruby", "rack.request"),  # Rails through dd-trace-rb's Rack middleware
+    "node": Instrumentation("nodejs", "web.request"),  # dd-trace-js's http server spans
+    "jvm": Instrumentation("java", "servlet.request"),  # Spring Boot through dd-java-agent's servlet instrumentation
 }
 
 
@@ -188,8 +188,8 @@ class ServiceSettings(Section):
         return self
 
     @property
-    def runtime(self) -> Runtime:
-        return RUNTIMES[self.language]
+    def instrumentation(self) -> Instrumentation:
+        return LANGUAGES[self.language]
 
     def secret_arns(self, account: str, region: str, env: str) -> dict[str, str]:
         return {name: arn.format(account=account, region=region, env=env) for name, arn in self.secrets.items()}

@@ -20,7 +20,7 @@ from preflight.analyzer import PolicyPack
 from preflight.diagram import document
 from preflight.parallel import Job, preload, record_forked
 from preflight.program import stack_config
-from settings.services import CATALOG, RUNTIMES
+from settings.services import CATALOG, LANGUAGES
 from tests.kit import RecordedStack, judge, violations
 
 NINTH = "inspection"
@@ -99,7 +99,7 @@ def test_the_ninth_service_gets_its_own_postgres_database_and_user(dev9: Recorde
             assert "DATABASE_HOST" not in variables and "REDIS_URL" not in variables
             # It calls core-api at core-api's internal host, and its logs go to the JVM pipeline.
             assert variables["CORE_API_URL"].startswith(f"https://{env + '-' if stack == 'dev' else ''}core-api-svc.")
-            assert app["logConfiguration"]["options"]["dd_source"] == RUNTIMES["jvm"].log_source
+            assert app["logConfiguration"]["options"]["dd_source"] == LANGUAGES["jvm"].log_source
 
 
 def test_the_ninth_service_is_routed_watched_and_deployed(dev9: RecordedStack, prod9: RecordedStack) -> None:
@@ -130,7 +130,7 @@ def test_the_ninth_service_is_routed_watched_and_deployed(dev9: RecordedStack, p
         # One monitor set and two SLOs watch it in every environment; they count the JVM's APM operation.
         monitors = {m.name: m.inputs for m in recorded.of_type("datadog:index/monitor:Monitor") if m.name.startswith(f"{stack}-{NINTH}-")}
         assert {name.removeprefix(f"{stack}-{NINTH}-") for name in monitors} == MONITORS
-        assert f"trace.{RUNTIMES['jvm'].apm_operation}.errors" in monitors[f"{stack}-{NINTH}-error-rate"]["query"]
+        assert f"trace.{LANGUAGES['jvm'].apm_operation}.errors" in monitors[f"{stack}-{NINTH}-error-rate"]["query"]
         slos = sorted(s.name for s in recorded.of_type("datadog:index/serviceLevelObjective:ServiceLevelObjective") if NINTH in s.name)
         assert slos == [f"{stack}-{NINTH}-availability-slo", f"{stack}-{NINTH}-latency-slo"]
         (dashboard,) = recorded.of_type("datadog:index/dashboardJson:DashboardJson")

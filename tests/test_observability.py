@@ -17,7 +17,7 @@ from components.telemetry import (
     container_definitions,
 )
 from settings.observability import WebThresholds
-from settings.services import CATALOG, RUNTIMES
+from settings.services import CATALOG, LANGUAGES
 from tests.kit import UNKNOWN, RecordedStack
 
 PRODUCT_WEB_SERVICES = [name for name, entry in CATALOG.items() if entry["kind"] == "web"]
@@ -115,14 +115,14 @@ def test_the_catalogs_language_picks_the_log_pipeline_and_the_apm_operation(prod
     # Issue 17: the port and the image used to decide (core-api and the Node services all listen on 3000).
     monitors = {m.name: m.inputs for m in prod.of_type(MONITOR)}
     for name, entry in CATALOG.items():
-        runtime = RUNTIMES[entry["language"]]
+        instrumentation = LANGUAGES[entry["language"]]
         task = prod.one("aws:ecs/taskDefinition:TaskDefinition", f"prod-{name}-task")
         (app,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == name]
-        assert app["logConfiguration"]["options"]["dd_source"] == runtime.log_source, name
+        assert app["logConfiguration"]["options"]["dd_source"] == instrumentation.log_source, name
         if entry["kind"] == "web":
             query = monitors[f"prod-{name}-error-rate"]["query"]
-            assert f"trace.{runtime.apm_operation}.errors{{env:prod,service:{name}}}" in query, (name, query)
-    assert {RUNTIMES[e["language"]].log_source for e in CATALOG.values()} == {"ruby", "nodejs", "java"}
+            assert f"trace.{instrumentation.apm_operation}.errors{{env:prod,service:{name}}}" in query, (name, query)
+    assert {LANGUAGES[e["language"]].log_source for e in CATALOG.values()} == {"ruby", "nodejs", "java"}
 
 
 @pytest.mark.parametrize(("stack", "target", "handle"), [("prod", 99.9, "@pagerduty-kanna-prod"), ("dev", 99.5, "@slack-kanna-dev")])
