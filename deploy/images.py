@@ -17,7 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from components.cluster import BOOTSTRAP_TAG
+from components.platform.cluster import BOOTSTRAP_TAG
 from preflight.program import ProgramError, stack_config
 from settings import SettingsError, load
 

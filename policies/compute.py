@@ -306,7 +306,7 @@ POLICIES += [
         "Containers get secrets only through `secrets` (Secrets Manager or SSM ARNs), never in plaintext `environment`, judged by name and value.",
         [TASK_DEFINITION],
         _no_plaintext_secrets,
-        "move the value to Secrets Manager (or SSM SecureString) and pass its ARN in the container's secrets (components/container_service.py)",
+        "move the value to Secrets Manager (or SSM SecureString) and pass its ARN in the container's secrets (components/platform/service/task.py)",
         id="KANNA-COMP-006",
         controls=("AWS FSBP ECS.8",),
     ),
@@ -315,7 +315,7 @@ POLICIES += [
         "ECS task and execution roles get no admin or broad AWS managed policy, no '*' or iam:* action, no sts:AssumeRole on '*',"
         " and no write (or secret read) on '*', whether inline, attached or managed.",
         _task_roles_least_privilege,
-        "grant the named actions on this stack's resource ARNs in the service's own policy (components/container_service.py)",
+        "grant the named actions on this stack's resource ARNs in the service's own policy (components/platform/service/roles.py)",
         PolicyConfigSchema(
             properties={"allowedManagedPolicies": {"type": "array", "items": {"type": "string"}, "default": TASK_MANAGED_POLICIES}}
         ),

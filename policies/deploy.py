@@ -142,7 +142,7 @@ POLICIES = [
         "(CODE_DEPLOY) through a deployment group"
         " that rolls back on failure and on alarms, with at least one alarm.",
         _blue_green,
-        "set deployment_controller type CODE_DEPLOY and create a BLUE_GREEN deployment group for it (components/bluegreen.py),"
+        "set deployment_controller type CODE_DEPLOY and create a BLUE_GREEN deployment group for it (components/platform/bluegreen.py),"
         " with auto-rollback on DEPLOYMENT_FAILURE and DEPLOYMENT_STOP_ON_ALARM and its rollback alarms",
         id="KANNA-DEPLOY-001",
     ),

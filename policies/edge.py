@@ -86,7 +86,7 @@ def _acls_are_logged(index: StackIndex, _: Mapping[str, Any]) -> list[Finding]:
 
 
 # --- what an ACL blocks -------------------------------------------------------------------------------
-# The design relies on these protections (components/waf.py). Each must block for the whole request space: not
+# The design relies on these protections (components/edge/waf.py). Each must block for the whole request space: not
 # overridden to count, no scope-down statement, and no allow rule ahead of it. A scope-down is possible only as a
 # reviewed exception in policies/config/<stack>.json (`exceptions`, matching "rule '<name>'").
 
@@ -365,7 +365,7 @@ POLICIES = [
         "alb-ingress-only-from-cloudfront",
         "An internet-facing ALB's security groups admit only CloudFront's origin-facing prefix list (and the VPC itself), never the internet.",
         _alb_behind_cloudfront,
-        "admit the ALB's listener port from the com.amazonaws.global.cloudfront.origin-facing prefix list only (components/edge.py)",
+        "admit the ALB's listener port from the com.amazonaws.global.cloudfront.origin-facing prefix list only (components/edge/edge.py)",
         PolicyConfigSchema(
             properties={
                 "cloudfrontPrefixListIds": {

@@ -104,7 +104,7 @@ POLICIES = [
         "datadog-trust-external-id",
         "The Datadog integration's role (named by the IntegrationAccount, or trusting Datadog's AWS accounts) requires Datadog's external id.",
         _datadog_external_id,
-        "add Condition StringEquals sts:ExternalId = the datadog.aws.IntegrationExternalId to the role's trust (components/observability.py)",
+        "add Condition StringEquals sts:ExternalId = the datadog.aws.IntegrationExternalId to the role's trust (components/observability/observability.py)",
         id="KANNA-IAM-003",
     ),
     stack_policy(

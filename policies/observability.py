@@ -28,7 +28,7 @@ FREE_ONLY_WIDGETS = frozenset(
     {"event_stream", "event_timeline", "free_text", "iframe", "image", "log_stream", "manage_status", "trace_service"}
 )
 
-# What components/observability.py gives each web service: error rate, p95 latency, running tasks, CPU and memory
+# What components/observability/observability.py gives each web service: error rate, p95 latency, running tasks, CPU and memory
 # monitors, and availability and latency SLOs. Fewer means one was dropped.
 MONITORS, SLOS = 5, 2
 AGENT_CONTAINER = "datadog-agent"
@@ -179,7 +179,7 @@ POLICIES = [
         "Every ECS task definition carries the Datadog agent and unified service tags (DD_ENV/DD_SERVICE/DD_VERSION and labels).",
         [TASK_DEFINITION],
         _task_telemetry,
-        "build container_definitions with components.telemetry.container_definitions()",
+        "build container_definitions with components.platform.service.telemetry.container_definitions()",
         id="KANNA-OBS-003",
     ),
     resource_policy(

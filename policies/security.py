@@ -42,7 +42,7 @@ SG_RULE = "aws:ec2/securityGroupRule:SecurityGroupRule"
 LISTENER_RULE = "aws:lb/listenerRule:ListenerRule"
 SECRET = "aws:secretsmanager/secret:Secret"
 SECRET_ROTATION = "aws:secretsmanager/secretRotation:SecretRotation"
-# The written exception (components/rotation.py, rotation_exempt): a tag whose value says why the secret can't rotate.
+# The written exception (components/data/rotation.py, rotation_exempt): a tag whose value says why the secret can't rotate.
 ROTATION_EXEMPT = "kanna:rotation-exempt"
 PAB_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 SSE_ALGORITHMS = ("aws:kms", "aws:kms:dsse", "AES256")
@@ -330,7 +330,7 @@ POLICIES = [
         "s3-bucket-public-access-blocked",
         "Every S3 bucket has a public access block with all four settings on.",
         _public_access_blocked,
-        "create buckets with components.buckets.secure_bucket(), or add an aws.s3.BucketPublicAccessBlock with all four flags True",
+        "create buckets with components.lib.buckets.secure_bucket(), or add an aws.s3.BucketPublicAccessBlock with all four flags True",
         id="KANNA-SEC-001",
         controls=("AWS FSBP S3.8", "CIS AWS 2.1.4"),
     ),
@@ -338,14 +338,14 @@ POLICIES = [
         "s3-bucket-encrypted",
         "Every S3 bucket has default encryption (SSE-KMS, or SSE-S3 where AWS can write nothing else).",
         _encrypted,
-        "create buckets with components.buckets.secure_bucket(), or add an aws.s3.BucketServerSideEncryptionConfiguration",
+        "create buckets with components.lib.buckets.secure_bucket(), or add an aws.s3.BucketServerSideEncryptionConfiguration",
         id="KANNA-SEC-002",
     ),
     stack_policy(
         "s3-bucket-tls-only",
         "Every S3 bucket's policy denies requests not made over TLS.",
         _tls_only,
-        "create buckets with components.buckets.secure_bucket(), or add a Deny s3:* statement with Bool aws:SecureTransport false",
+        "create buckets with components.lib.buckets.secure_bucket(), or add a Deny s3:* statement with Bool aws:SecureTransport false",
         id="KANNA-SEC-003",
         controls=("AWS FSBP S3.5", "CIS AWS 2.1.1"),
     ),
@@ -354,7 +354,7 @@ POLICIES = [
         "Symmetric KMS keys rotate automatically.",
         [KEY],
         _rotates,
-        "set enable_key_rotation=True (components.keys does, with a 365-day period)",
+        "set enable_key_rotation=True (components.security.keys does, with a 365-day period)",
         id="KANNA-SEC-004",
         controls=("AWS FSBP KMS.4", "CIS AWS 3.6"),
     ),
@@ -362,8 +362,8 @@ POLICIES = [
         "secrets-rotate",
         "Every Secrets Manager secret rotates (a SecretRotation), or says in its kanna:rotation-exempt tag why it can't.",
         _secrets_rotate,
-        "rotate it with an aws.secretsmanager.SecretRotation (database users: components/rotation.py), or, when no rotation "
-        "function can rotate it (a third party's key), tag it with components.rotation.rotation_exempt(reason)",
+        "rotate it with an aws.secretsmanager.SecretRotation (database users: components/data/rotation.py), or, when no rotation "
+        "function can rotate it (a third party's key), tag it with components.data.rotation.rotation_exempt(reason)",
         id="KANNA-SEC-013",
         controls=("AWS FSBP SecretsManager.1",),
     ),
@@ -423,7 +423,7 @@ POLICIES = [
         "No security group allows inbound SSH (22) or RDP (3389); operators use SSM Session Manager.",
         [SECURITY_GROUP, INGRESS_RULE, SG_RULE],
         _no_admin_ports,
-        "remove the rule and reach hosts and tasks with SSM Session Manager / ECS Exec (components.operator_access)",
+        "remove the rule and reach hosts and tasks with SSM Session Manager / ECS Exec (components.security.operator_access)",
         PORTS_CONFIG,
         id="KANNA-NET-006",
         controls=("AWS FSBP EC2.13", "AWS FSBP EC2.14", "AWS FSBP EC2.53", "AWS FSBP EC2.54", "CIS AWS 5.2", "CIS AWS 5.3"),
@@ -569,7 +569,7 @@ POLICIES += [
         "securityhub-standards",
         "Security Hub is on and subscribes to the standards the stack requires (FSBP and CIS by default).",
         _security_hub_standards,
-        "keep the security component's aws.securityhub.Account and a StandardsSubscription per standard (components/security.py)",
+        "keep the security component's aws.securityhub.Account and a StandardsSubscription per standard (components/security/security.py)",
         PolicyConfigSchema(properties={"requiredStandards": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_STANDARDS}}),
         id="KANNA-SEC-010",
         controls=("AWS FSBP SecurityHub.1",),
@@ -578,7 +578,7 @@ POLICIES += [
         "guardduty-features",
         "Every enabled GuardDuty detector enables the protections the stack requires (S3, RDS, runtime, malware by default).",
         _guardduty_features,
-        "keep an aws.guardduty.DetectorFeature with status ENABLED per required feature (components/security.py)",
+        "keep an aws.guardduty.DetectorFeature with status ENABLED per required feature (components/security/security.py)",
         PolicyConfigSchema(properties={"requiredFeatures": {"type": "array", "items": {"type": "string"}, "default": REQUIRED_FEATURES}}),
         id="KANNA-SEC-011",
         controls=("AWS FSBP GuardDuty.9", "AWS FSBP GuardDuty.10", "AWS FSBP GuardDuty.11"),

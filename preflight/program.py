@@ -48,7 +48,7 @@ class Registration:
     replace_on_changes: list[str]
     additional_secret_outputs: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)  # registerOutputs, for components and the stack
-    source: str | None = None  # `components/edge.py:101`: the line in this repository that made it (preflight/source.py)
+    source: str | None = None  # `components/edge/edge.py:101`: the line in this repository that made it (preflight/source.py)
     # Every URN the engine takes as this resource's former self: its alias specs resolved and its parent's aliases
     # inherited (_RecordingMonitor.alias_urns). A URN in the last state that is neither registered nor here is deleted.
     alias_urns: list[str] = field(default_factory=list)

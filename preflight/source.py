@@ -1,4 +1,4 @@
-"""Where in this repository each resource was created: `components/edge.py:101`.
+"""Where in this repository each resource was created: `components/edge/edge.py:101`.
 
 The SDK registers a resource asynchronously: when the monitor's RegisterResource runs, the Python stack
 is an asyncio task, not the constructor that made the resource. So the position is taken when the
@@ -10,7 +10,7 @@ preflight's own recorder: the program itself, and the real CLI, never see it.
 A position is the innermost frame in this repository outside `preflight/`, `tests/` and the virtualenv,
 skipping the constructor of the resource itself: for `Network(...)` that is the line in `__main__.py`
 that builds it, not the `super().__init__` inside the component; for `aws.ec2.Vpc(...)` it is the line in
-`components/network.py`.
+`components/network/network.py`.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def position(frame: FrameType | None, resource: object) -> str | None:
 
 
 def split(source: str) -> tuple[str, int]:
-    """`components/edge.py:101` -> ("components/edge.py", 101)."""
+    """`components/edge/edge.py:101` -> ("components/edge/edge.py", 101)."""
     path, line = source.rsplit(":", 1)
     return path, int(line)
 

@@ -30,7 +30,7 @@ def _cell(text: str) -> str:
 
 
 class Links:
-    """Turns `components/edge.py:101` into a link to that line on GitHub when the commit is known."""
+    """Turns `components/edge/edge.py:101` into a link to that line on GitHub when the commit is known."""
 
     def __init__(self, blob: str | None = None) -> None:
         self.blob = blob.rstrip("/") if blob else None  # https://github.com/<owner>/<repo>/blob/<sha>

@@ -23,7 +23,7 @@ from .base import Problem, Section
 ALB_TARGET_GROUPS = 100
 ALB_RULES = 100
 # Inbound rules per security group (VPC quota, default 60). The ALB's callers group holds one rule per calling
-# service per environment: calls between services go through the ALB (components/edge.py, docs/service-to-service.md).
+# service per environment: calls between services go through the ALB (components/edge/edge.py, docs/service-to-service.md).
 SG_INBOUND_RULES = 60
 
 # CodeDeploy's predefined ECS configurations.

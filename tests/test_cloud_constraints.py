@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from components.telemetry import AGENT_VOLUMES
+from components.platform.service.telemetry import AGENT_VOLUMES
 from preflight.program import stack_config
 from settings import load
 from settings.platform import PlatformSettings
@@ -410,5 +410,5 @@ def test_sidecar_root_filesystems(each_stack: RecordedStack) -> None:
         assert init["essential"] is False and init["image"] == agent["image"]
         (staging,) = init["mountPoints"]
         assert staging["sourceVolume"] == mounts["/etc/datadog-agent"] and staging["containerPath"] in " ".join(init["command"])
-        # The FireLens router keeps a writable root on purpose (components/telemetry.py says why).
+        # The FireLens router keeps a writable root on purpose (components/platform/service/telemetry.py says why).
         assert containers["log-router"].get("readonlyRootFilesystem") is not True

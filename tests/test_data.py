@@ -411,7 +411,7 @@ ACCOUNTS = {"dev": "222222222222", "prod": "111111111111"}
 def test_every_secret_rotates_or_its_tag_says_why_not(each_stack: RecordedStack) -> None:
     """Checkov's "six secrets never rotate": the three PostgreSQL users now rotate (and the new MySQL users);
     the origin header, the Redis AUTH token and the Datadog key can't rotate through Secrets Manager, and say why."""
-    from components.rotation import EXEMPT_TAG
+    from components.data.rotation import EXEMPT_TAG
     from policies.security import ROTATION_EXEMPT
 
     assert EXEMPT_TAG == ROTATION_EXEMPT  # the tag the components write is the one the pack reads

@@ -382,7 +382,7 @@ REPOSITORIES = sorted({entry["image"] for entry in CATALOG.values()})
 )
 def test_services_whose_image_is_awaited_are_parked_and_the_preflight_says_so(mode: str, awaited: list[str], prod: RecordedStack) -> None:
     """The repositories are created by the same `up` as the services: with no image to pull yet, no task starts."""
-    from components.cluster import BOOTSTRAP_TAG
+    from components.platform.cluster import BOOTSTRAP_TAG
 
     recording = _awaiting("prod", awaited, mode)
     stack = RecordedStack(recording)
@@ -421,7 +421,7 @@ def test_awaited_images_must_be_catalog_repositories() -> None:
 
 
 def test_services_start_from_the_bootstrap_image_that_the_repositories_keep(each_stack: RecordedStack) -> None:
-    from components.cluster import BOOTSTRAP_TAG
+    from components.platform.cluster import BOOTSTRAP_TAG
 
     for task in each_stack.of_type("aws:ecs/taskDefinition:TaskDefinition"):
         if each_stack.recording.mode == "first":

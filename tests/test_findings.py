@@ -33,9 +33,9 @@ def line_of(path: str, text: str) -> str:
 
 def test_a_resource_points_to_the_line_that_constructs_it(dev: RecordedStack) -> None:
     (vpc,) = dev.of_type("aws:ec2/vpc:Vpc")
-    assert vpc.source == line_of("components/network.py", "aws.ec2.Vpc(")
+    assert vpc.source == line_of("components/network/network.py", "aws.ec2.Vpc(")
     (service,) = [s for s in dev.of_type(SERVICE) if s.name == "alpha-core-api-service"]
-    assert service.source == line_of("components/container_service.py", "aws.ecs.Service(")
+    assert service.source == line_of("components/platform/service/container_service.py", "aws.ecs.Service(")
     # A component points to the line that builds it, not to the `super().__init__` inside its class.
     (network,) = dev.of_type("kanna:network:Network")
     assert network.source == line_of("__main__.py", "network = Network(")
@@ -95,11 +95,11 @@ def test_a_mutated_stack_yields_sarif_that_validates_with_rule_ids_and_source_li
     assert public["properties"]["modes"] == ["update", "first"] and "prod-core-api-service" in public["message"]["text"]
     where = public["locations"][0]["physicalLocation"]
     assert f"{where['artifactLocation']['uri']}:{where['region']['startLine']}" == line_of(
-        "components/container_service.py", "aws.ecs.Service("
+        "components/platform/service/container_service.py", "aws.ecs.Service("
     )
     advisory = results[(rule_id("ecs-task-definition-arm64"), "warning")]["locations"][0]["physicalLocation"]
     assert f"{advisory['artifactLocation']['uri']}:{advisory['region']['startLine']}" == line_of(
-        "components/container_service.py", "aws.ecs.TaskDefinition("
+        "components/platform/service/task.py", "aws.ecs.TaskDefinition("
     )
     # A finding about the stack as a whole points at the stack's file.
     stack_wide = results[(rule_id("ecs-service-private-subnets"), "error")]["locations"][0]["physicalLocation"]
@@ -118,7 +118,7 @@ def test_the_schema_rejects_a_broken_log() -> None:
 
 def test_json_and_text_carry_the_source_positions(pack: PolicyPack) -> None:
     outcome = mutated(pack, "update")
-    position = line_of("components/container_service.py", "aws.ecs.Service(")
+    position = line_of("components/platform/service/container_service.py", "aws.ecs.Service(")
     document = outcome.to_json()
     (violation,) = [v for v in document["violations"] if v["policy"] == "ecs-service-no-public-ip"]
     assert violation["source"] == position
@@ -126,7 +126,7 @@ def test_json_and_text_carry_the_source_positions(pack: PolicyPack) -> None:
     assert position in plan["sources"]
     text = outcome.render()
     assert "prod-core-api-service" in text and f"({position})" in text
-    assert line_of("components/network.py", "aws.ec2.Vpc(") in text  # the plan lines carry them too
+    assert line_of("components/network/network.py", "aws.ec2.Vpc(") in text  # the plan lines carry them too
 
 
 def test_the_summary_groups_violations_by_policy_with_positions_and_lists_deferred_checks(pack: PolicyPack) -> None:
@@ -139,7 +139,7 @@ def test_the_summary_groups_violations_by_policy_with_positions_and_lists_deferr
     assert text.startswith("## Offline preflight: :x: failed")
     update, first = text.split("### prod: first preview (ids unknown)")
     assert "**ecs-service-no-public-ip** (mandatory, 1)" in update
-    path, line = line_of("components/container_service.py", "aws.ecs.Service(").split(":")
+    path, line = line_of("components/platform/service/container_service.py", "aws.ecs.Service(").split(":")
     assert f"(https://github.com/example-org/kanna-infra/blob/abc123/{path}#L{line})" in update
     assert "cost of prod update" in update and "cost of prod first" in first
     # The plan once per stack; the first preview's deferred checks, with the resource and its line.

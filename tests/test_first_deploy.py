@@ -14,8 +14,8 @@ from typing import get_args
 
 import pytest
 
-from components.contracts import IAM_ROLE_NAME_MAX, task_role_name
-from components.gcp_identity import MAX_CONDITION, aws_condition
+from components.gcp.identity import MAX_CONDITION, aws_condition
+from components.lib.contracts import IAM_ROLE_NAME_MAX, task_role_name
 from policies.observability import dashboard_layout_problems
 from preflight import BOOTSTRAP
 from preflight.analyzer import PolicyPack

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from components.gcp_apis import APIS
-from components.gcp_firebase import RULES_FILE
+from components.gcp.apis import APIS
+from components.gcp.firebase import RULES_FILE
 from preflight.analyzer import PolicyPack
 from preflight.program import stack_config
 from settings import SettingsError, load

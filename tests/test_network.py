@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 
-from components.network import INTERFACE_ENDPOINTS
+from components.network.network import INTERFACE_ENDPOINTS
 from tests.kit import UNKNOWN, RecordedStack
 
 SUBNET = "aws:ec2/subnet:Subnet"

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from components.alarms import service_alarm_specs, web_monitor_specs
-from components.observability import METRIC_NAMESPACES
-from components.telemetry import (
+from components.observability.alarms import service_alarm_specs, web_monitor_specs
+from components.observability.observability import METRIC_NAMESPACES
+from components.platform.service.telemetry import (
     AGENT_CONTAINER,
     AGENT_IMAGE,
     AGENT_INIT_CONTAINER,

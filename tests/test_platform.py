@@ -56,7 +56,7 @@ def test_task_definitions_are_arm64_with_read_only_root_where_allowed(each_stack
         if task.inputs["containerDefinitions"] == UNKNOWN:
             continue
         containers = json.loads(task.inputs["containerDefinitions"])
-        # The app, then the Datadog agent and the FireLens log router (components/telemetry.py).
+        # The app, then the Datadog agent and the FireLens log router (components/platform/service/telemetry.py).
         assert [c["name"] for c in containers[1:]] == ["datadog-agent", "log-router", "datadog-agent-init"]
         container = containers[0]
         service = container["name"]

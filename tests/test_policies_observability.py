@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from components.telemetry import AGENT_CONTAINER, container_definitions
+from components.platform.service.telemetry import AGENT_CONTAINER, container_definitions
 from preflight.analyzer import PolicyPack
 from settings.services import CATALOG
 from tests.kit import UNKNOWN, RecordedStack, deferred, judge, res, violations
@@ -138,7 +138,7 @@ def test_task_definition_without_the_agent_fails(pack: PolicyPack) -> None:
     definitions = [c for c in helper_definitions() if c["name"] != AGENT_CONTAINER]
     (found,) = violations(judge(pack, [task(json.dumps(definitions))]), "task-definition-telemetry")
     assert "TaskDefinition 'prod-core-api-task'" in found.message and "no 'datadog-agent' container" in found.message
-    assert "components.telemetry.container_definitions()" in found.message
+    assert "components.platform.service.telemetry.container_definitions()" in found.message
 
 
 def test_task_definition_without_unified_tags_fails(pack: PolicyPack) -> None:

@@ -1,0 +1,1 @@
+"""The edge: WAF, CloudFront and the public ALB."""

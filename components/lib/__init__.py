@@ -1,0 +1,1 @@
+"""Helpers every layer shares: providers, the names two components agree on (contracts), IAM, buckets, firewall rules."""

@@ -1,0 +1,1 @@
+"""One ECS service (ContainerService) and the modules that build its parts."""
