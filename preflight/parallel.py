@@ -49,7 +49,7 @@ def program_modules(projects: Iterable[Project]) -> set[str]:
         files = [main]
         for node in ast.walk(ast.parse(main.read_text())):
             if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and (ROOT / node.module.split(".")[0]).is_dir():
-                files += (ROOT / node.module.split(".")[0]).glob("*.py")
+                files += (ROOT / node.module.split(".")[0]).rglob("*.py")  # packages of packages too (components/<layer>/)
         for file in set(files):
             names |= _imported_names(ast.parse(file.read_text()))
     return names
@@ -92,48 +92,76 @@ def record_forked(jobs: list[Job], workers: int) -> Iterator[tuple[int, Recordin
     """Records every job, `workers` at a time, each in a forked child.
 
     Yields (job index, recording, seconds the recording took) as each ends."""
-    tokens_r, tokens_w = os.pipe()
-    os.write(tokens_w, b"t" * workers)
-    children: dict[int, tuple[int, int]] = {}  # read end of its pipe -> (job index, pid)
-    received: dict[int, bytearray] = {}
-    selector = selectors.DefaultSelector()
+    forked = Forked(jobs, workers)
     try:
+        yield from forked.results()
+    finally:
+        forked.close()
+
+
+class Forked:
+    """The children of `jobs`, forked at once, recording `workers` at a time; `results()` collects them.
+
+    Forking and collecting are apart so that a process can fork while it has one thread, then collect from
+    another thread while its main thread goes on (the test session): collecting only reads pipes and waits."""
+
+    def __init__(self, jobs: list[Job], workers: int) -> None:
+        self.jobs = jobs
+        self._tokens_r, self._tokens_w = os.pipe()
+        os.write(self._tokens_w, b"t" * workers)
+        self._children: dict[int, tuple[int, int]] = {}  # read end of its pipe -> (job index, pid)
         for index, job in enumerate(jobs):
             read, write = os.pipe()
             pid = os.fork()
             if pid == 0:  # the child
                 os.close(read)
-                os.close(tokens_w)  # so that a child waiting for a token sees the parent end, not hang
-                _child(job, tokens_r, write)
+                os.close(self._tokens_w)  # so that a child waiting for a token sees the parent end, not hang
+                _child(job, self._tokens_r, write)
             os.close(write)
-            children[read], received[read] = (index, pid), bytearray()
-            selector.register(read, selectors.EVENT_READ)
-        while children:
-            for key, _ in selector.select():
-                fd = int(key.fd)
-                chunk = os.read(fd, 1 << 20)
-                if chunk:
+            self._children[read] = (index, pid)
+
+    def results(self) -> Iterator[tuple[int, Recording, float]]:
+        """(job index, recording, seconds) as each child ends."""
+        received = {fd: bytearray() for fd in self._children}
+        with selectors.DefaultSelector() as selector:
+            for fd in self._children:
+                selector.register(fd, selectors.EVENT_READ)
+            while self._children:
+                for key, _ in selector.select():
+                    fd = int(key.fd)
+                    chunk = os.read(fd, 1 << 20)
+                    if chunk:
+                        if not received[fd]:
+                            os.write(self._tokens_w, b"t")  # its first byte says it is done recording: the next one may start
+                        received[fd] += chunk
+                        continue
                     if not received[fd]:
-                        os.write(tokens_w, b"t")  # its first byte says it is done recording: the next one may start
-                    received[fd] += chunk
-                    continue
-                if not received[fd]:
-                    os.write(tokens_w, b"t")  # it died before saying so: its token must not be lost
-                    received[fd] += b"d"
-                selector.unregister(fd)
-                os.close(fd)
-                index, pid = children.pop(fd)
-                _, status = os.waitpid(pid, 0)
-                yield index, *_result(jobs[index], bytes(received.pop(fd)[1:]), status)
-    finally:
-        for fd, (_, pid) in children.items():  # a caller that stopped early: stop the children too
+                        os.write(self._tokens_w, b"t")  # it died before saying so: its token must not be lost
+                        received[fd] += b"d"
+                    selector.unregister(fd)
+                    os.close(fd)
+                    index, pid = self._children.pop(fd)
+                    _, status = os.waitpid(pid, 0)
+                    yield index, *_result(self.jobs[index], bytes(received.pop(fd)[1:]), status)
+
+    def kill(self) -> None:
+        """Kills the children still running; `results()`, in another thread, then sees them end and reaps them."""
+        for _, pid in list(self._children.values()):
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Stops the children still running (a caller that stopped early)."""
+        for fd, (_, pid) in self._children.items():
             with contextlib.suppress(OSError):
                 os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
             os.close(fd)
-        selector.close()
-        os.close(tokens_r)
-        os.close(tokens_w)
+        self._children.clear()
+        if self._tokens_r >= 0:
+            os.close(self._tokens_r)
+            os.close(self._tokens_w)
+            self._tokens_r = self._tokens_w = -1
 
 
 def _child(job: Job, tokens_r: int, out: int) -> None:

@@ -101,13 +101,18 @@ def stack_config(stack: str, stack_file: Path | None = None, project: Project = 
 
     Only `config:` is read: `secretsprovider:` and `encryptedkey:` matter to the CLI, not to the program.
     """
-    import json
-
     path = stack_file or project.directory / f"Pulumi.{stack}.yaml"
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise ProgramError(f"stack '{stack}': cannot read {path.name}: {exc}") from None
+    return config_of(document, project)
+
+
+def config_of(document: dict[str, Any], project: Project = MAIN) -> tuple[dict[str, str], list[str]]:
+    """The config and secret keys of a stack file's document (see `stack_config`)."""
+    import json
+
     config, secret_keys = {}, []
     for key, value in (document.get("config") or {}).items():
         key = key if ":" in key else f"{project.name}:{key}"

@@ -19,6 +19,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -33,6 +34,7 @@ _OUTSIDE = ("preflight/", "tests/", "venv/")
 Key = tuple[str, str, str, str]  # type, name, parent type, parent name
 
 
+@cache  # a few hundred files, each met in most of a recording's thousand stack walks: resolve each once
 def _relative(filename: str) -> str | None:
     """The path relative to the repository root, or None for a file outside it (the SDKs, the stdlib)."""
     if filename.startswith("<"):  # <string>, <stdin>: no file to point at
@@ -46,12 +48,9 @@ def _relative(filename: str) -> str | None:
 
 def position(frame: FrameType | None, resource: object) -> str | None:
     """`path:line` of the innermost repository frame from `frame` outwards that is not `resource`'s own `__init__`."""
-    paths: dict[str, str | None] = {}  # the same few files recur in every stack walk
     while frame is not None:
         code = frame.f_code
-        if code.co_filename not in paths:
-            paths[code.co_filename] = _relative(code.co_filename)
-        path = paths[code.co_filename]
+        path = _relative(code.co_filename)
         if path is not None and not (code.co_name == "__init__" and frame.f_locals.get("self") is resource):
             return f"{path}:{frame.f_lineno}"
         frame = frame.f_back

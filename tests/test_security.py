@@ -8,9 +8,10 @@ import json
 import pytest
 
 from preflight.analyzer import PolicyPack
-from preflight.program import Registration, record, stack_config
+from preflight.parallel import Job
+from preflight.program import Registration, stack_config
 from settings import SettingsError, load
-from tests.conftest import recording
+from tests.conftest import recorded, recording, variant
 from tests.kit import UNKNOWN, RecordedStack, judge, mutate, violations
 
 BUCKET = "aws:s3/bucket:Bucket"
@@ -215,8 +216,8 @@ def test_internal_user_pool(each_stack: RecordedStack) -> None:
     assert set(identity.outputs) == {"userPoolArn", "userPoolClientId", "userPoolDomain"}
 
 
-@pytest.mark.parametrize("kind", ["SAML", "OIDC"])
-def test_company_idp_federation_from_settings(kind: str) -> None:
+def _with_idp(kind: str) -> Job:
+    """prod federated with the company's identity provider (recorded in a forked child: conftest)."""
     config, secrets = stack_config("prod")
     idp = (
         {"type": "SAML", "name": "Corp", "metadataUrl": "https://idp.example.com/metadata.xml"}
@@ -230,7 +231,12 @@ def test_company_idp_federation_from_settings(kind: str) -> None:
         }
     )
     config["kanna-infra:security"] = json.dumps({"idp": idp})
-    stack = RecordedStack(record("prod", "update", config, secrets))
+    return variant("prod", "update", config, secrets)
+
+
+@pytest.mark.parametrize("kind", [pytest.param(kind, marks=pytest.mark.records(_with_idp(kind))) for kind in ("SAML", "OIDC")])
+def test_company_idp_federation_from_settings(kind: str) -> None:
+    stack = RecordedStack(recorded(_with_idp(kind)))
     provider = only(stack, "aws:cognito/identityProvider:IdentityProvider")
     assert provider.inputs["providerType"] == kind and provider.inputs["providerName"] == "Corp"
     client = only(stack, "aws:cognito/userPoolClient:UserPoolClient")
