@@ -9,7 +9,7 @@ from components.lib.providers import aws_providers, datadog_provider
 from components.network import Network, NetworkArgs
 from components.observability import Observability, ObservabilityArgs
 from components.platform import Platform, PlatformArgs
-from components.security import Keys, Security, SecurityArgs
+from components.security import Keys, RegionalBaseline, RegionalBaselineArgs, Security, SecurityArgs
 from settings import SettingsError, from_pulumi
 
 # 1. Settings: validated before any resource exists; a bad stack file stops here with one clear message.
@@ -26,9 +26,10 @@ scope = Scope.of(stack, settings)
 context = scope.with_keys(Keys(f"{stack}-keys", scope, regional).arns)
 network = Network(f"{stack}-network", NetworkArgs(context=context, settings=settings.network), regional)
 
-# 3. Security baseline: threat detection, audit trail, the internal user pool (an ALB client per internal host), SSM-only operator access.
+# 3. Security: user pool, SSM-only operator access; the region's baseline (GuardDuty, Config, Security Hub); per account: account/.
 security_args = SecurityArgs(context=context, settings=settings.security, callback_urls=settings.platform.callback_urls())
 security = Security(f"{stack}-security", security_args, regional)
+baseline = RegionalBaseline(f"{stack}-regional-baseline", RegionalBaselineArgs.of(context, settings, security), regional)
 
 # 4. Data stores. The platform admits its services to them once they exist; each catalog client gets its own user.
 data_args = DataArgs(
@@ -45,15 +46,15 @@ data = Data(f"{stack}-data", data_args, regional)
 platform_args = PlatformArgs(context=context, settings=settings, providers=aws, network=network, security=security, data=data)
 platform = Platform(f"{stack}-platform", platform_args, regional)
 
-# 7. Observability: Datadog integration, monitors, SLOs, dashboard and synthetics for what the stack runs.
+# 7. Observability: monitors, SLOs, dashboard and synthetics for what the stack runs (the integration is account/'s).
 observability_args = ObservabilityArgs.of(context, settings, platform.cluster.cluster.name, data)
-with_datadog = pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings)])
+with_datadog = pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(settings.observability)])
 observability = Observability(f"{stack}-observability", observability_args, with_datadog)
 
 # 8. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys; the log export to BigQuery.
 gcp = gcp_side(context, settings, security, platform, regional)
 
 # 9. Exports: what operators and CI read (`deploy`: what CI needs to ship an image, read by deploy/render.py).
-for part in (network.outputs(), platform.outputs(), data.outputs(), security.outputs(), observability.outputs(), gcp):
+for part in (network.outputs(), platform.outputs(), data.outputs(), security.outputs(), baseline.outputs(), observability.outputs(), gcp):
     for key, value in part.items():
         pulumi.export(key, value)

@@ -5,6 +5,9 @@
 - Every member account of the organization sits under service control policies that deny leaving the
   organization and turning off the security services, and that restrict regions. Accounts, OUs, SCPs and
   attachments are related through property dependencies, so the check holds in a first preview.
+- Scope: what AWS keeps once per account lives in the account's baseline stack (account/), never in a workload
+  stack, which a second region of the same account repeats (two owners of one password policy fight on each
+  `up`). The stack's config says which it is (`scope`); the type alone decides, so nothing waits for values.
 """
 
 from __future__ import annotations
@@ -27,6 +30,16 @@ GITHUB = "token.actions.githubusercontent.com"
 # One repository, and one ref, one environment, or its pull requests (GitHub's default `sub` claim formats).
 _PINNED_SUBJECT = re.compile(r"^repo:[^/:]+/[^/:]+:(ref:refs/(heads|tags)/[^:]+|environment:[^:]+|pull_request)$")
 
+# Once per AWS account, whatever the region (the AWS documentation is cited where each is made:
+# components/security/account.py, audit.py, components/observability/integration.py).
+ACCOUNT_WIDE = (
+    "aws:iam/accountPasswordPolicy:AccountPasswordPolicy",  # IAM is global
+    "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock",  # every bucket of the account, any region
+    "aws:cloudtrail/trail:Trail",  # one multi-region trail records every region
+    "datadog:aws/integrationAccount:IntegrationAccount",  # Datadog holds one integration per AWS account id
+    "datadog:aws/integrationExternalId:IntegrationExternalId",  # that integration's external id
+)
+
 REQUIRED_DENIES = [
     "organizations:LeaveOrganization",
     "guardduty:DeleteDetector",
@@ -34,6 +47,12 @@ REQUIRED_DENIES = [
     "config:StopConfigurationRecorder",
     "securityhub:DisableSecurityHub",
 ]
+
+
+def _account_scoped(args: ResourceValidationArgs, config: Mapping[str, Any]) -> list[str]:
+    if config.get("scope", "workload") == "account":
+        return []
+    return ["exists once per AWS account, and this is a workload stack: a second stack of the account would own it too"]
 
 
 def _listed(value: Any) -> list[Any]:
@@ -136,6 +155,24 @@ POLICIES = [
         _github_trust_pinned,
         f"add StringEquals {GITHUB}:aud = sts.amazonaws.com and {GITHUB}:sub = repo:<owner>/<repo>:<pull_request|ref:...|environment:...>",
         id="KANNA-IAM-002",
+    ),
+    resource_policy(
+        "account-scope",
+        "What AWS keeps once per account (password policy, S3 account public access block, trail, Datadog integration) lives only in the account's baseline stack.",
+        list(ACCOUNT_WIDE),
+        _account_scoped,
+        "move it to the account baseline (account/, components/security/account.py) with `pulumi state move` (preflight/moves.py)",
+        PolicyConfigSchema(
+            properties={
+                "scope": {
+                    "type": "string",
+                    "enum": ["workload", "account"],
+                    "default": "workload",
+                    "description": "workload: a stack of one region (none of these); account: the account's baseline (account/).",
+                }
+            }
+        ),
+        id="KANNA-GOV-002",
     ),
     stack_policy(
         "scp-guardrails-attached",

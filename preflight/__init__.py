@@ -2,7 +2,8 @@
 
 `python -m preflight --all` runs every stack of every project twice: as an update preview (existing
 resources, ids and ARNs known) and as a first preview (nothing exists yet: ids, ARNs and computed outputs
-unknown). The projects are the main program and `bootstrap/`, the management account's own program.
+unknown). The projects are the main program, `bootstrap/` (the management account's own program) and `account/`
+(each workload account's baseline: what exists once per account).
 """
 
 from dataclasses import dataclass
@@ -25,4 +26,6 @@ class Project:
 
 MAIN = Project("main", "kanna-infra", ROOT, STACKS)
 BOOTSTRAP = Project("bootstrap", "kanna-bootstrap", ROOT / "bootstrap", ("management",))
-PROJECTS: dict[str, Project] = {p.key: p for p in (MAIN, BOOTSTRAP)}
+# What exists once per workload account (account/): one stack per account, named after the workload stack it serves.
+ACCOUNT = Project("account", "kanna-account", ROOT / "account", ("dev-account", "prod-account"))
+PROJECTS: dict[str, Project] = {p.key: p for p in (MAIN, BOOTSTRAP, ACCOUNT)}

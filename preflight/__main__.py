@@ -2,8 +2,10 @@
 
 `python -m preflight cost ...` estimates the monthly cost instead (preflight/cost/cli.py).
 `python -m preflight urns [--write]` checks (or rewrites) the URN manifests (preflight/urns.py).
+`python -m preflight moves` prints the `pulumi state move` commands of the account baseline (preflight/moves.py).
 
-`--all` checks every stack of every project: the main program's dev and prod, and bootstrap's management.
+`--all` checks every stack of every project: the main program's dev and prod, bootstrap's management, and the
+account baselines (account/: dev-account, prod-account).
 
 Exit codes: 0 passed; 1 a mandatory policy violation; 2 the program failed (bad settings, an exception);
 3 the policy pack could not be started or asked.
@@ -156,6 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         from .urns import main as urns
 
         return urns(argv[1:])
+    if argv[:1] == ["moves"]:  # `python -m preflight moves`: the runbook's `pulumi state move` commands (preflight/moves.py)
+        from .moves import main as moves
+
+        return moves(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m preflight", description="Offline preflight of kanna-infra stacks.")
     parser.add_argument("stacks", nargs="*", help="stacks to check (main: dev, prod; bootstrap: management)")
     parser.add_argument("--project", choices=list(PROJECTS), default=MAIN.key, help="the Pulumi project the stacks belong to")

@@ -64,6 +64,13 @@ class Settings(Section):
     region: SupportedRegion = Field(
         default=REGION, description=f"The region the stack runs in; supported: {', '.join(REGIONS)} (settings/regions.py)."
     )
+    home_region: SupportedRegion = Field(
+        default=REGION,
+        description=(
+            "The account's home region, where its baseline stack (account/) keeps the trail: the one region whose AWS Config "
+            f"recorder records global resource types such as IAM, recorded once per account; supported: {', '.join(REGIONS)}."
+        ),
+    )
     network: NetworkSettings = Field(default_factory=NetworkSettings)
     data: DataSettings = Field(default_factory=DataSettings)
     platform: PlatformSettings = Field(default_factory=PlatformSettings)
@@ -116,6 +123,11 @@ class Settings(Section):
     @property
     def prod(self) -> bool:
         return self.tier == "prod"
+
+    @property
+    def home(self) -> bool:
+        """The stack runs in its account's home region (a second region of the account doesn't)."""
+        return self.region == self.home_region
 
     @property
     def protect(self) -> bool:

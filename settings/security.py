@@ -1,4 +1,5 @@
-"""Security settings: the audit trail's retention and lock, the internal tools' user pool and its optional IdP."""
+"""Security settings: the internal tools' user pool and its optional IdP; the audit trail's retention and lock, which
+the account baseline reads (account/settings.py: the trail exists once per account)."""
 
 from __future__ import annotations
 
@@ -36,8 +37,24 @@ class IdpSettings(Section):
         return []
 
 
+class AuditSettings(Section):
+    """The account's trail (account/). Defaults suit prod: a year of audit logs under COMPLIANCE-mode Object Lock."""
+
+    audit_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
+        default="COMPLIANCE",
+        description="Object Lock mode of the CloudTrail bucket: COMPLIANCE (nobody can delete, prod) or GOVERNANCE (dev).",
+    )
+    audit_lock_days: int = Field(default=365, ge=1, le=3650, description="Default Object Lock retention of audit logs, 1-3650 days.")
+    audit_log_retention_days: RetentionDays = Field(default=365, description="Retention of the CloudTrail log group.")
+
+    def problems(self, prod: bool) -> list[Problem]:
+        if prod and self.audit_lock_mode != "COMPLIANCE":
+            return [Problem(("auditLockMode",), self.audit_lock_mode, "prod audit logs are locked in COMPLIANCE mode; allowed: COMPLIANCE")]
+        return []
+
+
 class SecuritySettings(Section):
-    """Defaults suit prod: a year of audit logs under COMPLIANCE-mode Object Lock."""
+    """Defaults suit prod."""
 
     domain: str = Field(
         default="example.com",
@@ -50,19 +67,8 @@ class SecuritySettings(Section):
         description="The Cognito hosted-UI prefix (unique in the region); default kanna-<stack>-internal.",
     )
     idp: IdpSettings | None = Field(default=None, description="Optional federation with the company IdP (SAML or OIDC).")
-    audit_lock_mode: Literal["COMPLIANCE", "GOVERNANCE"] = Field(
-        default="COMPLIANCE",
-        description="Object Lock mode of the CloudTrail bucket: COMPLIANCE (nobody can delete, prod) or GOVERNANCE (dev).",
-    )
-    audit_lock_days: int = Field(default=365, ge=1, le=3650, description="Default Object Lock retention of audit logs, 1-3650 days.")
-    audit_log_retention_days: RetentionDays = Field(default=365, description="Retention of the CloudTrail log group.")
     session_log_retention_days: RetentionDays = Field(default=365, description="Retention of the SSM / ECS Exec session log group.")
     finding_severity: float = Field(default=7, ge=1, le=8.9, description="GuardDuty findings at or above this severity notify (1-8.9).")
 
     def problems(self, prod: bool) -> list[Problem]:
-        found = [Problem(("idp", *p.path), p.value, p.message) for p in (self.idp.problems() if self.idp else [])]
-        if prod and self.audit_lock_mode != "COMPLIANCE":
-            found.append(
-                Problem(("auditLockMode",), self.audit_lock_mode, "prod audit logs are locked in COMPLIANCE mode; allowed: COMPLIANCE")
-            )
-        return found
+        return [Problem(("idp", *p.path), p.value, p.message) for p in (self.idp.problems() if self.idp else [])]

@@ -25,7 +25,7 @@ from typing import IO
 
 import pytest
 
-from preflight import MAIN, MODES, PROJECTS, STACKS, Project
+from preflight import ACCOUNT, MAIN, MODES, PROJECTS, STACKS, Project
 from preflight.analyzer import PolicyPack
 from preflight.parallel import Forked, Job, preload
 from preflight.program import Recording, record, stack_config
@@ -252,3 +252,10 @@ def prod() -> RecordedStack:
 def each_stack(request: pytest.FixtureRequest) -> RecordedStack:
     """Every stack in both previews: update (ids known) and first (ids unknown)."""
     return RecordedStack(recording(*request.param))
+
+
+@pytest.fixture(scope="session", params=[(s, m) for s in ACCOUNT.stacks for m in MODES], ids=lambda p: f"{p[0]}-{p[1]}")
+def each_account(request: pytest.FixtureRequest) -> RecordedStack:
+    """Every account baseline stack (account/) in both previews."""
+    stack, mode = request.param
+    return RecordedStack(recording(stack, mode, ACCOUNT))

@@ -17,7 +17,7 @@ import pytest
 from components.gcp.identity import MAX_CONDITION, aws_condition
 from components.lib.contracts import IAM_ROLE_NAME_MAX, task_role_name
 from policies.observability import dashboard_layout_problems
-from preflight import BOOTSTRAP
+from preflight import ACCOUNT, BOOTSTRAP
 from preflight.analyzer import PolicyPack
 from settings.gcp import BASIC_ROLES, MANAGE_ROLES, READ_ROLES
 from settings.observability import DATADOG_AWS_ACCOUNTS, DatadogSite, ObservabilitySettings
@@ -179,17 +179,18 @@ def test_every_allowed_datadog_site_has_its_aws_account(site: str) -> None:
     assert ObservabilitySettings.model_validate({"datadogSite": site}).datadog_aws_account == DOCUMENTED[site]
 
 
-def _integration_policy(stack: RecordedStack) -> list[dict]:
-    env = stack.recording.stack
+def _integration_policy(stack: RecordedStack, env: str) -> list[dict]:
     return json.loads(stack.one("aws:iam/rolePolicy:RolePolicy", f"{env}-datadog-integration-policy").inputs["policy"])["Statement"]
 
 
 def test_integration_role_trusts_the_site_account_and_writes_only_the_stack_logs(prod: RecordedStack, dev: RecordedStack) -> None:
     for stack, account in ((prod, "111111111111"), (dev, "222222222222")):
         env = stack.recording.stack
-        trust = json.loads(stack.one("aws:iam/role:Role", f"{env}-datadog-integration-role").inputs["assumeRolePolicy"])
+        # The integration is the account's (account/, one per AWS account); what it subscribes is the workload's.
+        baseline = RecordedStack(recording(f"{env}-account", "update", ACCOUNT))
+        trust = json.loads(baseline.one("aws:iam/role:Role", f"{env}-datadog-integration-role").inputs["assumeRolePolicy"])
         assert [s["Principal"] for s in trust["Statement"]] == [{"AWS": "arn:aws:iam::417141415827:root"}]  # ap1
-        writes = {s["Sid"]: s for s in _integration_policy(stack) if s["Sid"] != "ReadOnly"}
+        writes = {s["Sid"]: s for s in _integration_policy(baseline, env) if s["Sid"] != "ReadOnly"}
         assert all(s["Resource"] != "*" for s in writes.values())
         assert writes["LogAutosubscriptionBuckets"]["Resource"] == f"arn:aws:s3:::kanna-{env}-*"
         assert writes["LogAutosubscriptionLogGroups"]["Resource"] == [

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
+from account.settings import account_key
 from components.observability.alarms import service_alarm_specs, web_monitor_specs
-from components.observability.observability import METRIC_NAMESPACES
+from components.observability.integration import METRIC_NAMESPACES
 from components.platform.service.telemetry import (
     AGENT_CONTAINER,
     AGENT_IMAGE,
@@ -171,8 +172,9 @@ def test_synthetics_from_tokyo_for_every_public_hostname(each_stack: RecordedSta
         assert {"type": "statusCode", "operator": "is", "target": "200"} in check["assertions"]
 
 
-def test_integration_role_trusts_only_datadog_with_the_external_id(each_stack: RecordedStack) -> None:
-    stack = each_stack.recording.stack
+def test_integration_role_trusts_only_datadog_with_the_external_id(each_account: RecordedStack) -> None:
+    each_stack = each_account  # the integration is the account's (account/): one per AWS account
+    stack = account_key(each_stack.recording.stack)
     role = each_stack.one("aws:iam/role:Role", f"{stack}-datadog-integration-role")
     external_id = each_stack.one("datadog:aws/integrationExternalId:IntegrationExternalId", f"{stack}-datadog-external-id")
     assert each_stack.deps(role, "assumeRolePolicy") == [external_id]

@@ -85,6 +85,7 @@ RELEASED = {
     "no-service-account-keys": "KANNA-GCP-003",
     "bi-identity-read-only": "KANNA-GCP-004",
     "scp-guardrails-attached": "KANNA-GOV-001",
+    "account-scope": "KANNA-GOV-002",
 }
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from policies.governance import ACCOUNT_WIDE
+from preflight import ACCOUNT as ACCOUNT_PROJECT
 from preflight import BOOTSTRAP
 from preflight.analyzer import PolicyPack
 from preflight.program import Registration
@@ -155,3 +157,33 @@ def test_widening_a_bootstrap_ci_role_trust_fails(pack: PolicyPack) -> None:
     assert (
         len(found) == 1 and "Role 'prod-ci-deploy-role': pins token.actions.githubusercontent.com:sub with a wildcard" in found[0].message
     )
+
+
+# --- account-scope (KANNA-GOV-002): what exists once per account lives only in the account's baseline -----------
+
+
+@pytest.mark.parametrize("type_", ACCOUNT_WIDE)
+def test_an_account_wide_resource_fails_in_a_workload_stack_and_passes_in_its_account(pack: PolicyPack, type_: str) -> None:
+    resource = res(type_, "moved-back", {"name": "kanna-prod"})
+    (found,) = violations(judge(pack, [resource], "prod"), "account-scope")
+    assert "'moved-back': exists once per AWS account, and this is a workload stack" in found.message and "Fix:" in found.message
+    assert violations(judge(pack, [resource], "prod-account"), "account-scope") == []
+
+
+def test_the_scope_is_the_type_s_so_unknown_inputs_are_judged_at_once(pack: PolicyPack) -> None:
+    # A first preview knows the type: nothing to defer, in either scope.
+    trail = res("aws:cloudtrail/trail:Trail", "unknown-trail", {"name": UNKNOWN, "s3BucketName": UNKNOWN})
+    diagnostics = judge(pack, [trail], "dev")
+    assert [d.urn.rsplit("::", 1)[-1] for d in violations(diagnostics, "account-scope")] == ["unknown-trail"]
+    assert deferred(diagnostics, "account-scope") == []
+    assert violations(judge(pack, [trail], "dev-account"), "account-scope") == []
+
+
+@pytest.mark.parametrize("mode", ["update", "first"])
+def test_the_committed_stacks_keep_their_scope(pack: PolicyPack, mode: str) -> None:
+    # prod as committed passes; prod given back the password policy its baseline took over fails.
+    prod = recorded("prod", mode)
+    assert violations(judge(pack, prod.registrations, "prod"), "account-scope") == []
+    policy = next(r for r in recorded("prod-account", mode, ACCOUNT_PROJECT).registrations if r.name == "prod-password-policy")
+    (found,) = violations(judge(pack, [*prod.registrations, policy], "prod"), "account-scope")
+    assert "AccountPasswordPolicy 'prod-password-policy'" in found.message

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from preflight import ACCOUNT as ACCOUNT_PROJECT
 from preflight.analyzer import PolicyPack
 from tests.conftest import recording
 from tests.kit import UNKNOWN, deferred, judge, mutate, res, violations
@@ -49,7 +50,9 @@ def test_dropping_the_recorded_external_id_fails(pack: PolicyPack, mode: str) ->
         # The trust without its condition (in a first preview the recorded trust is unknown: it holds the external id).
         registration.inputs["assumeRolePolicy"] = datadog_trust(None)
 
-    (found,) = violations(judge(pack, mutate(recording("prod", mode), ROLE, "prod-datadog-integration-role", drop)))
+    # The integration is the account's (account/): its baseline stack holds the role.
+    changed = mutate(recording("prod-account", mode, ACCOUNT_PROJECT), ROLE, "prod-datadog-integration-role", drop)
+    (found,) = violations(judge(pack, changed, "prod-account"))
     assert found.policy == "datadog-trust-external-id"
 
 

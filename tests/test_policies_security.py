@@ -199,6 +199,7 @@ def test_cloudtrail_unknown_validation_defers(pack: PolicyPack) -> None:
 
 
 STACK = res("pulumi:pulumi:Stack", "kanna-infra-prod")
+ACCOUNT_STACK = res("pulumi:pulumi:Stack", "kanna-account-prod-account")
 
 
 @pytest.mark.parametrize(
@@ -410,7 +411,8 @@ GOOD_TRAIL = {"enableLogging": True, "isMultiRegionTrail": True, "enableLogFileV
     ],
 )
 def test_cloudtrail_logs_every_region(pack: PolicyPack, changes: dict, problem: str | None) -> None:
-    diagnostics = judge(pack, [STACK, res(TRAIL, "trail", {**GOOD_TRAIL, **changes})])
+    # The trail is the account's: its baseline stack (account/) must hold one.
+    diagnostics = judge(pack, [ACCOUNT_STACK, res(TRAIL, "trail", {**GOOD_TRAIL, **changes})], "prod-account")
     found = violations(diagnostics, "cloudtrail-logging")
     if problem == "defer":
         assert found == [] and deferred(diagnostics, "cloudtrail-logging")
@@ -418,8 +420,15 @@ def test_cloudtrail_logs_every_region(pack: PolicyPack, changes: dict, problem: 
         assert len(found) == 1 and f"Trail 'trail': {problem}" in found[0].message
     else:
         assert found == []
-    (found,) = violations(judge(pack, [STACK]), "cloudtrail-logging")
-    assert "Stack 'kanna-infra-prod': has no CloudTrail trail" in found.message
+    (found,) = violations(judge(pack, [ACCOUNT_STACK], "prod-account"), "cloudtrail-logging")
+    assert "Stack 'kanna-account-prod-account': has no CloudTrail trail" in found.message
+
+
+def test_a_workload_stack_leaves_the_trail_to_its_account_baseline(pack: PolicyPack) -> None:
+    # The reviewed exception of policies/config/prod.json: prod's trail is prod-account's (a second would log twice).
+    assert violations(judge(pack, [STACK]), "cloudtrail-logging") == []
+    (found,) = violations(judge(pack, [res("pulumi:pulumi:Stack", "kanna-infra-other")]), "cloudtrail-logging")
+    assert "Stack 'kanna-infra-other': has no CloudTrail trail" in found.message
 
 
 HUB, STANDARD = "aws:securityhub/account:Account", "aws:securityhub/standardsSubscription:StandardsSubscription"

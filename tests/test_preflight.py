@@ -89,13 +89,17 @@ def test_cli_json_for_ci() -> None:
         ("kanna-infra", "prod", "first"),
         ("kanna-bootstrap", "management", "update"),
         ("kanna-bootstrap", "management", "first"),
+        ("kanna-account", "dev-account", "update"),
+        ("kanna-account", "dev-account", "first"),
+        ("kanna-account", "prod-account", "update"),
+        ("kanna-account", "prod-account", "first"),
     ]
     for outcome in outcomes:
         assert outcome["passed"] and outcome["violations"] == [] and outcome["error"] is None
-        assert outcome["resources"] > 50 and outcome["policies"]
+        assert outcome["resources"] > 20 and outcome["policies"]
         assert all(level in ("mandatory", "advisory", "disabled") for level in outcome["policies"].values())
-    prod = outcomes[2]
-    assert prod["stateful"] and all(s["protect"] for s in prod["stateful"])
+    for prod in (outcomes[2], outcomes[8]):  # prod, and its account's baseline (the trail's bucket, key and log group)
+        assert prod["stateful"] and all(s["protect"] for s in prod["stateful"])
     assert "== prod (first preview: ids unknown) ==" in result.stderr
     assert "== kanna-bootstrap/management (first preview: ids unknown) ==" in result.stderr
 
@@ -123,8 +127,9 @@ def test_cli_prints_a_progress_line_per_stack_and_preview() -> None:
     lines = [line for line in cli_result("all").stderr.splitlines() if line.startswith("preflight: ")]
     pattern = r"preflight: (.+), (update|first) preview: (\d+) resources, recorded in [\d.]+ s, judged in [\d.]+ s: passed \(0 advisory, \d+ deferred\)"
     found = sorted((m[1], m[2]) for m in (re.fullmatch(pattern, line) for line in lines) if m)
-    assert len(found) == len(lines) == 6, lines
-    assert found == sorted((label, mode) for label in ("dev", "prod", "kanna-bootstrap/management") for mode in MODES)
+    labels = ("dev", "prod", "kanna-bootstrap/management", "kanna-account/dev-account", "kanna-account/prod-account")
+    assert len(found) == len(lines) == 10, lines
+    assert found == sorted((label, mode) for label in labels for mode in MODES)
 
 
 @pytest.mark.cli("quiet")

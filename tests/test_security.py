@@ -7,6 +7,8 @@ import json
 
 import pytest
 
+from account.settings import account_key
+from account.settings import load as account_settings
 from preflight.analyzer import PolicyPack
 from preflight.parallel import Job
 from preflight.program import Registration, stack_config
@@ -93,16 +95,18 @@ def test_security_hub_standards_on_top_of_a_recording_config(each_stack: Recorde
     assert recorder.urn in channel.dependencies and channel.urn in status.dependencies
 
 
-def test_cloudtrail_multi_region_validated_encrypted_to_bucket_and_logs(each_stack: RecordedStack) -> None:
-    env = each_stack.recording.stack
+def test_cloudtrail_multi_region_validated_encrypted_to_bucket_and_logs(each_account: RecordedStack) -> None:
+    each_stack = each_account  # one trail per account, in its baseline (account/): it records every region
+    env = account_key(each_stack.recording.stack)
     trail = only(each_stack, "aws:cloudtrail/trail:Trail")
     assert trail.inputs["isMultiRegionTrail"] is True and trail.inputs["enableLogFileValidation"] is True
     assert trail.inputs["includeGlobalServiceEvents"] is True and trail.inputs["name"] == f"kanna-{env}"
-    assert each_stack.deps(trail, "kmsKeyId") == [key(each_stack, "logs")]
+    audit_key = each_stack.one("aws:kms/key:Key", f"{env}-audit-key")
+    assert each_stack.deps(trail, "kmsKeyId") == [audit_key] and trail.protect is (env == "prod")
     (bucket,) = each_stack.deps(trail, "s3BucketName")
     assert bucket.name == f"{env}-cloudtrail" and bucket.inputs["objectLockEnabled"] is True
     (group,) = each_stack.deps(trail, "cloudWatchLogsGroupArn")
-    assert group.inputs["name"] == f"/kanna/{env}/cloudtrail" and each_stack.deps(group, "kmsKeyId") == [key(each_stack, "logs")]
+    assert group.inputs["name"] == f"/kanna/{env}/cloudtrail" and each_stack.deps(group, "kmsKeyId") == [audit_key]
     assert group.inputs["retentionInDays"] == {"dev": 90, "prod": 365}[env]
     (role,) = each_stack.deps(trail, "cloudWatchLogsRoleArn")
     assert json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]["Principal"] == {"Service": "cloudtrail.amazonaws.com"}
@@ -114,8 +118,15 @@ def test_cloudtrail_multi_region_validated_encrypted_to_bucket_and_logs(each_sta
         == {"dev": {"mode": "GOVERNANCE", "days": 30}, "prod": {"mode": "COMPLIANCE", "days": 365}}[env]
     )
     logging = each_stack.one("aws:s3/bucketLogging:BucketLogging", f"{env}-cloudtrail-access-logging")
-    assert [b.name for b in each_stack.deps(logging, "targetBucket")] == [f"{env}-access-logs"]
+    assert [b.name for b in each_stack.deps(logging, "targetBucket")] == [f"{env}-audit-access-logs"]
     if each_stack.recording.mode == "update":
+        assert set(statements(audit_key)) == {
+            "AccountAdministers",
+            "AccountIamDecides",
+            "CloudWatchLogsOfThisAccount",
+            "CloudTrailOfThisAccountEncrypts",
+            "CloudTrailDescribes",
+        }
         writes = statements(policy)["CloudTrailWrites"]
         assert (
             writes["Condition"]["StringEquals"]["aws:SourceArn"] == f"arn:aws:cloudtrail:ap-northeast-1:{_account(env)}:trail/kanna-{env}"
@@ -129,17 +140,20 @@ def _account(env: str) -> str:
 
 def test_every_bucket_is_secure_and_protected_in_prod(each_stack: RecordedStack) -> None:
     env = each_stack.recording.stack
-    buckets = each_stack.of_type(BUCKET)
-    assert {b.name for b in buckets} == {
-        f"{env}-access-logs",
-        f"{env}-cloudtrail",
-        f"{env}-config",
-        f"{env}-sessions",
-        f"{env}-edge-logs",
-        f"{env}-log-export",
-    }
+    names = {f"{env}-access-logs", f"{env}-config", f"{env}-sessions", f"{env}-edge-logs", f"{env}-log-export"}
     # Written by AWS services that only support SSE-S3 (server access logs, ALB logs) and, for CloudFront, ACLs.
-    sse_s3 = {f"{env}-access-logs", f"{env}-edge-logs"}
+    _secure_buckets(each_stack, env, names, {f"{env}-access-logs", f"{env}-edge-logs"}, key(each_stack, "logs"))
+
+
+def test_the_account_buckets_are_secure_and_protected_in_prod(each_account: RecordedStack) -> None:
+    env = account_key(each_account.recording.stack)
+    audit_key = each_account.one("aws:kms/key:Key", f"{env}-audit-key")
+    _secure_buckets(each_account, env, {f"{env}-cloudtrail", f"{env}-audit-access-logs"}, {f"{env}-audit-access-logs"}, audit_key)
+
+
+def _secure_buckets(each_stack: RecordedStack, env: str, names: set[str], sse_s3: set[str], kms: Registration) -> None:
+    buckets = each_stack.of_type(BUCKET)
+    assert {b.name for b in buckets} == names
     for bucket in buckets:
         assert bucket.protect is (env == "prod")
         assert bucket.inputs["forceDestroy"] is False
@@ -161,7 +175,7 @@ def test_every_bucket_is_secure_and_protected_in_prod(each_stack: RecordedStack)
         else:
             sse = one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
             assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
-            assert each_stack.deps(sse, "rules") == [key(each_stack, "logs")]
+            assert each_stack.deps(sse, "rules") == [kms]
         policy = one("aws:s3/bucketPolicy:BucketPolicy")
         assert block.urn in policy.dependencies
         if each_stack.recording.mode == "update":
@@ -257,15 +271,30 @@ def test_company_idp_federation_from_settings(kind: str) -> None:
             "security.idp.clientSecretArn = (not set): an OIDC IdP needs",
         ),
         ({"idp": {"type": "OIDC", "name": "Corp", "clientSecret": "hunter2"}}, "security.idp.clientSecret"),
-        ({"auditLockMode": "GOVERNANCE"}, 'security.auditLockMode = "GOVERNANCE": prod audit logs are locked in COMPLIANCE mode'),
         ({"sessionLogRetentionDays": 42}, "security.sessionLogRetentionDays = 42: not a CloudWatch retention period"),
     ],
-    ids=["oidc-without-secret-arn", "inline-secret-refused", "prod-governance", "bad-retention"],
+    ids=["oidc-without-secret-arn", "inline-secret-refused", "bad-retention"],
 )
 def test_bad_security_settings_are_one_clear_line(security: dict, expected: str) -> None:
     with pytest.raises(SettingsError) as error:
         load("prod", {"kanna-infra:awsAccountId": "111111111111", "kanna-infra:security": json.dumps(security)})
     assert expected in str(error.value) and str(error.value).startswith("stack 'prod': kanna-infra:")
+
+
+def test_prod_audit_logs_are_locked_in_compliance_mode() -> None:
+    with pytest.raises(SettingsError) as error:
+        account_settings(
+            "prod-account",
+            {
+                "kanna-account:awsAccountId": "111111111111",
+                "kanna-account:workloads": json.dumps({"prod": "ap-northeast-1"}),
+                "kanna-account:security": json.dumps({"auditLockMode": "GOVERNANCE"}),
+            },
+        )
+    assert str(error.value) == (
+        "stack 'prod-account': kanna-account:security.auditLockMode = \"GOVERNANCE\": prod audit logs are locked in COMPLIANCE mode; "
+        "allowed: COMPLIANCE"
+    )
 
 
 def test_ssm_session_preferences_log_encrypted(each_stack: RecordedStack) -> None:
@@ -302,13 +331,21 @@ def test_no_ssh_or_bastion(each_stack: RecordedStack) -> None:
     assert each_stack.of_type("aws:ec2/instance:Instance") == [] and each_stack.of_type("aws:ec2/keyPair:KeyPair") == []
 
 
-def test_account_defaults(each_stack: RecordedStack) -> None:
-    block = only(each_stack, "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock")
+def test_account_defaults(each_account: RecordedStack) -> None:
+    block = only(each_account, "aws:s3/accountPublicAccessBlock:AccountPublicAccessBlock")
     assert all(block.inputs[f] is True for f in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    password = only(each_account, "aws:iam/accountPasswordPolicy:AccountPasswordPolicy")
+    assert password.inputs["minimumPasswordLength"] == 14 and password.inputs["passwordReusePrevention"] == 24
+    prod = each_account.recording.stack == "prod-account"
+    for moved in (block, password):
+        # Where `pulumi state move` put them: under the root stack (preflight/moves.py).
+        assert moved.alias_urns == [f"urn:pulumi:{each_account.recording.stack}::kanna-account::{moved.type}::{moved.name}"]
+        assert moved.protect is prod
+
+
+def test_ebs_is_encrypted_by_default_in_the_stacks_region(each_stack: RecordedStack) -> None:
     assert only(each_stack, "aws:ebs/encryptionByDefault:EncryptionByDefault").inputs["enabled"] is True
     assert each_stack.deps(only(each_stack, "aws:ebs/defaultKmsKey:DefaultKmsKey"), "keyArn") == [key(each_stack, "data")]
-    password = only(each_stack, "aws:iam/accountPasswordPolicy:AccountPasswordPolicy").inputs
-    assert password["minimumPasswordLength"] == 14 and password["passwordReusePrevention"] == 24
     assert each_stack.of_type("aws:iam/user:User") == []
 
 
@@ -316,14 +353,14 @@ def test_account_defaults(each_stack: RecordedStack) -> None:
 
 
 def _drop_public_access_block(registrations: list, env: str) -> list:
-    return [r for r in registrations if r.name != f"{env}-cloudtrail-public-access-block"]
+    return [r for r in registrations if r.name != f"{env}-access-logs-public-access-block"]
 
 
 MUTATIONS = {
     "public access block removed": (
         "s3-bucket-public-access-blocked",
         lambda rec, env: _drop_public_access_block(copy.deepcopy(rec.registrations), env),
-        "Bucket '{env}-cloudtrail': has no BucketPublicAccessBlock",
+        "Bucket '{env}-access-logs': has no BucketPublicAccessBlock",
     ),
     "key rotation off": (
         "kms-key-rotation",

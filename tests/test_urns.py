@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from preflight import PROJECTS, Project
+from preflight import ACCOUNT, MAIN, PROJECTS, Project
+from preflight.moves import MINIMUM_CLI, MOVES, Move, commands, copied_provider, moved, runbook_block, runbook_in_docs
 from preflight.program import Recording, record
-from preflight.urns import manifest_path, missing, read, urns
+from preflight.urns import kept, manifest_path, missing, read, unaccounted, urns
 from tests.conftest import recording
 
 COMMITTED = [(project, stack) for project in PROJECTS.values() for stack in project.stacks]
@@ -26,7 +27,69 @@ def test_every_manifest_urn_is_registered_or_aliased(project: Project, stack: st
     assert recorded.error is None
     manifest = read(project, stack)
     assert manifest == sorted(set(manifest)), f"{manifest_path(project, stack).name} is not sorted and unique"
-    assert missing(manifest, recorded) == [], "deleted in a real `up`: alias them, or rewrite the manifest if removed on purpose"
+    gone = unaccounted(stack, manifest, recorded, lambda dest: recording(dest, "update", ACCOUNT))
+    assert gone == [], "deleted in a real `up`: alias them, move them (preflight/moves.py), or rewrite the manifest if removed on purpose"
+
+
+# --- Moves to the account baseline: `pulumi state move` (preflight/moves.py) ---------------------------------
+
+
+def test_a_move_writes_the_destinations_stack_project_and_qualified_type() -> None:
+    # What the CLI writes (state_move.go, with pulumi/pulumi#21953): a resource whose parent stays behind goes under the
+    # destination's root stack, so its qualified type loses the old parent's; its children keep their own parent.
+    audit = next(m for m in MOVES if m.source == "dev" and m.urn.endswith("::dev-audit"))
+    taken = moved(audit, read(MAIN, "dev"))
+    assert taken[audit.urn] == "urn:pulumi:dev-account::kanna-account::kanna:security:Audit::dev-audit"
+    trail = "urn:pulumi:dev::kanna-infra::kanna:security:Security$kanna:security:Audit$aws:cloudtrail/trail:Trail::dev-trail"
+    assert taken[trail] == "urn:pulumi:dev-account::kanna-account::kanna:security:Audit$aws:cloudtrail/trail:Trail::dev-trail"
+    assert len(taken) == 13  # the component and its children: the trail, its role and policy, log group, bucket and its 7 parts
+    assert copied_provider(audit) == "urn:pulumi:dev-account::kanna-account::pulumi:providers:aws::dev-aws"
+
+
+def test_a_moved_resource_keeps_its_provider_in_the_destination() -> None:
+    # `state move` copies the provider under the destination's stack and project, with its name: the account program's
+    # provider of that URN takes the moved resources over, with no change of provider (which would replace them).
+    for move in MOVES:
+        dest = recording(move.dest, "update", ACCOUNT)
+        registered = {r.urn: r for r in dest.registrations}
+        assert copied_provider(move) in registered, move.urn
+        for new in moved(move, read(MAIN, move.source)).values():
+            (owner,) = [r for r in dest.registrations if new == r.urn or new in r.alias_urns]
+            assert owner.provider.rsplit("::", 1)[0] == copied_provider(move) or not owner.custom, new
+
+
+def test_moved_resources_leave_the_workload_stack_and_are_kept_by_the_destination() -> None:
+    for move in MOVES:
+        source = recording(move.source, "update")
+        taken = moved(move, read(MAIN, move.source))
+        assert not set(taken) & kept(source), f"{move.source} still registers what it moved: two owners after the move"
+        assert set(taken.values()) <= kept(recording(move.dest, "update", ACCOUNT)), move.urn
+
+
+def _without(recorded: Recording, urn: str) -> Recording:
+    kept_ = [r for r in recorded.registrations if r.urn != urn and urn not in r.alias_urns]
+    return Recording(recorded.stack, recorded.mode, kept_, project=recorded.project)
+
+
+def test_the_manifest_check_fails_when_the_destination_lacks_a_moved_urn_or_the_source_keeps_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    manifest, dev = read(MAIN, "dev"), recording("dev", "update")
+    password = next(m for m in MOVES if m.source == "dev" and m.urn.endswith("::dev-password-policy"))
+    (new,) = moved(password, manifest).values()
+    lacking = _without(recording("dev-account", "update", ACCOUNT), new)
+    assert unaccounted("dev", manifest, dev, lambda _: lacking) == [password.urn]
+    # A move the table records while the workload stack still registers the resource: both would own it.
+    keys = next(u for u in manifest if u.endswith("::dev-keys"))
+    monkeypatch.setattr("preflight.urns.MOVES", (*MOVES, Move("dev", "dev-account", keys, password.provider, "a test")))
+    assert keys in unaccounted("dev", manifest, dev, lambda dest: recording(dest, "update", ACCOUNT))
+
+
+def test_the_runbook_runs_the_moves_of_the_table() -> None:
+    # docs/state.md shows `python -m preflight moves`: the same table, so the commands can't drift from the test.
+    assert runbook_in_docs() == runbook_block(), "docs/state.md is stale: python -m preflight moves --write"
+    (dev, prod) = commands()
+    assert "\npulumi state move --source organization/kanna-infra/dev --dest organization/kanna-account/dev-account \\\n" in dev
+    assert all(f"'{m.urn}'" in (dev if m.source == "dev" else prod) for m in MOVES)
+    assert MINIMUM_CLI in runbook_block()
 
 
 # A program small enough to read: a component with a child (whose URN carries its parent's type), and a group

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -55,6 +56,25 @@ def tls_only_statement(bucket_arn: str) -> dict:
     }
 
 
+def server_access_log_writes(account_id: str) -> Statements:
+    """The statements of a bucket that receives S3 server access logs of this account's buckets. Such a bucket is
+    SSE-S3 (S3 can't deliver access logs to an SSE-KMS one): create it with `kms_key_arn=None`."""
+
+    def statements(bucket_arn: str) -> list[dict]:
+        return [
+            {
+                "Sid": "S3ServerAccessLogsOfThisAccount",
+                "Effect": "Allow",
+                "Principal": {"Service": "logging.s3.amazonaws.com"},
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/*",
+                "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            }
+        ]
+
+    return statements
+
+
 def bucket_prefix(name: str) -> str:
     """The physical name prefix of `secure_bucket(name)`: S3 names are global, so AWS appends a unique suffix.
     `bucket_prefix(env)` is therefore the prefix of every bucket of that stack (names start with the env)."""
@@ -74,6 +94,7 @@ def secure_bucket(
     object_ownership: str = "BucketOwnerEnforced",
     expire_days: int | None = None,
     physical_name: str | None = None,
+    aliases: list[pulumi.Alias] | None = None,
 ) -> SecureBucket:
     """A locked-down bucket named `name` (the physical name is auto-suffixed: bucket names are global).
 
@@ -81,8 +102,13 @@ def secure_bucket(
     `object_ownership="BucketOwnerPreferred"` only where AWS still writes through ACLs (CloudFront standard logs).
     `expire_days` deletes objects (and old versions) after that many days: for logs with a retention period.
     `physical_name` only for a bucket another service or cloud finds by name (derive it from one function).
+    `aliases` go on every resource made here: a bucket that moves to another parent moves with its parts.
     """
-    child = pulumi.ResourceOptions(parent=parent)
+
+    def opts(**more: Any) -> pulumi.ResourceOptions:
+        return pulumi.ResourceOptions(parent=parent, aliases=aliases, **more)
+
+    child = opts()
     bucket = aws.s3.Bucket(
         name,
         bucket=physical_name,
@@ -90,7 +116,7 @@ def secure_bucket(
         # Object Lock can only be turned on when the bucket is created.
         object_lock_enabled=True if object_lock else None,
         force_destroy=False,
-        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+        opts=opts(protect=protect),
     )
     aws.s3.BucketOwnershipControls(
         f"{name}-ownership",
@@ -136,7 +162,7 @@ def secure_bucket(
             rule=aws.s3.BucketObjectLockConfigurationRuleArgs(
                 default_retention=aws.s3.BucketObjectLockConfigurationRuleDefaultRetentionArgs(mode=object_lock.mode, days=object_lock.days)
             ),
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+            opts=opts(depends_on=[versioning]),
         )
     if expire_days is not None:
         aws.s3.BucketLifecycleConfiguration(
@@ -153,7 +179,7 @@ def secure_bucket(
                     ),
                 )
             ],
-            opts=pulumi.ResourceOptions(parent=parent, depends_on=[versioning]),
+            opts=opts(depends_on=[versioning]),
         )
     if access_log_bucket is not None:
         aws.s3.BucketLogging(
@@ -172,6 +198,6 @@ def secure_bucket(
             )
         ),
         # The public access block first: with it, a mistaken public statement is refused instead of applied.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public_access_block, *(depends_on or [])]),
+        opts=opts(depends_on=[public_access_block, *(depends_on or [])]),
     )
     return SecureBucket(bucket, policy, public_access_block)

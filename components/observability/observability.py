@@ -1,12 +1,8 @@
-"""Datadog for one environment: the AWS integration, monitors, SLOs, a dashboard and synthetic checks.
+"""Datadog for one environment: monitors, SLOs, a dashboard and synthetic checks.
 
-- The AWS integration assumes an IAM role that trusts only the Datadog site's AWS account
-  (settings/observability.py DATADOG_AWS_ACCOUNTS) with this integration's external id, and holds a read-only
-  policy plus the few writes log autosubscription needs, on this stack's buckets and log groups only.
-  It collects the metric namespaces the platform uses, from Tokyo and us-east-1 (CloudFront, global WAF).
-- Logs: ALB, CloudFront and WAF write their logs to S3; Datadog subscribes the Forwarder Lambda to those
-  buckets (`logs_config.lambda_forwarder`). Task logs go straight to Datadog through FireLens
-  (components/platform/service/telemetry.py) and need no forwarder.
+- The AWS integration that collects metrics and S3 logs exists once per AWS account: it is the account
+  baseline's (account/, components/observability/integration.py). Task logs go straight to Datadog through
+  FireLens (components/platform/service/telemetry.py) and need no forwarder.
 - Monitors come from the specs in components/observability/alarms.py, the same thresholds the CodeDeploy rollback
   alarms use. Every monitor and SLO is tagged `env:<env>` and `service:<name>`: the policy pack relates
   them to ECS services by that tag.
@@ -16,7 +12,6 @@ All inputs are explicit (`ObservabilityArgs`): this component looks nothing up.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -25,96 +20,12 @@ import pulumi_datadog as datadog
 
 from components.data.data import Data
 from components.data.rotation import rotation_exempt
-from components.lib.buckets import bucket_prefix
 from components.lib.context import Context, InContext
 from components.observability import alarms
 from components.observability.alarms import MonitorSpec
 from settings import Settings
 from settings.observability import API_KEY_SECRET, ObservabilitySettings
 from settings.platform import PlatformSettings
-
-# The CloudWatch namespaces of what the platform runs; everything else stays uncollected (GetMetricData costs).
-METRIC_NAMESPACES = [
-    "AWS/ApplicationELB",
-    "AWS/ECS",
-    "AWS/RDS",
-    "AWS/ElastiCache",
-    "AWS/CloudFront",
-    "AWS/WAFV2",
-    "AWS/NATGateway",
-    "AWS/Lambda",
-    "AWS/S3",
-]
-
-# Read-only, plus what log autosubscription writes: bucket notifications and the forwarder's invoke permission.
-INTEGRATION_READ_ACTIONS = [
-    "apigateway:GET",
-    "autoscaling:Describe*",
-    "cloudfront:GetDistributionConfig",
-    "cloudfront:ListDistributions",
-    "cloudtrail:DescribeTrails",
-    "cloudtrail:GetTrailStatus",
-    "cloudtrail:LookupEvents",
-    "cloudwatch:Describe*",
-    "cloudwatch:Get*",
-    "cloudwatch:List*",
-    "codedeploy:BatchGet*",
-    "codedeploy:List*",
-    "ec2:Describe*",
-    "ecs:Describe*",
-    "ecs:List*",
-    "elasticache:Describe*",
-    "elasticache:List*",
-    "elasticloadbalancing:Describe*",
-    "guardduty:Get*",
-    "guardduty:List*",
-    "lambda:GetPolicy",
-    "lambda:List*",
-    "logs:DescribeLogGroups",
-    "logs:DescribeLogStreams",
-    "logs:DescribeSubscriptionFilters",
-    "logs:FilterLogEvents",
-    "logs:TestMetricFilter",
-    "rds:Describe*",
-    "rds:List*",
-    "s3:GetBucketLocation",
-    "s3:GetBucketLogging",
-    "s3:GetBucketNotification",
-    "s3:GetBucketTagging",
-    "s3:ListAllMyBuckets",
-    "tag:GetResources",
-    "tag:GetTagKeys",
-    "tag:GetTagValues",
-    "wafv2:GetLoggingConfiguration",
-    "wafv2:ListLoggingConfigurations",
-    "xray:BatchGetTraces",
-    "xray:GetTraceSummaries",
-]
-# The writes of log autosubscription ("Automatically set up triggers", docs.datadoghq.com/logs/guide/
-# send-aws-services-logs-with-the-datadog-lambda-function/): Datadog points S3 event notifications and CloudWatch
-# Logs subscription filters at the forwarder. They are scoped to this stack's resources (log_subscription_statements).
-BUCKET_NOTIFICATION_ACTIONS = ["s3:PutBucketNotification"]
-SUBSCRIPTION_FILTER_ACTIONS = ["logs:PutSubscriptionFilter", "logs:DeleteSubscriptionFilter"]
-
-
-def log_subscription_statements(env: str, account_id: str, regions: list[str]) -> list[dict]:
-    """Autosubscription's writes, on the stack's own buckets (every `secure_bucket` of the stack shares the
-    `kanna-<env>-` prefix; the log buckets are among them) and the account's log groups in the collected regions,
-    never on `*`: the role can't redirect another stack's or account's logs."""
-    return [
-        {
-            "Sid": "LogAutosubscriptionBuckets",
-            "Effect": "Allow",
-            "Action": BUCKET_NOTIFICATION_ACTIONS,
-            "Resource": f"arn:aws:s3:::{bucket_prefix(env)}*",
-        },
-        {
-            "Sid": "LogAutosubscriptionLogGroups",
-            "Effect": "Allow",
-            "Action": SUBSCRIPTION_FILTER_ACTIONS,
-            "Resource": [f"arn:aws:logs:{region}:{account_id}:log-group:*" for region in regions],
-        },
-    ]
 
 
 @dataclass(frozen=True)
@@ -163,9 +74,6 @@ class ObservabilityArgs(InContext):
 
 
 class Observability(pulumi.ComponentResource):
-    integration_role: aws.iam.Role
-    external_id: datadog.aws.IntegrationExternalId
-    integration: datadog.aws.IntegrationAccount
     monitors: dict[str, datadog.Monitor]
     slos: dict[str, datadog.ServiceLevelObjective]
     synthetics: dict[str, datadog.SyntheticsTest]
@@ -175,7 +83,6 @@ class Observability(pulumi.ComponentResource):
         super().__init__("kanna:observability:Observability", name, None, opts)
         self._args = args
         self._child = pulumi.ResourceOptions(parent=self)
-        self._aws_integration()
         # Tasks read the API key from here at start (components/platform/service/telemetry.py). Its value is put in once by an
         # operator (`aws secretsmanager put-secret-value`), so it never passes through git or Pulumi state.
         self.api_key_secret = aws.secretsmanager.Secret(
@@ -202,7 +109,6 @@ class Observability(pulumi.ComponentResource):
         self.dashboard = self._dashboard()
         self.register_outputs(
             {
-                "integrationRoleArn": self.integration_role.arn,
                 "monitors": {key: monitor.id for key, monitor in self.monitors.items()},
                 "slos": {key: slo.id for key, slo in self.slos.items()},
                 "dashboardUrl": self.dashboard.url,
@@ -216,88 +122,6 @@ class Observability(pulumi.ComponentResource):
     @property
     def _notify(self) -> str:
         return " ".join(self._args.settings.notify)
-
-    def _aws_integration(self) -> None:
-        args, env = self._args, self._args.env
-        self.external_id = datadog.aws.IntegrationExternalId(f"{env}-datadog-external-id", opts=self._child)
-        trust = self.external_id.id.apply(
-            lambda external_id: json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {
-                            "Effect": "Allow",
-                            "Principal": {"AWS": f"arn:aws:iam::{args.settings.datadog_aws_account}:root"},
-                            "Action": "sts:AssumeRole",
-                            # The external id stops another Datadog customer from pointing their integration at this role.
-                            "Condition": {"StringEquals": {"sts:ExternalId": external_id}},
-                        }
-                    ],
-                }
-            )
-        )
-        role_name = f"{env}-datadog-integration"
-        self.integration_role = aws.iam.Role(
-            f"{env}-datadog-integration-role",
-            name=role_name,
-            description="Assumed by Datadog's AWS integration: reads metrics, tags and resources",
-            assume_role_policy=trust,
-            max_session_duration=3600,
-            opts=self._child,
-        )
-        forwarder = args.settings.forwarder_arn(args.account_id, args.region)
-        regions = [args.region, "us-east-1"]  # Tokyo, and us-east-1 for CloudFront and the global WAF
-        policy = aws.iam.RolePolicy(
-            f"{env}-datadog-integration-policy",
-            role=self.integration_role.name,
-            policy=json.dumps(
-                {
-                    "Version": "2012-10-17",
-                    "Statement": [
-                        {"Sid": "ReadOnly", "Effect": "Allow", "Action": INTEGRATION_READ_ACTIONS, "Resource": "*"},
-                        *log_subscription_statements(env, args.account_id, regions),
-                        {
-                            "Sid": "InvokeForwarderOnly",
-                            "Effect": "Allow",
-                            "Action": ["lambda:AddPermission", "lambda:RemovePermission"],
-                            "Resource": forwarder,
-                        },
-                    ],
-                }
-            ),
-            opts=self._child,
-        )
-        # Resource collection (extended_collection) reads configuration through the managed, read-only SecurityAudit.
-        audit = aws.iam.RolePolicyAttachment(
-            f"{env}-datadog-integration-security-audit",
-            role=self.integration_role.name,
-            policy_arn="arn:aws:iam::aws:policy/SecurityAudit",
-            opts=self._child,
-        )
-        self.integration = datadog.aws.IntegrationAccount(
-            f"{env}-datadog-aws",
-            aws_account_id=args.account_id,
-            aws_partition="aws",
-            account_tags=[f"env:{env}"],
-            aws_regions=datadog.aws.IntegrationAccountAwsRegionsArgs(include_onlies=regions),
-            auth_config=datadog.aws.IntegrationAccountAuthConfigArgs(
-                aws_auth_config_role=datadog.aws.IntegrationAccountAuthConfigAwsAuthConfigRoleArgs(
-                    role_name=self.integration_role.name, external_id=self.external_id.id
-                )
-            ),
-            metrics_config=datadog.aws.IntegrationAccountMetricsConfigArgs(
-                namespace_filters=datadog.aws.IntegrationAccountMetricsConfigNamespaceFiltersArgs(include_onlies=METRIC_NAMESPACES),
-                collect_cloudwatch_alarms=True,
-            ),
-            logs_config=datadog.aws.IntegrationAccountLogsConfigArgs(
-                lambda_forwarder=datadog.aws.IntegrationAccountLogsConfigLambdaForwarderArgs(
-                    lambdas=[forwarder], sources=args.settings.log_sources
-                )
-            ),
-            resources_config=datadog.aws.IntegrationAccountResourcesConfigArgs(extended_collection=True),
-            # Datadog validates the role when the integration is created: it must be able to assume it by then.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[policy, audit]),
-        )
 
     def _monitor_specs(self) -> list[MonitorSpec]:
         args, env, s = self._args, self._args.env, self._args.settings

@@ -13,6 +13,7 @@ waits the maximum 30 days.
 from __future__ import annotations
 
 import json
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
@@ -37,6 +38,79 @@ ADMIN = [
     "kms:CancelKeyDeletion",
     "kms:RotateKeyOnDemand",
 ]
+
+
+def administer_statement(account: str) -> dict:
+    """The account root may administer a key (so it can never be locked out), but not use it."""
+    return {
+        "Sid": "AccountAdministers",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+        "Action": ADMIN,
+        "Resource": "*",
+    }
+
+
+def audit_statements(account: str, region: str) -> list[dict]:
+    """A key for audit trails and log groups: the account's IAM decides who reads (SSM sessions encrypt with it
+    directly), CloudWatch Logs for this account's log groups, CloudTrail for this account's trails."""
+    return [
+        administer_statement(account),
+        {
+            "Sid": "AccountIamDecides",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
+            "Action": [*CRYPTO, "kms:CreateGrant"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchLogsOfThisAccount",
+            "Effect": "Allow",
+            "Principal": {"Service": f"logs.{region}.amazonaws.com"},
+            "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
+            "Resource": "*",
+            "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"}},
+        },
+        {
+            "Sid": "CloudTrailOfThisAccountEncrypts",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:GenerateDataKey*",
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account},
+                "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account}:trail/*"},
+            },
+        },
+        {
+            "Sid": "CloudTrailDescribes",
+            "Effect": "Allow",
+            "Principal": {"Service": "cloudtrail.amazonaws.com"},
+            "Action": "kms:DescribeKey",
+            "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceAccount": account}},
+        },
+    ]
+
+
+def kms_key(purpose: str, used_for: str, statements: list[dict], *, env: str, parent: pulumi.Resource, protect: bool) -> aws.kms.Key:
+    """A key of `env` for one purpose (`alias/kanna/<env>/<purpose>`), rotated yearly, deleted only after 30 days."""
+    name = f"{env}-{purpose}-key"
+    key = aws.kms.Key(
+        name,
+        description=f"kanna {env} {purpose} key: {used_for}",
+        enable_key_rotation=True,
+        rotation_period_in_days=365,
+        deletion_window_in_days=30,
+        policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
+        opts=pulumi.ResourceOptions(parent=parent, protect=protect),
+    )
+    aws.kms.Alias(
+        f"{name}-alias", name=f"alias/kanna/{env}/{purpose}", target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=parent)
+    )
+    return key
+
+
 # The services that store data with the data key (kms:ViaService, <service>.<region>.amazonaws.com).
 DATA_SERVICES = ("rds", "elasticache", "s3", "ec2", "ecr", "dynamodb", "backup", "sqs", "sns")
 
@@ -50,14 +124,13 @@ class Keys(pulumi.ComponentResource):
         super().__init__("kanna:security:Keys", name, None, opts)
         self._args = args
         account, region = args.account_id, args.region
-        root = {"AWS": f"arn:aws:iam::{account}:root"}
-        administer = {"Sid": "AccountAdministers", "Effect": "Allow", "Principal": root, "Action": ADMIN, "Resource": "*"}
+        administer = administer_statement(account)
 
         def via(sid: str, services: tuple[str, ...]) -> dict:
             return {
                 "Sid": sid,
                 "Effect": "Allow",
-                "Principal": root,
+                "Principal": {"AWS": f"arn:aws:iam::{account}:root"},
                 "Action": [*CRYPTO, "kms:CreateGrant"],
                 "Resource": "*",
                 "Condition": {
@@ -66,35 +139,7 @@ class Keys(pulumi.ComponentResource):
             }
 
         logs_statements = [
-            administer,
-            {"Sid": "AccountIamDecides", "Effect": "Allow", "Principal": root, "Action": [*CRYPTO, "kms:CreateGrant"], "Resource": "*"},
-            {
-                "Sid": "CloudWatchLogsOfThisAccount",
-                "Effect": "Allow",
-                "Principal": {"Service": f"logs.{region}.amazonaws.com"},
-                "Action": ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"],
-                "Resource": "*",
-                "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": f"arn:aws:logs:{region}:{account}:log-group:*"}},
-            },
-            {
-                "Sid": "CloudTrailOfThisAccountEncrypts",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "kms:GenerateDataKey*",
-                "Resource": "*",
-                "Condition": {
-                    "StringEquals": {"aws:SourceAccount": account},
-                    "StringLike": {"kms:EncryptionContext:aws:cloudtrail:arn": f"arn:aws:cloudtrail:*:{account}:trail/*"},
-                },
-            },
-            {
-                "Sid": "CloudTrailDescribes",
-                "Effect": "Allow",
-                "Principal": {"Service": "cloudtrail.amazonaws.com"},
-                "Action": "kms:DescribeKey",
-                "Resource": "*",
-                "Condition": {"StringEquals": {"aws:SourceAccount": account}},
-            },
+            *audit_statements(account, region),
             {
                 # EventBridge delivering security findings to the KMS-encrypted SNS topic. The topic policy decides
                 # which rules may publish; SNS makes this call for EventBridge, which carries no source account here.
@@ -105,34 +150,12 @@ class Keys(pulumi.ComponentResource):
                 "Resource": "*",
             },
         ]
-        self.data = self._key(
-            "data", "Aurora, ElastiCache, EBS and data buckets", [administer, via("AccountUsesViaDataServices", DATA_SERVICES)]
-        )
-        self.logs = self._key("logs", "CloudWatch Logs, flow logs, audit trails and session logs", logs_statements)
-        self.secrets = self._key(
-            "secrets", "Secrets Manager secrets", [administer, via("AccountUsesViaSecretsManager", ("secretsmanager",))]
-        )
+        key = partial(kms_key, env=args.stack, parent=self, protect=args.protect)
+        self.data = key("data", "Aurora, ElastiCache, EBS and data buckets", [administer, via("AccountUsesViaDataServices", DATA_SERVICES)])
+        self.logs = key("logs", "CloudWatch Logs, flow logs, audit trails and session logs", logs_statements)
+        self.secrets = key("secrets", "Secrets Manager secrets", [administer, via("AccountUsesViaSecretsManager", ("secretsmanager",))])
         self.register_outputs({"data": self.data.arn, "logs": self.logs.arn, "secrets": self.secrets.arn})
 
     @property
     def arns(self) -> KeyArns:
         return KeyArns(data=self.data.arn, secrets=self.secrets.arn, logs=self.logs.arn)
-
-    def _key(self, purpose: str, used_for: str, statements: list[dict]) -> aws.kms.Key:
-        name = f"{self._args.stack}-{purpose}-key"
-        key = aws.kms.Key(
-            name,
-            description=f"kanna {self._args.stack} {purpose} key: {used_for}",
-            enable_key_rotation=True,
-            rotation_period_in_days=365,
-            deletion_window_in_days=30,
-            policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
-            opts=pulumi.ResourceOptions(parent=self, protect=self._args.protect),
-        )
-        aws.kms.Alias(
-            f"{name}-alias",
-            name=f"alias/kanna/{self._args.stack}/{purpose}",
-            target_key_id=key.key_id,
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        return key

@@ -75,7 +75,7 @@ def _execution_policy(args: ContainerServiceArgs, log_group: aws.cloudwatch.LogG
                 "Resource": repository_arn,
             },
             {
-                # GuardDuty Runtime Monitoring (agent managed on Fargate, components/security/security.py) adds its agent as a
+                # GuardDuty Runtime Monitoring (agent managed on Fargate, components/security/regional.py) adds its agent as a
                 # sidecar of every task; ECS pulls it with this role from GuardDuty's repository in the region.
                 "Sid": "PullGuardDutyAgent",
                 "Effect": "Allow",

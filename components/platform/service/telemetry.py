@@ -34,7 +34,7 @@ LOG_ROUTER_CONTAINER = "log-router"
 AGENT_IMAGE = "public.ecr.aws/datadog/agent:7"
 LOG_ROUTER_IMAGE = "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable"
 # GuardDuty Runtime Monitoring's Fargate agent, which GuardDuty adds to every task as a sidecar when it manages the
-# agent (components/security/security.py). ECS pulls it with the task's execution role, which therefore needs ECR pull rights on
+# agent (components/security/regional.py). ECS pulls it with the task's execution role, which therefore needs ECR pull rights on
 # GuardDuty's repository of the region, in an account of AWS's own (settings/regions.py)
 # (https://docs.aws.amazon.com/guardduty/latest/ug/prereq-runtime-monitoring-ecs-support.html,
 # https://docs.aws.amazon.com/guardduty/latest/ug/ecs-runtime-agent-ecr-image-uri.html).
