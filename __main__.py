@@ -31,13 +31,13 @@ security_args = SecurityArgs(context=context, settings=settings.security, callba
 security = Security(f"{stack}-security", security_args, regional)
 baseline = RegionalBaseline(f"{stack}-regional-baseline", RegionalBaselineArgs.of(context, settings, security), regional)
 
-# 4. Data stores. The platform admits its services to them once they exist; each MySQL client gets its own user.
+# 4. Data stores. The platform admits its services to them once they exist; each catalog client gets its own user.
 data_args = DataArgs(
     context=context,
     settings=settings.data,
     network=network,
     availability_zones=settings.network.availability_zones,
-    mysql_services=settings.platform.clients_of("mysql"),
+    users={store: settings.platform.clients_of(store) for store in ("mysql", "postgres")},
 )
 data = Data(f"{stack}-data", data_args, regional)
 

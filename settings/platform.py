@@ -7,6 +7,7 @@ one, at the domain itself (example.com, admin.example.com); dev hosts several, e
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -15,11 +16,16 @@ from pydantic import Field, field_validator
 from .base import Problem, RetentionDays, Section
 from .services import CATALOG, ServiceSettings, Size, SizeOverride
 
-# An ALB takes 100 listener rules; each environment uses one per web service (7 today): 12 fit with room.
+# An ALB takes 100 listener rules; each environment uses one per web service (two with blue/green), and the ALB's
+# callers group one inbound rule per calling service: settings/deploy.py refuses what the catalog doesn't fit.
 MAX_ENVIRONMENTS = 12
 # The label suffix of a service's internal host: `<service>-svc` sits one level under the domain, so the ALB's
 # wildcard certificate covers it, and no catalog host label may end with it (see `problems`).
 SERVICE_HOST_SUFFIX = "-svc"
+# A service's name makes its database user (hyphens as underscores, plus `_clone` for the rotation's second user):
+# MySQL takes user names of 32 characters (https://dev.mysql.com/doc/refman/8.0/en/user-names.html), so 26 here. The
+# other names made from it have room to spare then: `<env>-<service>-task` roles (64) and `<env>-<service>-svc` labels (63).
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,24}[a-z0-9]$")
 # A Cognito app client takes at most 100 callback URLs, not adjustable
 # (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html); the ALB's client needs one per internal host.
 MAX_CALLBACK_URLS = 100
@@ -63,6 +69,16 @@ class PlatformSettings(Section):
     schedule: Schedule | None = Field(default=None, description="Scale to zero out of hours (dev only).")
     log_retention_days: RetentionDays = Field(default=365, description="Retention of service, ALB-side and WAF log groups.")
     rate_limit: int = Field(default=2000, ge=100, le=2_000_000_000, description="WAF requests per IP per 5 minutes.")
+
+    @field_validator("services")
+    @classmethod
+    def _service_names(cls, value: dict[str, ServiceSettings]) -> dict[str, ServiceSettings]:
+        for name in value:
+            if not SERVICE_NAME.match(name):
+                raise ValueError(
+                    f"{name!r} is not a service name; allowed: 2-26 lowercase letters, digits and hyphens, starting with a letter"
+                )
+        return value
 
     @field_validator("environments")
     @classmethod
@@ -185,6 +201,10 @@ class PlatformSettings(Section):
     def clients_of(self, store: str) -> list[str]:
         """The services that connect to `store` ('mysql', 'postgres' or 'redis'), in catalog order."""
         return [name for name, spec in self.services.items() if store in spec.stores]
+
+    def gcp_backends(self) -> list[str]:
+        """The services whose task roles may act as the GCP backend service account, in catalog order."""
+        return [name for name, spec in self.services.items() if spec.gcp_backend]
 
     def size(self, name: str) -> Size:
         """The catalog size of `name` with this stack's changes applied."""

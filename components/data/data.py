@@ -1,7 +1,7 @@
 """The data stores of one stack: Aurora MySQL, Aurora PostgreSQL and Valkey, with what services need to connect.
 
-- Aurora MySQL for core-api, sidekiq and openapi, with an analytics reader for BI (Redash).
-- Aurora PostgreSQL for the Kotlin services: a database and a user per service.
+- Aurora MySQL for the catalog's MySQL clients, with an analytics reader for BI (Redash).
+- Aurora PostgreSQL for its PostgreSQL clients: a database and a user per service.
 - Application users: every client of a cluster connects as its own user, never as the RDS-managed master
   user (RDS rotates that secret every 7 days, and ECS injects secrets only at task start). Pulumi can't
   create a database user without a network path into the isolated subnets, so this component generates
@@ -64,12 +64,19 @@ POSTGRES_PARAMETERS = {
 }
 
 
+def database_name(service: str) -> str:
+    """A service's own PostgreSQL database: named like its user, an identifier (`CREATE DATABASE` needs no
+    quoting). The secret's `dbname`, which the migration job creates, and the service's JDBC URL both use it."""
+    return user_name(service)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataArgs(InContext):
     settings: DataSettings
     network: Network  # the stores in its isolated subnets; the rotation functions in its private ones, by its endpoints
     availability_zones: Sequence[str]
-    mysql_services: Sequence[str]  # the catalog's MySQL clients: each gets its own user
+    # "mysql" and "postgres" -> the catalog's clients of that store: each gets its own user (and database, on PostgreSQL)
+    users: Mapping[str, Sequence[str]]
     # service name -> the service's task security group id; the platform passes these in.
     mysql_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     postgres_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -148,9 +155,8 @@ class Data(pulumi.ComponentResource):
         )
 
         engines: tuple[tuple[Literal["mysql", "postgres"], AuroraCluster], ...] = (("mysql", self.mysql), ("postgres", self.postgres))
-        users = {"mysql": list(args.mysql_services), "postgres": s.postgres.services}
         secrets = {
-            engine: {service: self._user(engine, service, random_provider, args) for service in users[engine]} for engine, _ in engines
+            engine: {service: self._user(engine, service, random_provider, args) for service in args.users[engine]} for engine, _ in engines
         }
         self.rotations = {
             engine: Rotation(
@@ -232,7 +238,8 @@ class Data(pulumi.ComponentResource):
             )
         if store == "postgres":
             arn = self.postgres_secret_arns[service]
-            url = pulumi.Output.concat("jdbc:postgresql://", self.postgres_writer_endpoint, ":5432/", service, "?sslmode=require")
+            database = database_name(service)
+            url = pulumi.Output.concat("jdbc:postgresql://", self.postgres_writer_endpoint, ":5432/", database, "?sslmode=require")
             return Connection(
                 {"SPRING_DATASOURCE_URL": url},
                 {
@@ -263,7 +270,7 @@ class Data(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         username = user_name(service)
-        extra = {"dbname": service} if engine == "postgres" else {}
+        extra = {"dbname": database_name(service)} if engine == "postgres" else {}
         value = user_secret_string(
             engine, username, password.result, cluster.writer_endpoint, cluster.port, cluster.master_secret_arn, **extra
         )
