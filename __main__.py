@@ -33,7 +33,7 @@ security_args = SecurityArgs(context=context, settings=settings.security, callba
 security = Security(f"{stack}-security", security_args, regional)
 baseline = RegionalBaseline(f"{stack}-regional-baseline", RegionalBaselineArgs.of(context, settings, security), regional)
 
-# 4. Data stores. The platform admits its services to them once they exist; each MySQL client gets its own user.
+# 4. Data stores. The platform admits its services to them once they exist; each catalog client gets its own user.
 data = Data(f"{stack}-data", DataArgs.of(context, settings, network, recovery.data), regional)
 
 # 5. Platform: the shared cluster and edge (WAF -> CloudFront -> ALB), then each environment's services,

@@ -126,12 +126,13 @@ STACK_OUTPUTS: dict[str, dict[str, Any]] = {
 }
 
 
-def _stack_secrets(stack: str, account: str) -> dict[str, dict[str, str]]:
-    """A primary's `replicatedSecrets`: the secrets components/data.py names, for the clients its settings list."""
+def _stack_secrets(stack: str, account: str, users: dict[str, list[str]] | None = None) -> dict[str, dict[str, str]]:
+    """A primary's `replicatedSecrets`: the secrets components/data/data.py names, for the clients of the catalog (the
+    recorded stack's, when the recording says: a primary and its standby run the same catalog)."""
     from settings import of_stack
 
     settings = of_stack(stack)
-    users = {"mysql": settings.platform.clients_of("mysql"), "postgres": settings.data.postgres.services}
+    users = users or {store: settings.platform.clients_of(store) for store in ("mysql", "postgres")}
     arn = f"arn:aws:secretsmanager:{settings.region}:{account}:secret:kanna/{stack}"
     return {engine: {name: f"{arn}/{engine}/{name}-AbCdEf" for name in ["master", *users[engine]]} for engine in users}
 
@@ -161,10 +162,13 @@ def _arn(type_: str, name: str, account: str, region: str) -> str:
 
 
 class EngineMocks(pulumi.runtime.Mocks):
-    def __init__(self, mode: str, account: str = ACCOUNT_FALLBACK, region: str = "ap-northeast-1") -> None:
+    def __init__(
+        self, mode: str, account: str = ACCOUNT_FALLBACK, region: str = "ap-northeast-1", users: dict[str, list[str]] | None = None
+    ) -> None:
         self.mode = mode
         self.account = account
         self.region = region
+        self.users = users  # the recorded stack's database clients, which its primary's secrets are named for
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if args.typ == "pulumi:pulumi:StackReference":
@@ -173,7 +177,7 @@ class EngineMocks(pulumi.runtime.Mocks):
                 raise KeyError(f"the preflight has no outputs of stack {stack}; add them to preflight/mocks.py STACK_OUTPUTS")
             outputs = _fill(STACK_OUTPUTS[stack], {"account": self.account})
             if "replicatedBuckets" in outputs:  # a primary: its secrets too, by the names its settings give them
-                outputs["replicatedSecrets"] = _stack_secrets(stack, self.account)
+                outputs["replicatedSecrets"] = _stack_secrets(stack, self.account, self.users)
             return str(args.inputs["name"]), {"name": args.inputs["name"], "outputs": outputs, "secretOutputNames": []}
         if self.mode == "first":
             # A create in preview: the engine echoes the inputs; id and all computed outputs are unknown.

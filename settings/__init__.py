@@ -117,12 +117,6 @@ class Settings(Section):
         callers = sum(1 for service in self.platform.services.values() if service.calls)
         problems += _under("deploy", self.deploy.capacity_problems(len(self.platform.environments), web, callers))
         problems += _under("deploy", self.deploy.image_problems(self.platform.repositories()))
-        if self.gcp is not None:
-            problems += [
-                Problem(("gcp", "backendServices"), service, f"not a catalog service; allowed: {', '.join(self.platform.services)}")
-                for service in self.gcp.backend_services
-                if service not in self.platform.services
-            ]
         if problems:
             raise SettingsProblems(problems)
         return self

@@ -6,7 +6,7 @@ per environment, created by the application's migrations), so nothing here is pe
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
 from .base import Problem, Section
 
@@ -59,29 +59,15 @@ class ClusterSettings(Section):
 
 
 class MysqlSettings(ClusterSettings):
-    """Aurora MySQL for core-api, sidekiq and openapi, plus a dedicated analytics reader for BI."""
+    """Aurora MySQL for the catalog's MySQL clients, each as its own user, plus a dedicated analytics reader for BI."""
 
     engine_version: str = Field(default="8.0.mysql_aurora.3.08.2", pattern=r"^8\.0\.mysql_aurora\.3\.\d+\.\d+$")
 
 
 class PostgresSettings(ClusterSettings):
-    """Aurora PostgreSQL for the Kotlin services, with a database and a user per service."""
+    """Aurora PostgreSQL with a database and a user per service: the catalog's PostgreSQL clients."""
 
     engine_version: str = Field(default="16.6", pattern=r"^16\.\d+$", description="Aurora PostgreSQL 16.x.")
-    services: list[str] = Field(
-        default=["report", "approval", "payment"],
-        description="Services that get their own database and user (lowercase names).",
-    )
-
-    @field_validator("services")
-    @classmethod
-    def _services(cls, value: list[str]) -> list[str]:
-        for name in value:
-            if not name.isidentifier() or not name.islower():
-                raise ValueError(f"{name!r} can't name a database; allowed: lowercase letters, digits and _")
-        if len(set(value)) != len(value):
-            raise ValueError("a service is listed twice; allowed: distinct names")
-        return value
 
 
 class RedisSettings(Section):

@@ -80,8 +80,8 @@ class DeploySettings(Section):
         return []
 
     def capacity_problems(self, environments: int, web_services: int, callers: int = 0) -> list[Problem]:
-        """Blue/green needs two target groups and two rules per web service per environment on the one ALB, and
-        every calling service of every environment takes one inbound rule of the ALB's callers group."""
+        """Blue/green needs two target groups and two rules per web service per environment on the one ALB (rolling
+        one of each), and every calling service of every environment takes one inbound rule of the ALB's callers group."""
         found: list[Problem] = []
         if environments * callers > SG_INBOUND_RULES:
             found.append(
@@ -93,18 +93,19 @@ class DeploySettings(Section):
                     f"{SG_INBOUND_RULES // callers} environments",
                 )
             )
-        if self.web_strategy != "blueGreen":
-            return found
-        needed = 2 * environments * web_services
+        # Blue/green: a pair of target groups, and a rule on the production and on the test listener; rolling: one of each.
+        per = 2 if self.web_strategy == "blueGreen" else 1
+        needed = per * environments * web_services
         if needed <= min(ALB_TARGET_GROUPS, ALB_RULES):
             return found
-        fits = min(ALB_TARGET_GROUPS, ALB_RULES) // (2 * web_services)
+        fits = min(ALB_TARGET_GROUPS, ALB_RULES) // (per * web_services)
         return [
             *found,
             Problem(
                 ("webStrategy",),
                 self.web_strategy,
                 f"{environments} environments x {web_services} web services need {needed} target groups and listener rules, the ALB "
-                f"takes {ALB_TARGET_GROUPS}; allowed: at most {fits} environments with blueGreen, or webStrategy rolling",
+                f"takes {ALB_TARGET_GROUPS}; allowed: at most {fits} environments"
+                + (" with blueGreen, or webStrategy rolling" if per == 2 else ""),
             ),
         ]

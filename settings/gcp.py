@@ -186,10 +186,6 @@ class GcpSettings(Section):
     )
     table_expiration_days: TableExpiration = Field(default_factory=TableExpiration)
     github: GitHubSettings = Field(default_factory=GitHubSettings)
-    backend_services: list[str] = Field(
-        default=["core-api", "sidekiq"],
-        description="Catalog services whose ECS task roles (<environment>-<service>-task) may impersonate the backend service account.",
-    )
 
     @field_validator("authorized_domains")
     @classmethod
@@ -197,16 +193,6 @@ class GcpSettings(Section):
         for domain in value:
             if domain != "localhost" and not _HOST.match(domain):
                 raise ValueError(f"{domain!r} is not a hostname; allowed: lowercase hostnames such as app.example.com, or localhost")
-        return value
-
-    @field_validator("backend_services")
-    @classmethod
-    def _services(cls, value: list[str]) -> list[str]:
-        for service in value:
-            if not _NAME.match(service):
-                raise ValueError(f"{service!r} is not a service name; allowed: 2-32 lowercase letters, digits and hyphens")
-        if not value:
-            raise ValueError("no service given; allowed: at least one ECS service name")
         return value
 
     def problems(self, prod: bool) -> list[Problem]:

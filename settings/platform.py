@@ -7,6 +7,7 @@ one, at the domain itself (example.com, admin.example.com); dev hosts several, e
 
 from __future__ import annotations
 
+import re
 from fnmatch import fnmatchcase
 from typing import Any
 
@@ -15,11 +16,16 @@ from pydantic import Field, field_validator
 from .base import Problem, RetentionDays, Section
 from .services import CATALOG, ServiceSettings, Size, SizeOverride
 
-# An ALB takes 100 listener rules; each environment uses one per web service (7 today): 12 fit with room.
+# An ALB takes 100 listener rules; each environment uses one per web service (two with blue/green), and the ALB's
+# callers group one inbound rule per calling service: settings/deploy.py refuses what the catalog doesn't fit.
 MAX_ENVIRONMENTS = 12
 # The label suffix of a service's internal host: `<service>-svc` sits one level under the domain, so the ALB's
 # wildcard certificate covers it, and no catalog host label may end with it (see `problems`).
 SERVICE_HOST_SUFFIX = "-svc"
+# A service's name makes its database user (hyphens as underscores, plus `_clone` for the rotation's second user):
+# MySQL takes user names of 32 characters (https://dev.mysql.com/doc/refman/8.0/en/user-names.html), so 26 here. The
+# other names made from it have room to spare then: `<env>-<service>-task` roles (64) and `<env>-<service>-svc` labels (63).
+SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,24}[a-z0-9]$")
 # A Cognito app client takes at most 100 callback URLs, not adjustable
 # (https://docs.aws.amazon.com/cognito/latest/developerguide/quotas.html); the ALB's client needs one per internal host.
 MAX_CALLBACK_URLS = 100
@@ -31,6 +37,9 @@ MAX_ALIASES = 100
 def idp_response_url(host: str) -> str:
     """Where the IdP sends a user back to the ALB after sign-in: the ALB's fixed path on the host the user asked for."""
     return f"https://{host}/oauth2/idpresponse"
+
+
+EVERY = "*"  # the `sizes` key that changes every service of the catalog
 
 
 class Schedule(Section):
@@ -59,10 +68,24 @@ class PlatformSettings(Section):
         default_factory=lambda: {name: ServiceSettings.model_validate(entry) for name, entry in CATALOG.items()},
         description="The service catalog (settings/services.py); stacks change sizes through `sizes`.",
     )
-    sizes: dict[str, SizeOverride] = Field(default_factory=dict, description="Per-service size changes, by catalog name.")
+    sizes: dict[str, SizeOverride] = Field(
+        default_factory=dict,
+        description=f"Per-service size changes, by catalog name; `{EVERY}` changes every service (a pilot light at zero tasks), "
+        "a service's own entry goes on top.",
+    )
     schedule: Schedule | None = Field(default=None, description="Scale to zero out of hours (dev only).")
     log_retention_days: RetentionDays = Field(default=365, description="Retention of service, ALB-side and WAF log groups.")
     rate_limit: int = Field(default=2000, ge=100, le=2_000_000_000, description="WAF requests per IP per 5 minutes.")
+
+    @field_validator("services")
+    @classmethod
+    def _service_names(cls, value: dict[str, ServiceSettings]) -> dict[str, ServiceSettings]:
+        for name in value:
+            if not SERVICE_NAME.match(name):
+                raise ValueError(
+                    f"{name!r} is not a service name; allowed: 2-26 lowercase letters, digits and hyphens, starting with a letter"
+                )
+        return value
 
     @field_validator("environments")
     @classmethod
@@ -81,14 +104,15 @@ class PlatformSettings(Section):
         if prod and self.schedule is not None:
             found.append(Problem(("schedule",), self.schedule.model_dump(by_alias=True), "prod never scales to zero; allowed: not set"))
         for name, override in self.sizes.items():
-            if name not in self.services:
-                found.append(Problem(("sizes", name), None, f"no such service; allowed: {', '.join(self.services)}"))
+            if name not in self.services and name != EVERY:
+                found.append(Problem(("sizes", name), None, f"no such service; allowed: {', '.join(self.services)} or {EVERY}"))
                 continue
-            merged = {**self.services[name].size.model_dump(), **override.model_dump(exclude_none=True)}
-            try:
-                Size.model_validate(merged)
-            except ValueError as exc:
-                found.append(Problem(("sizes", name), override.model_dump(by_alias=True, exclude_none=True), _first_error(exc)))
+            for service in self.services if name == EVERY else [name]:
+                try:
+                    self.size(service)
+                except ValueError as exc:
+                    found.append(Problem(("sizes", name), override.model_dump(by_alias=True, exclude_none=True), _first_error(exc)))
+                    break
         if len(self.callback_urls()) > MAX_CALLBACK_URLS:
             found.append(
                 Problem(
@@ -186,11 +210,17 @@ class PlatformSettings(Section):
         """The services that connect to `store` ('mysql', 'postgres' or 'redis'), in catalog order."""
         return [name for name, spec in self.services.items() if store in spec.stores]
 
+    def gcp_backends(self) -> list[str]:
+        """The services whose task roles may act as the GCP backend service account, in catalog order."""
+        return [name for name, spec in self.services.items() if spec.gcp_backend]
+
     def size(self, name: str) -> Size:
-        """The catalog size of `name` with this stack's changes applied."""
-        override = self.sizes.get(name)
+        """The catalog size of `name` with this stack's changes applied: every service's (`*`), then its own."""
+        overrides = [o for o in (self.sizes.get(EVERY), self.sizes.get(name)) if o is not None]
         base = self.services[name].size
-        return Size.model_validate({**base.model_dump(), **override.model_dump(exclude_none=True)}) if override else base
+        if not overrides:
+            return base
+        return Size.model_validate({**base.model_dump(), **{k: v for o in overrides for k, v in o.model_dump(exclude_none=True).items()}})
 
     def hosts(self, env: str, label: str, single: bool) -> str:
         """The hostname of `label` ('' is the main host) in `env`; a single-environment stack uses the domain itself."""

@@ -1,7 +1,8 @@
 """The service catalog: the product's services, one typed entry each. Adding a service means adding one entry.
 
-An entry says what a service is (image, port, health path, routing, whom it calls, its environment and
-secrets) and its prod size. Stacks change only sizes, through `platform.sizes` (see settings/platform.py).
+An entry says what a service is (language, image, port, health path, routing, whom it calls, the data stores
+it uses, its environment and secrets) and its prod size; everything that lists services derives from here (the
+data stores' users, the deploy workflow's choices, monitors, routes: tests/test_catalog.py adds a ninth). Stacks change only sizes, through `platform.sizes` (see settings/platform.py).
 Secrets are given only as references (Secrets Manager or SSM parameter ARNs), never as values; ARNs may
 use `{account}`, `{region}` and `{env}`, filled in per stack and verification environment.
 """
@@ -9,6 +10,7 @@ use `{account}`, `{region}` and `{env}`, filled in per stack and verification en
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
@@ -33,6 +35,28 @@ SECRET_ARN = re.compile(
 # A plain path prefix: the WAF's upload exception is one regex of them, escaped, and matches from the start.
 UPLOAD_PATH = re.compile(r"^/[A-Za-z0-9/_.-]{1,100}$")
 _SAMPLE = {"account": "111111111111", "region": "ap-northeast-1", "env": "env"}
+
+Language = Literal["ruby", "node", "jvm"]
+
+
+@dataclass(frozen=True)
+class Instrumentation:
+    """What a service's language decides outside its image: Datadog's log pipeline and the APM span its web
+    requests open, which the monitors and SLOs query."""
+
+    # The logs' `ddsource`: when it names an integration, Datadog applies that integration's parsers
+    # (https://docs.datadoghq.com/api/latest/logs/#send-logs).
+    log_source: str
+    # The primary operation of the tracer's server spans, whose `trace.<operation>.hits` and `.errors` the
+    # monitors and SLOs count (https://docs.datadoghq.com/tracing/guide/configuring-primary-operation).
+    apm_operation: str
+
+
+LANGUAGES: dict[Language, Instrumentation] = {
+    "ruby": Instrumentation("ruby", "rack.request"),  # Rails through dd-trace-rb's Rack middleware
+    "node": Instrumentation("nodejs", "web.request"),  # dd-trace-js's http server spans
+    "jvm": Instrumentation("java", "servlet.request"),  # Spring Boot through dd-java-agent's servlet instrumentation
+}
 
 
 def fargate_problem(cpu: int, memory: int) -> str | None:
@@ -92,6 +116,7 @@ class ServiceSettings(Section):
     """One service of the product, as every environment runs it."""
 
     kind: Literal["web", "worker"] = Field(description="web: behind the ALB; worker: no load balancer.")
+    language: Language = Field(description="ruby, node or jvm: picks the log pipeline and the APM operation the monitors read.")
     image: str = Field(pattern=r"^[a-z0-9][a-z0-9/_-]{1,100}$", description="The ECR repository name, e.g. kanna/core-api.")
     port: int | None = Field(default=None, ge=1024, le=65535, description="The container port of a web service (unprivileged).")
     health_path: str = Field(default="/health", pattern=r"^/\S*$", description="The load balancer's health check path.")
@@ -114,6 +139,10 @@ class ServiceSettings(Section):
     )
     stores: list[Literal["mysql", "postgres", "redis"]] = Field(
         default_factory=list, description="Data stores the service connects to: it gets their endpoints and credentials, and their ingress."
+    )
+    gcp_backend: bool = Field(
+        default=False,
+        description="Its task role may act as the stack's GCP backend service account (Firebase Admin, FCM), without a key.",
     )
     scale_on: Literal["requests", "queueLatency"] = Field(default="requests", description="Target tracking metric besides CPU.")
     environment: dict[str, str] = Field(default_factory=dict, description="Plain environment variables (no secrets).")
@@ -151,7 +180,16 @@ class ServiceSettings(Section):
             )
         if self.kind == "worker" and self.scale_on == "requests":
             raise ValueError("a worker has no load balancer requests to scale on; allowed: scaleOn queueLatency")
+        if self.scale_on == "queueLatency" and self.language != "ruby":
+            # The queue's age comes from Sidekiq: the app publishes it, the monitor reads sidekiq.queue.latency.
+            raise ValueError(
+                f"scaleOn queueLatency reads Sidekiq's queue age, and a {self.language} service has no Sidekiq; allowed: language ruby"
+            )
         return self
+
+    @property
+    def instrumentation(self) -> Instrumentation:
+        return LANGUAGES[self.language]
 
     def secret_arns(self, account: str, region: str, env: str) -> dict[str, str]:
         return {name: arn.format(account=account, region=region, env=env) for name, arn in self.secrets.items()}
@@ -164,6 +202,7 @@ _SSM = "arn:aws:ssm:{region}:{account}:parameter/kanna/{env}"
 CATALOG: dict[str, dict] = {
     "frontend": {
         "kind": "web",
+        "language": "node",
         "image": "kanna/frontend",
         "port": 3000,
         "healthPath": "/api/health",
@@ -176,6 +215,7 @@ CATALOG: dict[str, dict] = {
     },
     "admin": {
         "kind": "web",
+        "language": "node",
         "image": "kanna/admin",
         "port": 3000,
         "healthPath": "/api/health",
@@ -188,6 +228,7 @@ CATALOG: dict[str, dict] = {
     },
     "core-api": {
         "kind": "web",
+        "language": "ruby",
         "image": "kanna/core-api",
         "port": 3000,
         "healthPath": "/up",
@@ -198,16 +239,19 @@ CATALOG: dict[str, dict] = {
         "uploadPaths": ["/api/v1/photos/", "/api/v1/attachments/"],
         "calls": ["report", "approval", "payment"],
         "stores": ["mysql", "redis"],
+        "gcpBackend": True,
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
         "secrets": {"RAILS_MASTER_KEY": f"{_SSM}/core-api/rails-master-key"},
     },
     "sidekiq": {
         "kind": "worker",
+        "language": "ruby",
         "image": "kanna/core-api",
         "size": {"cpu": 1024, "memory": 2048, "minTasks": 1, "maxTasks": 10, "spotWeight": 1},
         "scaleOn": "queueLatency",
         "calls": ["report", "approval", "payment"],
         "stores": ["mysql", "redis"],
+        "gcpBackend": True,
         "environment": {"RAILS_ENV": "production", "RAILS_LOG_TO_STDOUT": "1", "BOOTSNAP_CACHE_DIR": "/tmp/bootsnap"},
         "secrets": {
             "RAILS_MASTER_KEY": f"{_SSM}/core-api/rails-master-key",
@@ -216,6 +260,7 @@ CATALOG: dict[str, dict] = {
     },
     "openapi": {
         "kind": "web",
+        "language": "node",
         "image": "kanna/openapi",
         "port": 3000,
         "healthPath": "/health",
@@ -227,6 +272,7 @@ CATALOG: dict[str, dict] = {
     },
     "report": {
         "kind": "web",
+        "language": "jvm",
         "image": "kanna/report",
         "port": 8080,
         "healthPath": "/actuator/health",
@@ -237,6 +283,7 @@ CATALOG: dict[str, dict] = {
     },
     "approval": {
         "kind": "web",
+        "language": "jvm",
         "image": "kanna/approval",
         "port": 8080,
         "healthPath": "/actuator/health",
@@ -247,6 +294,7 @@ CATALOG: dict[str, dict] = {
     },
     "payment": {
         "kind": "web",
+        "language": "jvm",
         "image": "kanna/payment",
         "port": 8080,
         "healthPath": "/actuator/health",

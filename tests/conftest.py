@@ -94,7 +94,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
         document = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())
         document["config"]["kanna-infra:platform"]["environments"] = TWELVE_ENVIRONMENTS
-        # 12 x 7 blue/green services would need 168 target groups and rules on an ALB that takes 100 (settings/deploy.py).
+        # 12 environments of blue/green web services would need twice the ALB's 100 target groups and rules (settings/deploy.py).
         document["config"]["kanna-infra:deploy"] = {"webStrategy": "rolling"}
         twelve = Path(tempfile.mkdtemp()) / "Pulumi.dev.yaml"
         twelve.write_text(yaml.safe_dump(document))

@@ -118,7 +118,7 @@ def test_every_authenticated_host_has_its_cognito_callback_and_no_other(each_sta
 
 
 def test_more_callback_urls_than_cognito_takes_is_one_clear_problem() -> None:
-    internal = {"kind": "web", "image": "kanna/admin", "port": 3000, "internalAuth": True}
+    internal = {"kind": "web", "language": "node", "image": "kanna/admin", "port": 3000, "internalAuth": True}
     services = {f"tool{i}": {**internal, "routing": {"host": f"tool{i}"}} for i in range(9)}
     platform = PlatformSettings.model_validate({"environments": [f"qa{i}" for i in range(12)], "services": services})
     (problem,) = [p for p in platform.problems(prod=False) if "callback" in p.message]

@@ -276,6 +276,10 @@ def test_the_albs_callers_group_takes_one_rule_per_calling_service_per_environme
     (problem,) = rolling.capacity_problems(13, 7, 5)
     assert f"65 inbound rules on the ALB's callers security group, which takes {SG_INBOUND_RULES}" in problem.message
     assert "at most 12 environments" in problem.message
+    # Rolling takes one target group and rule per web service and environment: 13 x 8 do not fit either.
+    (problem,) = rolling.capacity_problems(13, 8)
+    assert "13 environments x 8 web services need 104 target groups" in problem.message and "at most 12 environments" in problem.message
+    assert "rolling" not in problem.message.split("allowed:")[1]
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,9 @@ from components.lib.contracts import IAM_ROLE_NAME_MAX, task_role_name
 from policies.observability import dashboard_layout_problems
 from preflight import ACCOUNT, BOOTSTRAP
 from preflight.analyzer import PolicyPack
-from settings.gcp import BASIC_ROLES, MANAGE_ROLES, READ_ROLES, GcpSettings
+from settings.gcp import BASIC_ROLES, MANAGE_ROLES, READ_ROLES
 from settings.observability import DATADOG_AWS_ACCOUNTS, DatadogSite, ObservabilitySettings
-from settings.platform import MAX_ENVIRONMENTS
+from settings.platform import MAX_ENVIRONMENTS, PlatformSettings
 from settings.services import CATALOG
 from tests.conftest import recording
 from tests.kit import UNKNOWN, RecordedStack, deferred, judge, mutate, violations
@@ -227,7 +227,7 @@ def test_task_role_names_and_the_condition_fit_their_limits() -> None:
     assert max(len(task_role_name(longest_env, service)) for service in CATALOG) <= IAM_ROLE_NAME_MAX
     # The most a stack has: 12 ten-character environments, each with the backend services' task roles.
     environments = [f"e{i:02d}" + "e" * 7 for i in range(MAX_ENVIRONMENTS)]
-    backend = GcpSettings(projectId="kanna-dev-example").backend_services
+    backend = PlatformSettings().gcp_backends()
     assert len(aws_condition(environments, "222222222222", backend)) <= MAX_CONDITION
 
 
@@ -274,7 +274,7 @@ def test_log_transfer_reads_the_bucket_and_assumes_the_role_the_aws_side_creates
         a for a in each_stack.of_type("aws:iam/rolePolicyAttachment:RolePolicyAttachment") if writer in each_stack.deps(a, "policyArn")
     ]
     task_roles = {r.inputs["name"] for r in each_stack.of_type("aws:iam/role:Role") if r.inputs.get("name", "").endswith("-task")}
-    assert {a.inputs["role"] for a in attached} == task_roles and len(task_roles) == 8 * (3 if env == "dev" else 1)
+    assert {a.inputs["role"] for a in attached} == task_roles and len(task_roles) == len(CATALOG) * (3 if env == "dev" else 1)
     if first:
         assert role.inputs["assumeRolePolicy"] == UNKNOWN  # the transfer agent is looked up once its API is on
         return

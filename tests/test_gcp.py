@@ -307,7 +307,6 @@ BAD_GCP = {
         "gcp.github.roles",
         "basic role, wider than CI needs",
     ),
-    "bad service": ({"projectId": "kanna-prod-example", "backendServices": ["API"]}, "gcp.backendServices", "lowercase"),
     "unknown key": ({"projectId": "kanna-prod-example", "projectNumber": 1}, "gcp.projectNumber", "allowed keys:"),
 }
 

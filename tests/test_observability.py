@@ -18,7 +18,7 @@ from components.platform.service.telemetry import (
     container_definitions,
 )
 from settings.observability import WebThresholds
-from settings.services import CATALOG
+from settings.services import CATALOG, LANGUAGES
 from tests.kit import UNKNOWN, RecordedStack
 
 PRODUCT_WEB_SERVICES = [name for name, entry in CATALOG.items() if entry["kind"] == "web"]
@@ -108,8 +108,22 @@ def test_each_web_service_has_its_monitor_set_and_two_slos(each_stack: RecordedS
         assert sorted(s.name for s in slos[service]) == [f"{stack}-{service}-availability-slo", f"{stack}-{service}-latency-slo"]
         for slo in slos[service]:
             assert f"env:{stack}" in slo.inputs["tags"]
-    assert {m.name for m in monitors[PRODUCT_WORKERS[0]]} == {f"{stack}-sidekiq-queue-latency"}
+    assert {m.name for m in monitors[PRODUCT_WORKERS[0]]} == {f"{stack}-{PRODUCT_WORKERS[0]}-queue-latency"}
     assert set(slos) == set(PRODUCT_WEB_SERVICES)
+
+
+def test_the_catalogs_language_picks_the_log_pipeline_and_the_apm_operation(prod: RecordedStack) -> None:
+    # Issue 17: the port and the image used to decide (core-api and the Node services all listen on 3000).
+    monitors = {m.name: m.inputs for m in prod.of_type(MONITOR)}
+    for name, entry in CATALOG.items():
+        instrumentation = LANGUAGES[entry["language"]]
+        task = prod.one("aws:ecs/taskDefinition:TaskDefinition", f"prod-{name}-task")
+        (app,) = [c for c in json.loads(task.inputs["containerDefinitions"]) if c["name"] == name]
+        assert app["logConfiguration"]["options"]["dd_source"] == instrumentation.log_source, name
+        if entry["kind"] == "web":
+            query = monitors[f"prod-{name}-error-rate"]["query"]
+            assert f"trace.{instrumentation.apm_operation}.errors{{env:prod,service:{name}}}" in query, (name, query)
+    assert {LANGUAGES[e["language"]].log_source for e in CATALOG.values()} == {"ruby", "nodejs", "java"}
 
 
 @pytest.mark.parametrize(("stack", "target", "handle"), [("prod", 99.9, "@pagerduty-kanna-prod"), ("dev", 99.5, "@slack-kanna-dev")])

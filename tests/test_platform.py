@@ -47,7 +47,7 @@ def test_every_environment_runs_every_catalog_service(dev: RecordedStack, prod: 
 
 def test_task_definitions_are_arm64_with_read_only_root_where_allowed(each_stack: RecordedStack) -> None:
     tasks = each_stack.of_type(TASK)
-    assert len(tasks) == 8 * len(envs(each_stack))
+    assert len(tasks) == len(CATALOG) * len(envs(each_stack))
     for task in tasks:
         assert task.inputs["runtimePlatform"] == {"cpuArchitecture": "ARM64", "operatingSystemFamily": "LINUX"}
         assert task.inputs["requiresCompatibilities"] == ["FARGATE"] and task.inputs["networkMode"] == "awsvpc"
@@ -129,7 +129,7 @@ def test_host_rules_per_environment_and_internal_hosts_of_called_services(dev: R
             [a["type"] for a in r.inputs["actions"]] == ["forward"] for r in production_rules(stack) if not r.name.endswith("-admin-rule")
         )
     (distribution,) = dev.of_type("aws:cloudfront/distribution:Distribution")
-    assert len(distribution.inputs["aliases"]) == 21  # 3 environments x 7 web services, one host each
+    assert len(distribution.inputs["aliases"]) == len(envs(dev)) * len(WEB)  # every environment's web services, one host each
     # Internal hosts are never CloudFront aliases: viewers can't address them.
     assert not [alias for alias in distribution.inputs["aliases"] if "-svc." in alias]
 
@@ -191,7 +191,7 @@ def test_alb_admits_cloudfront_and_calling_tasks_and_tasks_only_the_alb(each_sta
     assert listeners[443].inputs["sslPolicy"] == "ELBSecurityPolicy-TLS13-1-2-2021-06"
     assert [a["type"] for a in listeners[80].inputs["defaultActions"]] == ["redirect"]
     task_groups = [g for g in each_stack.of_type(SG) if each_stack.by_urn[g.parent].type == "kanna:platform:ContainerService"]
-    assert len(task_groups) == 8 * len(envs(each_stack))
+    assert len(task_groups) == len(CATALOG) * len(envs(each_stack))
     for group in task_groups:
         sources = each_stack.deps(group, "ingress")
         assert all("cidrBlocks" not in rule for rule in group.inputs.get("ingress", []))
@@ -205,7 +205,7 @@ def test_alb_admits_cloudfront_and_calling_tasks_and_tasks_only_the_alb(each_sta
     assert sorted(g.name for r in admitted for g in each_stack.deps(r, "referencedSecurityGroupId")) == sorted(callers)
     assert "ingress" not in callers_sg.inputs and "egress" not in callers_sg.inputs
     (environment,) = [e for e in each_stack.of_type("kanna:platform:Environment")][:1]
-    assert len(environment.outputs["securityGroupIds"]) == 8
+    assert sorted(environment.outputs["securityGroupIds"]) == sorted(CATALOG)
 
 
 def test_cloudfront_is_https_only_to_viewer_and_origin_with_logging(each_stack: RecordedStack) -> None:
@@ -228,13 +228,14 @@ def test_cloudfront_is_https_only_to_viewer_and_origin_with_logging(each_stack: 
 
 def test_out_of_hours_scale_to_zero_only_in_dev(dev: RecordedStack, prod: RecordedStack) -> None:
     actions = dev.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")
-    assert len(actions) == 2 * 8 * 3
+    assert len(actions) == 2 * len(CATALOG) * len(envs(dev))
     stops = [a for a in actions if a.name.endswith("-stop")]
     assert all(a.inputs["scalableTargetAction"] == {"minCapacity": 0.0, "maxCapacity": 0.0} for a in stops)
     assert prod.of_type("aws:appautoscaling/scheduledAction:ScheduledAction") == []
     policies = prod.of_type("aws:appautoscaling/policy:Policy")
-    kinds = sorted(p.name.removeprefix("prod-").split("-scale-on-")[1] for p in policies if "sidekiq" in p.name)
-    assert kinds == ["cpu", "queue-latency"]
+    for worker in (name for name, entry in CATALOG.items() if entry["kind"] == "worker"):
+        kinds = sorted(p.name.split("-scale-on-")[1] for p in policies if p.name.startswith(f"prod-{worker}-scale-on-"))
+        assert kinds == ["cpu", "queue-latency"], worker
     web_requests = [p for p in policies if p.name.endswith("-scale-on-requests")]
     assert len(web_requests) == len(WEB)
 
@@ -273,6 +274,7 @@ def test_twelve_environments_preflight_cleanly() -> None:
         ({"environments": ["Alpha"]}, "platform.environments", "allowed: 1-10 lowercase letters"),
         ({"sizes": {"frontend": {"onDemandBase": 0}}}, "platform.sizes.frontend.onDemandBase", "keep an on-demand base"),
         ({"schedule": {}}, "platform.schedule", "prod never scales to zero"),
+        ({"services": {"Core_API": CATALOG["report"]}}, "platform.services", "'Core_API' is not a service name; allowed: 2-26"),
     ],
 )
 def test_bad_platform_settings_give_one_line(platform: dict, where: str, allowed: str) -> None:
@@ -288,6 +290,18 @@ def test_secrets_are_references_only() -> None:
     with pytest.raises(ValueError, match="secret API_KEY is not a reference"):
         ServiceSettings.model_validate({**CATALOG["payment"], "secrets": {"API_KEY": "sk_live_123"}})
     ServiceSettings.model_validate({**CATALOG["payment"], "secrets": {"API_KEY": "arn:aws:ssm:{region}:{account}:parameter/kanna/{env}/k"}})
+
+
+def test_a_service_states_its_language_and_only_ruby_scales_on_sidekiqs_queue() -> None:
+    from settings.services import ServiceSettings
+
+    entry = {k: v for k, v in CATALOG["report"].items() if k != "language"}
+    with pytest.raises(ValueError, match="language\n  Field required"):
+        ServiceSettings.model_validate(entry)
+    with pytest.raises(ValueError, match="Input should be 'ruby', 'node' or 'jvm'"):
+        ServiceSettings.model_validate({**entry, "language": "python"})
+    with pytest.raises(ValueError, match="reads Sidekiq's queue age, and a jvm service has no Sidekiq; allowed: language ruby"):
+        ServiceSettings.model_validate({**CATALOG["sidekiq"], "language": "jvm"})
 
 
 def test_committed_dev_hosts_at_least_three_environments() -> None:

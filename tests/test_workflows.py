@@ -197,16 +197,28 @@ def test_every_stack_job_has_a_concurrency_group_per_stack(workflow: str) -> Non
             assert "${{ matrix.stack }}" in group or any(f"-{s}-" in f"{group}-" for s in STACKS), f"{workflow}:{name}: {group}"
 
 
-def test_deploy_service_ships_an_arm64_image_through_codedeploy_from_the_stack_outputs() -> None:
+def test_the_deploy_workflows_choices_are_written_from_the_catalog() -> None:
+    from deploy.workflows import COMMAND, WORKFLOW, choices, main, render
     from settings.services import CATALOG
 
+    committed = WORKFLOW.read_text()
+    assert render(committed, choices()) == committed, f"stale choices: run {COMMAND}"
+    assert main(["--check"]) == 0
+    inputs = load("deploy-service.yml")["on"]["workflow_dispatch"]["inputs"]
+    # Every service of the catalog, the workers included (they deploy rolling), and every primary stack: a standby gets
+    # its images by ECR replication (docs/disaster-recovery.md).
+    assert inputs["service"]["options"] == list(CATALOG)
+    assert inputs["stack"]["options"] == [s for s in STACKS if not of_stack(s).dr.standby]
+    # A stale file is found, and rewriting changes the options lines only.
+    stale = committed.replace("options: [frontend, ", "options: [")
+    assert stale != committed and render(stale, choices()) == committed
+    with pytest.raises(ValueError, match="no single choice input 'service'"):
+        render(committed.replace("      service:", "      component:"), choices())
+
+
+def test_deploy_service_ships_an_arm64_image_through_codedeploy_from_the_stack_outputs() -> None:
     workflow = load("deploy-service.yml")
     assert list(workflow["on"]) == ["workflow_dispatch"]
-    inputs = workflow["on"]["workflow_dispatch"]["inputs"]
-    # Services ship to the primaries; a standby gets their images by ECR replication (docs/disaster-recovery.md).
-    assert inputs["stack"]["options"] == [s for s in STACKS if not of_stack(s).dr.standby]
-    # Every service of the catalog, the workers included (they deploy rolling).
-    assert inputs["service"]["options"] == list(CATALOG)
     (job,) = workflow["jobs"].values()
     # The stack's GitHub environment is the credential gate (its deploy role trusts only that subject).
     assert job["environment"] == "${{ inputs.stack }}" and job["permissions"] == {"contents": "read", "id-token": "write"}

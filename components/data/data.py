@@ -1,7 +1,7 @@
 """The data stores of one stack: Aurora MySQL, Aurora PostgreSQL and Valkey, with what services need to connect.
 
-- Aurora MySQL for core-api, sidekiq and openapi, with an analytics reader for BI (Redash).
-- Aurora PostgreSQL for the Kotlin services: a database and a user per service.
+- Aurora MySQL for the catalog's MySQL clients, with an analytics reader for BI (Redash).
+- Aurora PostgreSQL for its PostgreSQL clients: a database and a user per service.
 - Application users: every client of a cluster connects as its own user, never as the RDS-managed master
   user (RDS rotates that secret every 7 days, and ECS injects secrets only at task start). Pulumi can't
   create a database user without a network path into the isolated subnets, so this component generates
@@ -69,12 +69,19 @@ POSTGRES_PARAMETERS = {
 }
 
 
+def database_name(service: str) -> str:
+    """A service's own PostgreSQL database: named like its user, an identifier (`CREATE DATABASE` needs no
+    quoting). The secret's `dbname`, which the migration job creates, and the service's JDBC URL both use it."""
+    return user_name(service)
+
+
 @dataclass(frozen=True, kw_only=True)
 class DataArgs(InContext):
     settings: DataSettings
     network: Network  # the stores in its isolated subnets; the rotation functions in its private ones, by its endpoints
     availability_zones: Sequence[str]
-    mysql_services: Sequence[str]  # the catalog's MySQL clients: each gets its own user
+    # "mysql" and "postgres" -> the catalog's clients of that store: each gets its own user (and database, on PostgreSQL)
+    users: Mapping[str, Sequence[str]]
     # service name -> the service's task security group id; the platform passes these in.
     mysql_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     postgres_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
@@ -83,13 +90,13 @@ class DataArgs(InContext):
 
     @staticmethod
     def of(context: Context, settings: Settings, network: Network, dr: DataRecovery | None) -> DataArgs:
-        """The stack's stores, in its network's AZs, with a user per MySQL client of the catalog."""
+        """The stack's stores, in its network's AZs, with a user per catalog client of each database."""
         return DataArgs(
             context=context,
             settings=settings.data,
             network=network,
             availability_zones=settings.network.availability_zones,
-            mysql_services=settings.platform.clients_of("mysql"),
+            users={store: settings.platform.clients_of(store) for store in ("mysql", "postgres")},
             dr=dr,
         )
 
@@ -189,18 +196,17 @@ class Data(pulumi.ComponentResource):
         )
 
         engines: tuple[tuple[Literal["mysql", "postgres"], AuroraCluster], ...] = (("mysql", self.mysql), ("postgres", self.postgres))
-        users = {"mysql": list(args.mysql_services), "postgres": s.postgres.services}
         if dr is not None and not dr.primary:
             # A read-only secondary: the users, their secrets and their rotation are the primary's, replicated here.
             assert dr.secrets is not None
             replicas = dr.secrets
             self.rotations = {}
-            self.mysql_secret_arns = {svc: replicas.apply(lambda r, svc=svc: r["mysql"][svc]) for svc in users["mysql"]}
-            self.postgres_secret_arns = {svc: replicas.apply(lambda r, svc=svc: r["postgres"][svc]) for svc in users["postgres"]}
+            self.mysql_secret_arns = {svc: replicas.apply(lambda r, svc=svc: r["mysql"][svc]) for svc in args.users["mysql"]}
+            self.postgres_secret_arns = {svc: replicas.apply(lambda r, svc=svc: r["postgres"][svc]) for svc in args.users["postgres"]}
             self._outputs()
             return
         secrets = {
-            engine: {service: self._user(engine, service, random_provider, args) for service in users[engine]} for engine, _ in engines
+            engine: {service: self._user(engine, service, random_provider, args) for service in args.users[engine]} for engine, _ in engines
         }
         self.rotations = {
             engine: Rotation(
@@ -284,7 +290,8 @@ class Data(pulumi.ComponentResource):
             )
         if store == "postgres":
             arn = self.postgres_secret_arns[service]
-            url = pulumi.Output.concat("jdbc:postgresql://", self.postgres_writer_endpoint, ":5432/", service, "?sslmode=require")
+            database = database_name(service)
+            url = pulumi.Output.concat("jdbc:postgresql://", self.postgres_writer_endpoint, ":5432/", database, "?sslmode=require")
             return Connection(
                 {"SPRING_DATASOURCE_URL": url},
                 {
@@ -316,7 +323,7 @@ class Data(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         username = user_name(service)
-        extra = {"dbname": service} if engine == "postgres" else {}
+        extra = {"dbname": database_name(service)} if engine == "postgres" else {}
         value = user_secret_string(
             engine, username, password.result, cluster.writer_endpoint, cluster.port, cluster.master_secret_arn, **extra
         )

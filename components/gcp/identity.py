@@ -68,6 +68,7 @@ class KeylessIdentityArgs(InContext):
     backend_service_account: pulumi.Input[str]  # the backend account's `name` (projects/.../serviceAccounts/...)
     apis: Sequence[pulumi.Resource]
     environments: Sequence[str]  # the stack's verification environments, each with its own task roles
+    backend_services: Sequence[str]  # the catalog's services whose task roles act as the backend account
 
 
 class KeylessIdentity(pulumi.ComponentResource):
@@ -98,10 +99,10 @@ class KeylessIdentity(pulumi.ComponentResource):
             display_name="AWS ECS task roles",
             aws=gcp.iam.WorkloadIdentityPoolProviderAwsArgs(account_id=args.account_id),
             attribute_mapping={"google.subject": "assertion.arn", "attribute.aws_role": AWS_ROLE_ATTRIBUTE},
-            attribute_condition=aws_condition(args.environments, args.account_id, s.backend_services),
+            attribute_condition=aws_condition(args.environments, args.account_id, args.backend_services),
             opts=child,
         )
-        for environment, service in ((e, b) for e in args.environments for b in s.backend_services):
+        for environment, service in ((e, b) for e in args.environments for b in args.backend_services):
             role = task_role_session_arn(environment, args.account_id, service)
             gcp.serviceaccount.IAMMember(
                 f"{environment}-{service}-task-acts-as-backend",

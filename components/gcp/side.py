@@ -38,6 +38,7 @@ def gcp_side(
         backend_service_account=firebase.backend.name,
         apis=apis,
         environments=settings.platform.environments,
+        backend_services=settings.platform.gcp_backends(),
     )
     KeylessIdentity(f"{stack}-gcp-identity", identity_args, on_gcp)
     export_args = LogExportArgs(

@@ -368,9 +368,7 @@ def observed(platform: PlatformSettings, cluster_name: pulumi.Input[str], data: 
                 cluster_name=cluster_name,
                 # ECS services are named <environment>-<service>: one monitor watches the service in every environment.
                 ecs_service_name=f"{platform.environments[0]}-{name}" if single else f"*-{name}",
-                apm_operation="rack.request"
-                if spec.image == "kanna/core-api"
-                else ("servlet.request" if spec.port == 8080 else "web.request"),
+                apm_operation=spec.instrumentation.apm_operation,
                 health_path=spec.health_path,
             )
         )

@@ -92,7 +92,7 @@ def _containers(args: ContainerServiceArgs, log_group: pulumi.Input[str], secret
         datadog_site=args.runtime.telemetry.datadog_site,
         environment=dict(sorted(environment.items())),
         secrets=dict(sorted(injected.items())),
-        log_source="java" if spec.port == 8080 else ("ruby" if spec.image == "kanna/core-api" else "nodejs"),
+        log_source=spec.instrumentation.log_source,
     )
     app.update(
         {
