@@ -178,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     project = PROJECTS[args.project]
     if args.all:
-        targets = [(p, s) for p in PROJECTS.values() for s in p.stacks]
+        targets = every_stack()
     else:
         targets = [(project, s) for s in args.stacks]
     if not targets:
@@ -210,6 +210,11 @@ def main(argv: list[str] | None = None) -> int:
             args.json.write_text(document + "\n")
     write_reports(outcomes, args.sarif, args.markdown)
     return exit_code(outcomes)
+
+
+def every_stack() -> list[tuple[Project, str]]:
+    """What `--all` checks (what `make preflight` and CI run): every stack of every project, in order."""
+    return [(p, s) for p in PROJECTS.values() for s in p.stacks]
 
 
 def write_reports(outcomes: list[Outcome], sarif_file: Path | None, markdown_file: Path | None) -> None:

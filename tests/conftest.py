@@ -2,9 +2,9 @@
 
 What the session's tests read besides those recordings starts as soon as collection ends, so that it runs
 on the second core while the in-process tests use the first, and the tests that read it wait for it:
-- the preflight CLI runs the selected tests mark (`pytest.mark.cli`). `--all`, what CI runs, is a fresh
-  interpreter; the others are forked from this session once it has imported the SDKs, as the preflight forks
-  its recordings, so each does not import them again;
+- the preflight CLI runs the selected tests mark (`pytest.mark.cli`), forked from this session once it has
+  imported the SDKs, as the preflight forks its recordings, so each does not import them again. `--all` (every
+  stack, what CI runs) is `make preflight`: it would record again what this session records;
 - the stack variants the selected tests mark (`pytest.mark.records(job, ...)`, read with `recorded(job)`):
   programs run with other settings, recorded in forked children one at a time.
 """
@@ -34,7 +34,7 @@ from tests.kit import RecordedStack
 
 _recordings: dict[tuple[str, str, str], Recording] = {}
 
-_cli: dict[str, subprocess.Popen[str] | _ForkedCli] = {}
+_cli: dict[str, _ForkedCli] = {}
 BAD_VPC_CIDR = "10.0.0.0/8"
 TWELVE_ENVIRONMENTS = [f"qa{i}" for i in range(12)]
 QUIET_REPORTS = Path(tempfile.mkdtemp(prefix="preflight-reports-"))  # the 'quiet' run's --sarif out/p.sarif, --markdown p.md
@@ -57,19 +57,15 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     gc.freeze()  # the modules collection imported (the SDKs among them) stay: see `recording`
     wanted = {name for item in session.items for mark in item.iter_markers("cli") for name in mark.args}
     jobs = {_key(job): job for item in session.items for mark in item.iter_markers("records") for job in mark.args}
-    if "all" in wanted:  # what CI runs, as CI runs it: started first, it imports while this process does
-        _cli["all"] = subprocess.Popen(
-            [sys.executable, "-m", "preflight", "--all", "--json", "-"],
-            cwd=ROOT,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    if not (wanted - {"all"}) and not jobs:
+    if not wanted and not jobs:
         return
     # Everything the programs import, once, before forking (the in-process recordings would import it anyway).
     preload(PROJECTS.values())
     gc.freeze()
+    if "several" in wanted:
+        # The CLI over several stacks and both previews, as `--all` runs them (forked recordings, judged as each
+        # ends, in order). `--all` itself, every stack again, is `make preflight`, which CI runs on each commit.
+        _cli["several"] = _ForkedCli(["--project", "account", *ACCOUNT.stacks, "--json", "-"])
     if "quiet" in wanted:
         # It writes the reports CI uploads too: quiet on the terminal, the files still written.
         _cli["quiet"] = _ForkedCli(
@@ -178,7 +174,7 @@ def _read(file: IO[bytes]) -> str:
 
 
 def cli_result(name: str) -> subprocess.CompletedProcess[str]:
-    """The finished CLI run `name` ('all', 'quiet', 'bad-settings' or 'twelve'): its exit code, stdout and stderr.
+    """The finished CLI run `name` ('several', 'quiet', 'bad-settings' or 'twelve'): its exit code, stdout and stderr.
 
     'quiet' is `--project bootstrap management --quiet` with `--sarif` and `--markdown` into QUIET_REPORTS."""
     process = _cli[name]

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from preflight import BOOTSTRAP, MODES, PROJECTS
-from preflight.__main__ import EXIT_PROGRAM, EXIT_VIOLATION, exit_code, policy_config
+from preflight import ACCOUNT, BOOTSTRAP, MODES, PROJECTS
+from preflight.__main__ import EXIT_PROGRAM, EXIT_VIOLATION, every_stack, exit_code, policy_config
 from preflight.analyzer import PolicyPack
 from preflight.parallel import Job, record_forked
 from preflight.program import stack_config
@@ -77,18 +77,20 @@ def test_exit_codes() -> None:
     assert exit_code([advisory, deferred]) == 0
 
 
-@pytest.mark.cli("all")
+def test_all_checks_every_stack_file_of_every_project() -> None:
+    """`--all` (`make preflight`, what CI runs) leaves no stack out: each project's stack files, in order."""
+    found = [(p.name, s) for p, s in every_stack()]
+    files = [(p.name, f.name[len("Pulumi.") : -len(".yaml")]) for p in PROJECTS.values() for f in sorted(p.directory.glob("Pulumi.*.yaml"))]
+    assert sorted(found) == sorted(files)
+    assert [s for _, s in found][:2] == ["dev", "prod"] and len(found) == len(set(found))
+
+
+@pytest.mark.cli("several")
 def test_cli_json_for_ci() -> None:
-    result = cli_result("all")  # `python -m preflight --all --json -`, started with the session
+    result = cli_result("several")  # `python -m preflight --project account dev-account prod-account --json -`
     assert result.returncode == 0, result.stderr[-3000:]
     outcomes = json.loads(result.stdout)
     assert [(o["project"], o["stack"], o["mode"]) for o in outcomes] == [
-        ("kanna-infra", "dev", "update"),
-        ("kanna-infra", "dev", "first"),
-        ("kanna-infra", "prod", "update"),
-        ("kanna-infra", "prod", "first"),
-        ("kanna-bootstrap", "management", "update"),
-        ("kanna-bootstrap", "management", "first"),
         ("kanna-account", "dev-account", "update"),
         ("kanna-account", "dev-account", "first"),
         ("kanna-account", "prod-account", "update"),
@@ -98,37 +100,41 @@ def test_cli_json_for_ci() -> None:
         assert outcome["passed"] and outcome["violations"] == [] and outcome["error"] is None
         assert outcome["resources"] > 20 and outcome["policies"]
         assert all(level in ("mandatory", "advisory", "disabled") for level in outcome["policies"].values())
-    for prod in (outcomes[2], outcomes[8]):  # prod, and its account's baseline (the trail's bucket, key and log group)
-        assert prod["stateful"] and all(s["protect"] for s in prod["stateful"])
-    assert "== prod (first preview: ids unknown) ==" in result.stderr
-    assert "== kanna-bootstrap/management (first preview: ids unknown) ==" in result.stderr
+    prod = outcomes[2]  # the prod account's baseline: the trail's bucket, key and log group
+    assert prod["stateful"] and all(s["protect"] for s in prod["stateful"])
+    assert "== kanna-account/prod-account (first preview: ids unknown) ==" in result.stderr
 
 
-@pytest.mark.cli("all")
+def test_prod_reports_its_stateful_resources_all_protected() -> None:
+    stateful = Outcome("prod", "update", recording("prod")).to_json()["stateful"]
+    assert {s["type"] for s in stateful} >= {"aws:rds/cluster:Cluster", "aws:kms/key:Key"}, stateful
+    assert all(s["protect"] for s in stateful)
+
+
+@pytest.mark.cli("several")
 def test_cli_parallel_run_gives_what_a_serial_run_gives(pack: PolicyPack) -> None:
     """The CLI records in forked children and judges each recording as it ends; this process records and judges
     one at a time. Both must say the same, in the same order: the JSON document and every report."""
-    result = cli_result("all")
+    result = cli_result("several")
     serial = []
-    for project in PROJECTS.values():
-        for stack in project.stacks:
-            levels = pack.configure(policy_config(stack))
-            for mode in MODES:
-                stack_recording = recording(stack, mode, project)
-                diagnostics = judge(pack, stack_recording.registrations, config=policy_config(stack))
-                serial.append(Outcome(stack, mode, stack_recording, diagnostics, levels))
+    for stack in ACCOUNT.stacks:
+        levels = pack.configure(policy_config(stack))
+        for mode in MODES:
+            stack_recording = recording(stack, mode, ACCOUNT)
+            diagnostics = judge(pack, stack_recording.registrations, config=policy_config(stack))
+            serial.append(Outcome(stack, mode, stack_recording, diagnostics, levels))
     assert json.loads(result.stdout) == [o.to_json() for o in serial]
     for outcome in serial:
         assert outcome.render() in result.stderr
 
 
-@pytest.mark.cli("all")
+@pytest.mark.cli("several")
 def test_cli_prints_a_progress_line_per_stack_and_preview() -> None:
-    lines = [line for line in cli_result("all").stderr.splitlines() if line.startswith("preflight: ")]
+    lines = [line for line in cli_result("several").stderr.splitlines() if line.startswith("preflight: ")]
     pattern = r"preflight: (.+), (update|first) preview: (\d+) resources, recorded in [\d.]+ s, judged in [\d.]+ s: passed \(0 advisory, \d+ deferred\)"
     found = sorted((m[1], m[2]) for m in (re.fullmatch(pattern, line) for line in lines) if m)
-    labels = ("dev", "prod", "kanna-bootstrap/management", "kanna-account/dev-account", "kanna-account/prod-account")
-    assert len(found) == len(lines) == 10, lines
+    labels = ("kanna-account/dev-account", "kanna-account/prod-account")
+    assert len(found) == len(lines) == 4, lines
     assert found == sorted((label, mode) for label in labels for mode in MODES)
 
 
