@@ -3,6 +3,7 @@
 import pulumi
 
 from components.data import Data, DataArgs
+from components.dr import Recovery
 from components.gcp import gcp_side
 from components.lib.context import Scope
 from components.lib.providers import aws_providers, datadog_provider
@@ -24,6 +25,7 @@ regional = pulumi.ResourceOptions(providers=[aws.regional])
 # 2. Keys, then the context every component gets (stack, account, region, protect, the keys); then the network.
 scope = Scope.of(stack, settings)
 context = scope.with_keys(Keys(f"{stack}-keys", scope, regional).arns)
+recovery = Recovery.of(context, settings)  # disaster recovery: a primary (prod), its standby (prod-dr), or neither
 network = Network(f"{stack}-network", NetworkArgs(context=context, settings=settings.network), regional)
 
 # 3. Security: user pool, SSM-only operator access; the region's baseline (GuardDuty, Config, Security Hub); per account: account/.
@@ -32,14 +34,7 @@ security = Security(f"{stack}-security", security_args, regional)
 baseline = RegionalBaseline(f"{stack}-regional-baseline", RegionalBaselineArgs.of(context, settings, security), regional)
 
 # 4. Data stores. The platform admits its services to them once they exist; each catalog client gets its own user.
-data_args = DataArgs(
-    context=context,
-    settings=settings.data,
-    network=network,
-    availability_zones=settings.network.availability_zones,
-    users={store: settings.platform.clients_of(store) for store in ("mysql", "postgres")},
-)
-data = Data(f"{stack}-data", data_args, regional)
+data = Data(f"{stack}-data", DataArgs.of(context, settings, network, recovery.data), regional)
 
 # 5. Platform: the shared cluster and edge (WAF -> CloudFront -> ALB), then each environment's services,
 #    deployed blue/green through CodeDeploy (6).
@@ -52,9 +47,10 @@ with_datadog = pulumi.ResourceOptions(providers=[aws.regional, datadog_provider(
 observability = Observability(f"{stack}-observability", observability_args, with_datadog)
 
 # 8. GCP: Firebase Auth, Firestore, FCM and BigQuery, reached from AWS and CI without keys; the log export to BigQuery.
-gcp = gcp_side(context, settings, security, platform, regional)
+#    Disaster recovery: a standby replicates its primary's images and buckets (docs/disaster-recovery.md).
+sides = {**gcp_side(context, settings, security, platform, regional), **recovery.side(platform, data, regional)}
 
-# 9. Exports: what operators and CI read (`deploy`: what CI needs to ship an image, read by deploy/render.py).
-for part in (network.outputs(), platform.outputs(), data.outputs(), security.outputs(), baseline.outputs(), observability.outputs(), gcp):
+# 9. Exports: what operators and CI read (`deploy`: what CI needs to ship an image, read by deploy/render.py), and a standby.
+for part in (network.outputs(), platform.outputs(), data.outputs(), security.outputs(), baseline.outputs(), observability.outputs(), sides):
     for key, value in part.items():
         pulumi.export(key, value)

@@ -48,4 +48,7 @@ integration = DatadogIntegration(f"{key}-datadog-integration", integration_args,
 
 pulumi.export("trailArn", audit.trail.arn)
 pulumi.export("auditBucket", audit.bucket.id)
+# prod's standby (prod-dr) replicates the trail's bucket to its region, decrypting with the audit key (docs/disaster-recovery.md).
+pulumi.export("auditBucketArn", audit.bucket.arn)
+pulumi.export("auditKeyArn", audit.key.arn)
 pulumi.export("datadogIntegrationRoleArn", integration.role.arn)

@@ -23,6 +23,7 @@ from bootstrap.identity import Identity, IdentityArgs  # noqa: E402
 from bootstrap.organization import Organization, OrganizationArgs  # noqa: E402
 from bootstrap.settings import BootstrapSettingsError, from_pulumi  # noqa: E402
 from bootstrap.state import StateBackend, StateBackendArgs, StateGrant  # noqa: E402
+from settings import regions_in_use  # noqa: E402
 
 # 1. Settings, validated before any resource.
 try:
@@ -61,7 +62,8 @@ aws.guardduty.Detector(
 )
 
 # 2. The organization: OUs, accounts, SCPs.
-organization = Organization("organization", OrganizationArgs(settings.region, settings.accounts), management)
+# The SCP allows exactly the regions in use: bootstrap's home and the main program's stacks' (their stack files).
+organization = Organization("organization", OrganizationArgs(sorted({settings.region, *regions_in_use()}), settings.accounts), management)
 
 # 3. The state backend, then each stack's CI access in its workload account, then who may use the bucket.
 workload_ids = sorted({settings.account_of(stack).id for stack in settings.stacks})

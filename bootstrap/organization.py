@@ -5,7 +5,8 @@ OUs: `workloads` (with `prod` and `dev` under it) and `shared`. Two SCPs guard e
 - guardrails: no account may leave the organization, and nobody but the pipeline's deploy roles may
   disable or alter GuardDuty, CloudTrail, Config or Security Hub (the security baseline the main
   program manages through those roles);
-- regions: nothing outside ap-northeast-1, and in us-east-1 only what CloudFront needs there (its
+- regions: nothing outside the regions the stacks run in (home: ap-northeast-1; prod's standby: ap-northeast-3;
+  `settings.regions_in_use()` reads them from the committed stack files), and in us-east-1 only what CloudFront needs there (its
   certificates, its WAF, its metrics); global services are exempted through a NotAction list, since
   their calls are served from us-east-1 whatever the caller wants.
 
@@ -112,7 +113,8 @@ def guardrails_policy() -> dict:
     return {"Version": "2012-10-17", "Statement": statements}
 
 
-def regions_policy(home_region: str) -> dict:
+def regions_policy(regions: list[str]) -> dict:
+    """Denies every region but `regions` (bootstrap's home and every stack's region) and us-east-1's CloudFront needs."""
     return {
         "Version": "2012-10-17",
         "Statement": [
@@ -121,7 +123,7 @@ def regions_policy(home_region: str) -> dict:
                 "Effect": "Deny",
                 "NotAction": GLOBAL_SERVICES,
                 "Resource": "*",
-                "Condition": {"StringNotEquals": {"aws:RequestedRegion": [home_region, "us-east-1"]}},
+                "Condition": {"StringNotEquals": {"aws:RequestedRegion": [*regions, "us-east-1"]}},
             },
             {
                 "Sid": "DenyUsEast1ExceptCloudFrontNeeds",
@@ -136,7 +138,7 @@ def regions_policy(home_region: str) -> dict:
 
 @dataclass(frozen=True)
 class OrganizationArgs:
-    home_region: str
+    regions: list[str]  # where member accounts may work: bootstrap's home and every stack's region
     accounts: dict[str, AccountSettings]
 
 
@@ -189,7 +191,7 @@ class Organization(pulumi.ComponentResource):
             )
             for key, account in args.accounts.items()
         }
-        documents = {"guardrails": guardrails_policy(), "regions": regions_policy(args.home_region)}
+        documents = {"guardrails": guardrails_policy(), "regions": regions_policy(args.regions)}
         self.policies = {}
         for key, document in documents.items():
             content = json.dumps(document, separators=(",", ":"))

@@ -14,6 +14,7 @@ import re
 import sys
 
 from preflight import ROOT, STACKS
+from settings import of_stack
 from settings.services import CATALOG
 
 WORKFLOW = ROOT / ".github" / "workflows" / "deploy-service.yml"
@@ -21,9 +22,10 @@ COMMAND = "python -m deploy.workflows --write"
 
 
 def choices() -> dict[str, list[str]]:
-    """The `workflow_dispatch` inputs of type choice and their options: the stacks, and every catalog service
-    (the workers too: they deploy rolling)."""
-    return {"stack": list(STACKS), "service": list(CATALOG)}
+    """The `workflow_dispatch` inputs of type choice and their options: the stacks services ship to (not a standby,
+    which gets the images by ECR replication: docs/disaster-recovery.md), and every catalog service (the workers too:
+    they deploy rolling)."""
+    return {"stack": [s for s in STACKS if not of_stack(s).dr.standby], "service": list(CATALOG)}
 
 
 def render(text: str, options: dict[str, list[str]]) -> str:

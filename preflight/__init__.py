@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-STACKS: tuple[str, ...] = ("dev", "prod")
+STACKS: tuple[str, ...] = ("dev", "prod", "prod-dr")
 MODES: tuple[str, ...] = ("update", "first")
 
 

@@ -102,6 +102,41 @@ INVOKES: dict[str, dict[str, Any]] = {
 }
 
 
+# Other stacks' outputs, as a StackReference (components/dr/recovery.py) reads them: in the shape __main__.py exports them
+# (tests/test_dr.py keeps the keys equal to the recorded stack's exports). A reference reads a stack that
+# exists (a standby is deployed after its primary; a primary reads its standby only once `dr.standbyUp`
+# says it is up), so its outputs are known in the first preview as well.
+STACK_OUTPUTS: dict[str, dict[str, Any]] = {
+    "prod": {
+        "replicatedBuckets": {
+            "edge-logs": {
+                "name": "kanna-prod-edge-logs-preflight",
+                "arn": "arn:aws:s3:::kanna-prod-edge-logs-preflight",
+                "kmsKeyArn": None,
+            },
+        },
+    },
+    "prod-dr": {"vpcOriginId": "vo_prod-dr-preflight"},
+    # The prod account's baseline (account/): its trail's bucket and key.
+    "prod-account": {
+        "auditBucket": "kanna-prod-cloudtrail-preflight",
+        "auditBucketArn": "arn:aws:s3:::kanna-prod-cloudtrail-preflight",
+        "auditKeyArn": "arn:aws:kms:ap-northeast-1:{account}:key/prod-audit-key-preflight",
+    },
+}
+
+
+def _stack_secrets(stack: str, account: str, users: dict[str, list[str]] | None = None) -> dict[str, dict[str, str]]:
+    """A primary's `replicatedSecrets`: the secrets components/data/data.py names, for the clients of the catalog (the
+    recorded stack's, when the recording says: a primary and its standby run the same catalog)."""
+    from settings import of_stack
+
+    settings = of_stack(stack)
+    users = users or {store: settings.platform.clients_of(store) for store in ("mysql", "postgres")}
+    arn = f"arn:aws:secretsmanager:{settings.region}:{account}:secret:kanna/{stack}"
+    return {engine: {name: f"{arn}/{engine}/{name}-AbCdEf" for name in ["master", *users[engine]]} for engine in users}
+
+
 def _fill(template: Any, values: dict[str, str]) -> Any:
     """A COMPUTED template with {name}, {physical} (the `name` input), {hash}, {account} and {region} filled in, at any depth."""
     if isinstance(template, str):
@@ -127,12 +162,23 @@ def _arn(type_: str, name: str, account: str, region: str) -> str:
 
 
 class EngineMocks(pulumi.runtime.Mocks):
-    def __init__(self, mode: str, account: str = ACCOUNT_FALLBACK, region: str = "ap-northeast-1") -> None:
+    def __init__(
+        self, mode: str, account: str = ACCOUNT_FALLBACK, region: str = "ap-northeast-1", users: dict[str, list[str]] | None = None
+    ) -> None:
         self.mode = mode
         self.account = account
         self.region = region
+        self.users = users  # the recorded stack's database clients, which its primary's secrets are named for
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+        if args.typ == "pulumi:pulumi:StackReference":
+            stack = str(args.inputs["name"]).rsplit("/", 1)[-1]
+            if stack not in STACK_OUTPUTS:
+                raise KeyError(f"the preflight has no outputs of stack {stack}; add them to preflight/mocks.py STACK_OUTPUTS")
+            outputs = _fill(STACK_OUTPUTS[stack], {"account": self.account})
+            if "replicatedBuckets" in outputs:  # a primary: its secrets too, by the names its settings give them
+                outputs["replicatedSecrets"] = _stack_secrets(stack, self.account, self.users)
+            return str(args.inputs["name"]), {"name": args.inputs["name"], "outputs": outputs, "secretOutputNames": []}
         if self.mode == "first":
             # A create in preview: the engine echoes the inputs; id and all computed outputs are unknown.
             return "", dict(args.inputs)

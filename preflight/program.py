@@ -20,6 +20,9 @@ from pulumi.runtime import settings as pulumi_settings
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_in_stack
 
+from settings import SettingsError
+from settings import load as load_settings
+
 from . import MAIN, ROOT, Project, source
 from .mocks import EngineMocks
 
@@ -234,6 +237,17 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         return super().RegisterResourceOutputs(request)
 
 
+def _database_clients(stack: str, config: dict[str, str], project: Project) -> dict[str, list[str]] | None:
+    """The recorded stack's database clients (a standby's mock of its primary names the primary's secrets for them)."""
+    if project != MAIN:
+        return None
+    try:
+        platform = load_settings(stack, config).platform
+    except SettingsError:
+        return None  # the program reports it
+    return {store: platform.clients_of(store) for store in ("mysql", "postgres")}
+
+
 def record(
     stack: str, mode: str, config: dict[str, str] | None = None, secret_keys: list[str] | None = None, project: Project = MAIN
 ) -> Recording:
@@ -241,7 +255,8 @@ def record(
     if config is None:
         config, secret_keys = stack_config(stack, project=project)
     account = str(config.get(f"{project.name}:awsAccountId") or config.get(f"{project.name}:managementAccountId") or "111111111111")
-    monitor = _RecordingMonitor(EngineMocks(mode, account=account), stack)
+    region = str(config.get(f"{project.name}:region") or "ap-northeast-1")  # ARNs name the stack's region
+    monitor = _RecordingMonitor(EngineMocks(mode, account=account, region=region, users=_database_clients(stack, config, project)), stack)
     warnings = _Warnings()
     logger = logging.getLogger(f"preflight.{project.name}.{stack}.{mode}")
     handlers: list[logging.Handler] = [warnings]

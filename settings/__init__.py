@@ -8,15 +8,19 @@ value and what is allowed, one line per problem.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import Field, model_validator
 
 from .base import Problem, Section, SettingsError, SettingsProblems, config_from_pulumi, validate
 from .cost import CostSettings
 from .data import DataSettings
 from .deploy import DeploySettings
+from .dr import DrSettings
 from .gcp import GcpSettings
 from .network import NetworkSettings
 from .observability import ObservabilitySettings
@@ -33,6 +37,7 @@ __all__ = [
     "CostSettings",
     "DataSettings",
     "DeploySettings",
+    "DrSettings",
     "GcpSettings",
     "NetworkSettings",
     "ObservabilitySettings",
@@ -42,7 +47,13 @@ __all__ = [
     "SettingsError",
     "from_pulumi",
     "load",
+    "of_stack",
+    "regions_in_use",
+    "stack_file_config",
 ]
+
+# The project directory: the committed stack files (Pulumi.<stack>.yaml) sit beside Pulumi.yaml.
+PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def _under(key: str, problems: list[Problem]) -> list[Problem]:
@@ -77,6 +88,7 @@ class Settings(Section):
     deploy: DeploySettings = Field(default_factory=DeploySettings)
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
+    dr: DrSettings = Field(default_factory=DrSettings, description="Disaster recovery: a primary's standby, or a standby's primary.")
     cost: CostSettings = Field(default_factory=CostSettings, description="Usage assumptions and budgets of the cost estimate.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
     gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
@@ -92,8 +104,13 @@ class Settings(Section):
             "security": self.security,
             "observability": self.observability,
             "gcp": self.gcp,
+            "dr": self.dr,
         }
         problems = [p for key, section in sections.items() if section is not None for p in _under(key, section.problems(prod))]
+        if self.dr.standby:
+            # A pilot light's web services wait at zero tasks, so the on-demand floor of prod's web services is theirs
+            # only once a fail-over raises their sizes (docs/disaster-recovery.md).
+            problems = [p for p in problems if p.path[:1] != ("platform",) or p.path[-1:] != ("onDemandBase",)]
         problems += _under("cost", self.cost.problems(self.platform.schedule is not None))
         problems += self._region_problems()
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
@@ -143,3 +160,20 @@ def from_pulumi() -> Settings:
 def load(stack: str, config: Mapping[str, Any]) -> Settings:
     """Validates the raw config of `stack` (keys like `kanna-infra:network`, values as Pulumi passes them)."""
     return validate(Settings, PROJECT, stack, config)
+
+
+def of_stack(stack: str) -> Settings:
+    """Another stack's settings, from its committed stack file: a standby learns its primary's region (and a
+    primary its standby's) here instead of a second copy in its own file."""
+    return load(stack, stack_file_config(PROJECT_DIR / f"Pulumi.{stack}.yaml"))
+
+
+def stack_file_config(path: Path) -> dict[str, str]:
+    """A committed stack file's config as the language host passes it: structured values as JSON text, scalars as strings."""
+    document = yaml.safe_load(path.read_text())
+    return {key: value if isinstance(value, str) else json.dumps(value) for key, value in (document.get("config") or {}).items()}
+
+
+def regions_in_use() -> list[str]:
+    """The regions of every committed stack of this project (the organization's SCP allows exactly these)."""
+    return sorted({of_stack(path.name.split(".")[1]).region for path in PROJECT_DIR.glob("Pulumi.*.yaml")})

@@ -39,6 +39,9 @@ def idp_response_url(host: str) -> str:
     return f"https://{host}/oauth2/idpresponse"
 
 
+EVERY = "*"  # the `sizes` key that changes every service of the catalog
+
+
 class Schedule(Section):
     """Out-of-hours scale to zero (dev only): the services stop at `stop` and come back at `start`."""
 
@@ -65,7 +68,11 @@ class PlatformSettings(Section):
         default_factory=lambda: {name: ServiceSettings.model_validate(entry) for name, entry in CATALOG.items()},
         description="The service catalog (settings/services.py); stacks change sizes through `sizes`.",
     )
-    sizes: dict[str, SizeOverride] = Field(default_factory=dict, description="Per-service size changes, by catalog name.")
+    sizes: dict[str, SizeOverride] = Field(
+        default_factory=dict,
+        description=f"Per-service size changes, by catalog name; `{EVERY}` changes every service (a pilot light at zero tasks), "
+        "a service's own entry goes on top.",
+    )
     schedule: Schedule | None = Field(default=None, description="Scale to zero out of hours (dev only).")
     log_retention_days: RetentionDays = Field(default=365, description="Retention of service, ALB-side and WAF log groups.")
     rate_limit: int = Field(default=2000, ge=100, le=2_000_000_000, description="WAF requests per IP per 5 minutes.")
@@ -97,14 +104,15 @@ class PlatformSettings(Section):
         if prod and self.schedule is not None:
             found.append(Problem(("schedule",), self.schedule.model_dump(by_alias=True), "prod never scales to zero; allowed: not set"))
         for name, override in self.sizes.items():
-            if name not in self.services:
-                found.append(Problem(("sizes", name), None, f"no such service; allowed: {', '.join(self.services)}"))
+            if name not in self.services and name != EVERY:
+                found.append(Problem(("sizes", name), None, f"no such service; allowed: {', '.join(self.services)} or {EVERY}"))
                 continue
-            merged = {**self.services[name].size.model_dump(), **override.model_dump(exclude_none=True)}
-            try:
-                Size.model_validate(merged)
-            except ValueError as exc:
-                found.append(Problem(("sizes", name), override.model_dump(by_alias=True, exclude_none=True), _first_error(exc)))
+            for service in self.services if name == EVERY else [name]:
+                try:
+                    self.size(service)
+                except ValueError as exc:
+                    found.append(Problem(("sizes", name), override.model_dump(by_alias=True, exclude_none=True), _first_error(exc)))
+                    break
         if len(self.callback_urls()) > MAX_CALLBACK_URLS:
             found.append(
                 Problem(
@@ -207,10 +215,12 @@ class PlatformSettings(Section):
         return [name for name, spec in self.services.items() if spec.gcp_backend]
 
     def size(self, name: str) -> Size:
-        """The catalog size of `name` with this stack's changes applied."""
-        override = self.sizes.get(name)
+        """The catalog size of `name` with this stack's changes applied: every service's (`*`), then its own."""
+        overrides = [o for o in (self.sizes.get(EVERY), self.sizes.get(name)) if o is not None]
         base = self.services[name].size
-        return Size.model_validate({**base.model_dump(), **override.model_dump(exclude_none=True)}) if override else base
+        if not overrides:
+            return base
+        return Size.model_validate({**base.model_dump(), **{k: v for o in overrides for k, v in o.model_dump(exclude_none=True).items()}})
 
     def hosts(self, env: str, label: str, single: bool) -> str:
         """The hostname of `label` ('' is the main host) in `env`; a single-environment stack uses the domain itself."""

@@ -34,6 +34,18 @@ REGIONS: dict[str, Region] = {
         elb_log_account="582318560864",
         guardduty_agent_account="533107202818",
     ),
+    # The pilot-light standby of prod (docs/disaster-recovery.md). Three AZs (a, b, c), like every region opened
+    # before 2023 (https://docs.aws.amazon.com/AWSEC2/latest/UserGuide/using-regions-availability-zones.html).
+    # Osaka predates August 2022, so ALB access logs are written by its ELB account
+    # (enable-access-logging.html above); GuardDuty's Fargate agent lives in 273192626886 there
+    # (ecs-runtime-agent-ecr-image-uri.html above). CloudFront VPC origins are offered in ap-northeast-3
+    # (https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/private-content-vpc-origins.html#vpc-origins-supported-regions).
+    "ap-northeast-3": Region(
+        city="Osaka",
+        availability_zones=("ap-northeast-3a", "ap-northeast-3b", "ap-northeast-3c"),
+        elb_log_account="383597477331",
+        guardduty_agent_account="273192626886",
+    ),
 }
 DEFAULT_REGION = "ap-northeast-1"
 

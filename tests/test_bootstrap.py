@@ -138,7 +138,8 @@ def test_nobody_leaves_the_organization() -> None:
 def test_regions_scp_statements_exactly() -> None:
     first, second = scp("regions")["Statement"]
     assert first["Sid"] == "DenyOutsideHomeAndUsEast1"
-    assert first["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": ["ap-northeast-1", "us-east-1"]}}
+    # Exactly the regions of the committed stacks (Tokyo, and Osaka for prod-dr), from their stack files.
+    assert first["Condition"] == {"StringNotEquals": {"aws:RequestedRegion": ["ap-northeast-1", "ap-northeast-3", "us-east-1"]}}
     assert {"iam:*", "organizations:*", "route53:*", "cloudfront:*", "sts:*", "support:*"} <= set(first["NotAction"])
     assert not {"ec2:*", "s3:*", "rds:*", "ecs:*", "kms:*", "acm:*", "wafv2:*"} & set(first["NotAction"])
     assert second["Sid"] == "DenyUsEast1ExceptCloudFrontNeeds"
@@ -151,7 +152,8 @@ def test_regions_scp_statements_exactly() -> None:
     [
         ("ec2:RunInstances", "ap-northeast-1", False),
         ("ec2:RunInstances", "us-west-2", True),
-        ("ec2:RunInstances", "ap-northeast-3", True),
+        ("ec2:RunInstances", "ap-northeast-3", False),
+        ("ec2:RunInstances", "ap-northeast-2", True),
         ("ec2:RunInstances", "us-east-1", True),
         ("rds:CreateDBCluster", "eu-west-1", True),
         ("acm:RequestCertificate", "us-east-1", False),
@@ -385,8 +387,8 @@ GOOD = {
         ({"kanna-bootstrap:github": json.dumps({"repository": "not a repo"})}, "kanna-bootstrap:github.repository"),
         ({"kanna-bootstrap:stateBucket": "x"}, 'kanna-bootstrap:stateBucket = "x": unknown key'),
         (
-            {"kanna-bootstrap:region": "ap-northeast-3"},
-            'kanna-bootstrap:region = "ap-northeast-3": not a region this code supports (settings/regions.py); allowed: ap-northeast-1',
+            {"kanna-bootstrap:region": "eu-west-1"},
+            'kanna-bootstrap:region = "eu-west-1": not a region this code supports (settings/regions.py); allowed: ap-northeast-1, ap-northeast-3',
         ),
     ],
 )

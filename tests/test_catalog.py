@@ -77,7 +77,8 @@ def test_a_ninth_service_preflights_cleanly_in_both_stacks_and_previews(
     assert sorted(nine) == sorted((s, m) for s in STACKS for m in MODES)
     for (stack, mode), stack9 in nine.items():
         services = [r.name for r in stack9.of_type("aws:ecs/service:Service")]
-        assert services.count(f"{stack if stack == 'prod' else 'alpha'}-{NINTH}-service") == 1, (stack, mode)
+        environment = load(stack, stack_config(stack)[0]).platform.environments[0]  # prod, alpha (dev), dr (prod-dr)
+        assert services.count(f"{environment}-{NINTH}-service") == 1, (stack, mode)
         found = violations(judge(pack, stack9.registrations, stack))
         assert found == [], f"{stack}/{mode}: " + "; ".join(d.message for d in found)
 

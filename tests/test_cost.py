@@ -35,6 +35,9 @@ UNPRICED = {
     "gcp:storage/bucket:Bucket",
     "gcp:storage/transferJob:TransferJob",
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream",
+    "aws:rds/globalCluster:GlobalCluster",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig",
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration",
 }
 
 
@@ -52,11 +55,13 @@ def test_every_recorded_type_is_priced_free_or_explicitly_not_priced(dev: Record
     assert not set(PRICERS) & set(FREE) and not set(PRICERS) & set(NOT_PRICED) and not set(FREE) & set(NOT_PRICED)
     assert set(NOT_PRICED) == UNPRICED
     management = RecordedStack(recording("management", "update", BOOTSTRAP))
-    for stack in (dev, prod, management):
-        types = {r.type for r in stack.registrations if r.custom and not r.type.startswith("pulumi:providers:")}
+    for stack in (dev, prod, management, RecordedStack(recording("prod-dr"))):
+        # A StackReference reads another stack's outputs: not a cloud resource.
+        types = {r.type for r in stack.registrations if r.custom and not r.type.startswith(("pulumi:providers:", "pulumi:pulumi:"))}
         assert types <= set(PRICERS) | set(FREE) | UNPRICED, sorted(types - set(PRICERS) - set(FREE) - UNPRICED)
     _, found = cost_of(dev)
-    assert {gap.type for gap in found.not_priced} == UNPRICED  # reported by name, not costed at 0
+    # Reported by name, not costed at 0 (dev has no global database and replicates nothing).
+    assert {gap.type for gap in found.not_priced} == UNPRICED - {t for t in UNPRICED if "eplication" in t or "globalCluster" in t}
     assert found.unknown == []
 
 
@@ -124,7 +129,9 @@ def test_a_nat_gateway_an_endpoint_and_an_aurora_cluster_by_hand(dev: RecordedSt
     instances = [r for r in prod.of_type("aws:rds/clusterInstance:ClusterInstance") if r.name.startswith("prod-mysql-")]
     assert sorted(r.inputs["instanceClass"] for r in instances) == ["db.r7g.large"] * 3
     cluster = usd(found, "prod-mysql-cluster") + sum(usd(found, r.name) for r in instances)
-    assert cluster == pytest.approx(200 * 0.12 + 500 * 0.24 + 0.40 + 3 * H * 0.336 * (1 - 0.8 * 0.30))
+    # No RDS-managed master secret ($0.40): prod's is its own (a global database's), priced as a Secret.
+    assert prod.one("aws:rds/cluster:Cluster", "prod-mysql-cluster").inputs["manageMasterUserPassword"] is False
+    assert cluster == pytest.approx(200 * 0.12 + 500 * 0.24 + 3 * H * 0.336 * (1 - 0.8 * 0.30))
 
 
 def test_dev_serverless_aurora_pauses_with_the_schedule(dev: RecordedStack) -> None:
@@ -180,7 +187,8 @@ def test_the_cost_command_prints_tables_ratios_and_usage(tmp_path: Path, capsys:
     (doc,) = json.loads(saved.read_text())
     assert doc["stack"] == "prod" and doc["totalUsd"] == pytest.approx(sum(line["usd"] for line in doc["lines"]), abs=0.05)
     assert doc["budgetUsd"] == 6500 and doc["totalUsd"] < doc["budgetUsd"]
-    assert {g["type"] for g in doc["notPriced"]} == UNPRICED
+    # prod makes the global databases; the replication is its standby's (prod-dr).
+    assert {g["type"] for g in doc["notPriced"]} == UNPRICED - {t for t in UNPRICED if "eplication" in t}
 
 
 @pytest.mark.usefixtures("shared_recordings")

@@ -8,7 +8,7 @@ import pytest
 
 from preflight.analyzer import PolicyPack
 from preflight.program import Registration
-from settings import SettingsError, load
+from settings import SettingsError, load, of_stack
 from settings.services import CATALOG
 from tests.conftest import recording
 from tests.kit import UNKNOWN, RecordedStack, judge, mutate, res, violations
@@ -29,6 +29,11 @@ def db_clients(engine: str) -> list[str]:
 
 def env(stack: RecordedStack) -> str:
     return stack.recording.stack
+
+
+def global_primary(stack: RecordedStack) -> bool:
+    """prod: its clusters are the primaries of global databases, so their master secret is ours, not RDS's."""
+    return of_stack(env(stack)).dr.standby_stack is not None
 
 
 def instances(stack: RecordedStack, engine: str) -> dict[str, Registration]:
@@ -93,8 +98,16 @@ def test_cluster_guarantees(each_stack: RecordedStack, engine: str) -> None:
     i = cluster.inputs
     assert i["engine"] == f"aurora-{'mysql' if engine == 'mysql' else 'postgresql'}"
     assert i["storageEncrypted"] is True and each_stack.deps(cluster, "kmsKeyId") == [each_stack.one(KEY, f"{e}-data-key")]
-    assert i["manageMasterUserPassword"] is True and "masterPassword" not in i
-    assert each_stack.deps(cluster, "masterUserSecretKmsKeyId") == [each_stack.one(KEY, f"{e}-secrets-key")]
+    if global_primary(each_stack):
+        # RDS can't manage the master password of a global database's cluster: ours, generated, in our secret.
+        assert i["manageMasterUserPassword"] is False and SECRET_SIG in i["masterPassword"]
+        assert each_stack.deps(cluster, "masterPassword") == [each_stack.one(PASSWORD, f"{e}-{engine}-master-password")]
+        master = each_stack.one(SECRET, f"{e}-{engine}-master")
+        assert master.inputs["name"] == f"kanna/{e}/{engine}/master"
+        assert each_stack.deps(master, "kmsKeyId") == [each_stack.one(KEY, f"{e}-secrets-key")]
+    else:
+        assert i["manageMasterUserPassword"] is True and "masterPassword" not in i
+        assert each_stack.deps(cluster, "masterUserSecretKmsKeyId") == [each_stack.one(KEY, f"{e}-secrets-key")]
     assert i["iamDatabaseAuthenticationEnabled"] is True
     assert i["backupRetentionPeriod"] == (14 if e == "prod" else 7)
     assert i["enabledCloudwatchLogsExports"] == (["audit", "error", "slowquery"] if engine == "mysql" else ["postgresql"])
@@ -210,8 +223,9 @@ def test_a_postgres_database_and_user_per_service(each_stack: RecordedStack) -> 
         assert secret.inputs["name"] == f"kanna/{e}/postgres/{service}"
         (version,) = [v for v in each_stack.of_type(VERSION) if v.name == f"{e}-postgres-{service}"]
         assert SECRET_SIG in version.inputs["secretString"]  # the password never shows in state or plan output
+        master = [f"{e}-postgres-master"] if global_primary(each_stack) else []
         assert sorted(r.name for r in each_stack.deps(version, "secretString")) == sorted(
-            [f"{e}-postgres-{service}-password", cluster.name]
+            [f"{e}-postgres-{service}-password", cluster.name, *master]
         )
 
 
@@ -221,9 +235,9 @@ def test_prod_protects_every_stateful_data_resource(prod: RecordedStack, dev: Re
         for r in prod.of_type(CLUSTER) + prod.of_type(INSTANCE) + prod.of_type(CACHE) + prod.of_type(SECRET) + prod.of_type(PASSWORD)
         if prod.component_of(r) == "prod-data"
     ]
-    # Two clusters, five instances, one cache; a secret and a password each for Redis's token and for a user per
-    # MySQL and PostgreSQL client.
-    assert len(stateful) == 2 + 5 + 1 + 2 * (1 + len(db_clients("mysql")) + len(db_clients("postgres")))
+    # Two clusters, five instances, one cache; a secret and a password each for Redis's token, for a user per
+    # MySQL and PostgreSQL client, and (a global database's primary) for each cluster's master.
+    assert len(stateful) == 2 + 5 + 1 + 2 * (1 + len(db_clients("mysql")) + len(db_clients("postgres")) + 2)
     assert [r.name for r in stateful if not r.protect] == []
     for cluster in prod.of_type(CLUSTER):
         assert cluster.inputs["deletionProtection"] is True and cluster.inputs["skipFinalSnapshot"] is False
@@ -338,7 +352,9 @@ def test_applications_connect_as_their_own_user_never_the_master(name: str, dev:
     stack = dev if name == "dev" else prod
     data = stack.of_type("kanna:data:Data")[0].outputs
     masters = [data["mysqlMasterSecretArn"], data["postgresMasterSecretArn"]]
-    assert all(m.startswith("arn:aws:secretsmanager:") and "rds!cluster" in m for m in masters)
+    # RDS's own master secrets, or (prod, a global database's primary) ours.
+    owner = ("kanna/prod/mysql/master", "kanna/prod/postgres/master") if global_primary(stack) else ("rds!cluster",) * 2
+    assert all(m.startswith("arn:aws:secretsmanager:") and o in m for m, o in zip(masters, owner, strict=True))
     assert sorted(data["mysqlSecretArns"]) == sorted(db_clients("mysql")) != []
     keys = {"mysql": ("DATABASE_USERNAME", "DATABASE_PASSWORD"), "postgres": ("SPRING_DATASOURCE_USERNAME", "SPRING_DATASOURCE_PASSWORD")}
     tasks = stack.of_type(TASK)
@@ -369,8 +385,9 @@ def test_every_application_user_secret_rotates_with_alternating_users(each_stack
     assert application.inputs["capabilities"] == ["CAPABILITY_IAM", "CAPABILITY_RESOURCE_POLICY"]
     parameters = application.inputs["parameters"]
     assert parameters["endpoint"] == "https://secretsmanager.ap-northeast-1.amazonaws.com"
-    # The function logs in as the master user (its secret, RDS-managed) to clone the user and set passwords.
-    assert cluster in each_stack.deps(application, "parameters")
+    # The function logs in as the master user (its secret: RDS's, or a global primary's own) to clone the user and set passwords.
+    master = each_stack.one(SECRET, f"{e}-{engine}-master") if global_primary(each_stack) else cluster
+    assert master in each_stack.deps(application, "parameters")
     assert each_stack.one(KEY, f"{e}-secrets-key") in each_stack.deps(application, "parameters")
     function = f"arn:aws:lambda:ap-northeast-1:{ACCOUNTS[e]}:function:{parameters['functionName']}"
     # It runs in the private subnets, where the Secrets Manager endpoint is, with its own group.
@@ -396,8 +413,9 @@ def test_every_application_user_secret_rotates_with_alternating_users(each_stack
         assert rotation.inputs["rotateImmediately"] is False  # the migration job creates the user first
         (version,) = [v for v in each_stack.of_type(VERSION) if v.name == f"{e}-{engine}-{service}"]
         assert SECRET_SIG in version.inputs["secretString"]
+        masters = [f"{e}-{engine}-master"] if global_primary(each_stack) else []
         assert sorted(r.name for r in each_stack.deps(version, "secretString")) == sorted(
-            [f"{e}-{engine}-{service}-password", cluster.name]
+            [f"{e}-{engine}-{service}-password", cluster.name, *masters]
         )
         # Rotation owns the versions after the first: Pulumi never writes its first password back.
         assert version.inputs["versionStages"] == ["AWSCURRENT", "KANNA_INITIAL"]
@@ -420,7 +438,8 @@ def test_every_secret_rotates_or_its_tag_says_why_not(each_stack: RecordedStack)
     rotating = {name for name, s in secrets.items() if any(each_stack.deps(r, "secretId") == [s] for r in each_stack.of_type(ROTATION))}
     assert rotating == {f"kanna/{e}/{engine}/{service}" for engine in ("mysql", "postgres") for service in db_clients(engine)}
     exempt = {name: s.inputs["tags"][EXEMPT_TAG] for name, s in secrets.items() if EXEMPT_TAG in s.inputs.get("tags", {})}
-    assert sorted(exempt) == sorted(f"kanna/{e}/{n}" for n in ("redis/auth-token", "datadog/api-key"))
+    masters = ("mysql/master", "postgres/master") if global_primary(each_stack) else ()
+    assert sorted(exempt) == sorted(f"kanna/{e}/{n}" for n in ("redis/auth-token", "datadog/api-key", *masters))
     assert set(secrets) == rotating | set(exempt)
     assert "RBAC users only" in exempt[f"kanna/{e}/redis/auth-token"] and "Datadog issues" in exempt[f"kanna/{e}/datadog/api-key"]
 

@@ -8,7 +8,7 @@ import inspect
 
 from preflight import ROOT
 
-LAYERS = {"lib", "network", "security", "data", "edge", "platform", "observability", "gcp"}
+LAYERS = {"lib", "network", "security", "data", "edge", "platform", "observability", "gcp", "dr"}
 
 
 def _modules() -> list[str]:

@@ -54,11 +54,27 @@ BAD = {
         'network.availabilityZones[1] = "ap-northeast-1b"',
         "not an AZ of ap-northeast-1; allowed: ap-northeast-1a, ap-northeast-1c, ap-northeast-1d",
     ),
+    # Disaster recovery (settings/dr.py): a primary names its standby, a standby its primary, never both.
+    "standby of a standby": (
+        {**ACCOUNT, "kanna-infra:dr": json.dumps({"primaryStack": "prod", "standbyStack": "prod-dr2"})},
+        'kanna-infra:dr.standbyStack = "prod-dr2"',
+        "a standby has no standby of its own; allowed: primaryStack or standbyStack",
+    ),
+    "fail over before the standby is up": (
+        {**ACCOUNT, "kanna-infra:dr": json.dumps({"standbyStack": "prod-dr", "active": "standby"})},
+        'kanna-infra:dr.active = "standby"',
+        "the standby is not up yet; allowed: primary, or set standbyUp",
+    ),
+    "disaster recovery on dev": (
+        {**ACCOUNT, "kanna-infra:tier": "dev", "kanna-infra:dr": json.dumps({"primaryStack": "prod"})},
+        'kanna-infra:dr.primaryStack = "prod"',
+        "disaster recovery is for prod; allowed: tier prod",
+    ),
     # The region is data, checked against what the code supports (settings/regions.py), and so are its AZs.
     "unsupported region": (
-        {**ACCOUNT, "kanna-infra:region": "ap-northeast-3"},
-        'kanna-infra:region = "ap-northeast-3"',
-        "not a region this code supports (settings/regions.py); allowed: ap-northeast-1",
+        {**ACCOUNT, "kanna-infra:region": "eu-west-1"},
+        'kanna-infra:region = "eu-west-1"',
+        "not a region this code supports (settings/regions.py); allowed: ap-northeast-1, ap-northeast-3",
     ),
     "forwarder in another region": (
         {**ACCOUNT, "kanna-infra:observability": json.dumps({"logForwarderArn": "arn:aws:lambda:us-east-1:111111111111:function:F"})},

@@ -18,6 +18,7 @@ import yaml
 
 from bootstrap.ci import subject
 from preflight import ROOT, STACKS
+from settings import of_stack
 
 WORKFLOWS = sorted((ROOT / ".github" / "workflows").glob("*.y*ml"))
 CLOUD_LOGINS = ("aws-actions/configure-aws-credentials", "google-github-actions/auth")
@@ -134,7 +135,9 @@ def test_pull_request_previews_every_stack_and_comments() -> None:
     assert subject("example-org/kanna-infra", "preview", "dev").endswith(":pull_request")
     (aws,) = steps(preview, "aws-actions/configure-aws-credentials")
     assert aws["with"]["role-to-assume"] == "${{ vars[matrix.aws-role] }}"
-    assert [e["aws-role"] for e in preview["strategy"]["matrix"]["include"]] == [f"AWS_PREVIEW_ROLE_{s.upper()}" for s in STACKS]
+    # A standby previews with its primary's role: the same account, whose CI roles bootstrap makes per primary stack.
+    roles = [f"AWS_PREVIEW_ROLE_{(of_stack(s).dr.primary_stack or s).upper()}" for s in STACKS]
+    assert [e["aws-role"] for e in preview["strategy"]["matrix"]["include"]] == roles
 
 
 def test_pull_request_shows_preflight_findings_where_reviewers_look() -> None:
@@ -202,8 +205,10 @@ def test_the_deploy_workflows_choices_are_written_from_the_catalog() -> None:
     assert render(committed, choices()) == committed, f"stale choices: run {COMMAND}"
     assert main(["--check"]) == 0
     inputs = load("deploy-service.yml")["on"]["workflow_dispatch"]["inputs"]
-    # Every service of the catalog, the workers included (they deploy rolling), and every stack.
-    assert inputs["service"]["options"] == list(CATALOG) and inputs["stack"]["options"] == list(STACKS)
+    # Every service of the catalog, the workers included (they deploy rolling), and every primary stack: a standby gets
+    # its images by ECR replication (docs/disaster-recovery.md).
+    assert inputs["service"]["options"] == list(CATALOG)
+    assert inputs["stack"]["options"] == [s for s in STACKS if not of_stack(s).dr.standby]
     # A stale file is found, and rewriting changes the options lines only.
     stale = committed.replace("options: [frontend, ", "options: [")
     assert stale != committed and render(stale, choices()) == committed

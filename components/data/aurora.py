@@ -10,6 +10,13 @@
   service's security group, on the database port only. No CIDR ever reaches it.
 - Nothing lost: in prod the cluster and its instances are `protect`ed (the engine refuses to delete or
   replace them), deletion protection is on and a final snapshot is taken; backups cover point-in-time restore.
+- Disaster recovery (`global_database`, docs/disaster-recovery.md): the primary's cluster becomes the primary of
+  an Aurora global database (the GlobalCluster is made here, from the existing cluster, which is not replaced);
+  its standby's cluster is a secondary that joins it by id: no master user of its own, its storage replicated
+  from the primary, encrypted with its own region's data key. RDS can't manage the master password of a global
+  database's clusters ("isn't supported for ... DB clusters that are part of an Aurora global database":
+  https://docs.aws.amazon.com/AmazonRDS/latest/AuroraUserGuide/rds-secrets-manager.html#rds-secrets-manager-limitations),
+  so the primary's master password is generated here and kept in a secret of ours, replicated to the standby.
 """
 
 from __future__ import annotations
@@ -20,12 +27,27 @@ from typing import Literal
 
 import pulumi
 import pulumi_aws as aws
+import pulumi_random as random
 
+from components.data.rotation import initial_version, rotation_exempt
 from components.lib.context import InContext
 from components.lib.firewall import admit, store_security_group
 from settings.data import ClusterSettings
 
 PORTS = {"mysql": 3306, "postgres": 5432}
+MASTER_USER = "kanna_admin"
+
+
+@dataclass(frozen=True, kw_only=True)
+class GlobalDatabase:
+    """This cluster's part in an Aurora global database: its primary, or a secondary in the standby's region."""
+
+    identifier: str  # components.dr.global_cluster_id(primary stack, engine): both sides call it
+    primary: bool
+    random_provider: pulumi.ProviderResource | None = None  # the primary generates the master password
+    # The primary: its master secret's replicas (the standby's region). A secondary: that replica, its master secret.
+    secret_replicas: Sequence[aws.secretsmanager.SecretReplicaArgs] = ()
+    master_secret_arn: pulumi.Input[str] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +62,7 @@ class AuroraArgs(InContext):  # storage and Performance Insights: the data key; 
     log_exports: Sequence[str]
     clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)  # service -> its task security group id
     analytics_reader: bool = False
+    global_database: GlobalDatabase | None = None
 
 
 class AuroraCluster(pulumi.ComponentResource):
@@ -50,6 +73,7 @@ class AuroraCluster(pulumi.ComponentResource):
     reader_endpoint: pulumi.Output[str]  # application readers only (never the analytics reader)
     analytics_endpoint: pulumi.Output[str] | None
     master_secret_arn: pulumi.Output[str]
+    global_cluster: aws.rds.GlobalCluster | None  # made by the primary of a global database
     port: int
 
     def __init__(self, name: str, args: AuroraArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -89,6 +113,8 @@ class AuroraCluster(pulumi.ComponentResource):
             opts=child,
         )
 
+        g = args.global_database
+        master = self._master(base, args) if g is not None and g.primary else None
         self.cluster = aws.rds.Cluster(
             f"{base}-cluster",
             cluster_identifier=f"{base}",
@@ -98,9 +124,12 @@ class AuroraCluster(pulumi.ComponentResource):
             db_subnet_group_name=subnets.name,
             vpc_security_group_ids=[self.security_group.id],
             db_cluster_parameter_group_name=parameters.name,
-            master_username="kanna_admin",
-            manage_master_user_password=True,
-            master_user_secret_kms_key_id=args.secrets_key_arn,
+            # A secondary has no master user of its own: its data, the users among it, are the primary's.
+            master_username=None if g is not None and not g.primary else MASTER_USER,
+            master_password=master[1] if master else None,
+            manage_master_user_password=False if g is not None else True,
+            master_user_secret_kms_key_id=None if g is not None else args.secrets_key_arn,
+            global_cluster_identifier=None if g is None or g.primary else g.identifier,
             iam_database_authentication_enabled=True,
             storage_encrypted=True,
             kms_key_id=args.data_key_arn,
@@ -117,8 +146,25 @@ class AuroraCluster(pulumi.ComponentResource):
             )
             if s.serverless
             else None,
-            opts=stateful,
+            # The provider's read leaves globalClusterIdentifier out of the state, so every later update would
+            # send it empty and detach the cluster from its global database
+            # (cloudposse/terraform-aws-rds-cluster#281, terraform-aws-modules/terraform-aws-rds-aurora#162).
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(ignore_changes=["globalClusterIdentifier"]))
+            if g is not None
+            else stateful,
         )
+        self.global_cluster = None
+        if g is not None and g.primary:
+            # From the existing cluster (source_db_cluster_identifier): engine, version and encryption are its own.
+            # force_destroy detaches the members before a delete instead of failing on them.
+            self.global_cluster = aws.rds.GlobalCluster(
+                f"{base}-global",
+                global_cluster_identifier=g.identifier,
+                source_db_cluster_identifier=self.cluster.arn,
+                force_destroy=True,
+                deletion_protection=args.protect,
+                opts=stateful,
+            )
 
         azs = list(args.availability_zones)
         roles = [("writer", 0), *((f"reader-{i + 1}", 1) for i in range(s.app_readers))]
@@ -181,7 +227,15 @@ class AuroraCluster(pulumi.ComponentResource):
                 static_members=[analytics.identifier],
                 opts=child,
             ).endpoint
-        self.master_secret_arn = self.cluster.master_user_secrets.apply(lambda secrets: (secrets[0].secret_arn or "") if secrets else "")
+        if master is not None:
+            self.master_secret_arn = master[0].arn
+            initial_version(f"{base}-master", master[0], self._master_value(args.engine, master[1]), self)
+        elif g is not None:
+            self.master_secret_arn = pulumi.Output.from_input(g.master_secret_arn or "")
+        else:
+            self.master_secret_arn = self.cluster.master_user_secrets.apply(
+                lambda secrets: (secrets[0].secret_arn or "") if secrets else ""
+            )
 
         self.register_outputs(
             {
@@ -192,6 +246,37 @@ class AuroraCluster(pulumi.ComponentResource):
                 "securityGroupId": self.security_group.id,
                 "port": port,
             }
+        )
+
+    def _master(self, base: str, args: AuroraArgs) -> tuple[aws.secretsmanager.Secret, pulumi.Output[str]]:
+        """The master user's password and its secret, for the primary of a global database (RDS can't manage it)."""
+        g = args.global_database
+        assert g is not None and g.random_provider is not None
+        password = random.RandomPassword(
+            f"{base}-master-password",
+            length=40,
+            special=False,
+            opts=pulumi.ResourceOptions(parent=self, provider=g.random_provider, protect=args.protect),
+        )
+        secret = aws.secretsmanager.Secret(
+            f"{base}-master",
+            name=f"kanna/{args.env}/{args.engine}/master",
+            description=f"{base}'s master user: migration jobs and rotation functions only",
+            kms_key_id=args.secrets_key_arn,
+            recovery_window_in_days=30 if args.protect else 7,
+            replicas=list(g.secret_replicas),
+            tags=rotation_exempt(
+                "global database master: RDS cannot manage it: the multi-user template rotates users only. "
+                "Rotated in each drill: docs/disaster-recovery.md"
+            ),
+            opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
+        )
+        return secret, password.result
+
+    def _master_value(self, engine: str, password: pulumi.Output[str]) -> pulumi.Output[str]:
+        """As RDS's own master secret holds it, plus what the rotation templates read."""
+        return pulumi.Output.json_dumps(
+            {"engine": engine, "username": MASTER_USER, "password": password, "host": self.cluster.endpoint, "port": self.port}
         )
 
     def admit(self, clients: Mapping[str, pulumi.Input[str]]) -> None:

@@ -15,6 +15,10 @@
 - Valkey for Sidekiq and caching.
 - One cluster set per stack: dev's verification environments share dev's clusters, each with its own
   database or schema that the application's migrations create. Nothing here is per environment.
+- Disaster recovery (`dr`, docs/disaster-recovery.md): a primary's clusters are the primaries of Aurora global
+  databases, and its secrets (master and users) replicate to the standby's region once the standby is up. A
+  standby's clusters are read-only secondaries: it creates no users and rotates nothing (both happen on the
+  primary and replicate), and its services read the replicas of the primary's secrets.
 
 Clients are admitted explicitly (`admit`: a client name -> its task security group id); each one gets
 one ingress rule on its store's port, and nothing else can reach the stores. The platform admits its
@@ -31,13 +35,14 @@ import pulumi
 import pulumi_aws as aws
 import pulumi_random as random
 
-from components.lib.context import InContext
+from components.lib.context import Context, InContext
 from components.lib.contracts import Connection
 from components.lib.iam import trust_policy
 from components.network.network import Network
+from settings import Settings
 from settings.data import DataSettings
 
-from .aurora import AuroraArgs, AuroraCluster
+from .aurora import AuroraArgs, AuroraCluster, GlobalDatabase
 from .cache import Cache, CacheArgs
 from .rotation import Rotation, RotationArgs, initial_version, user_name, user_secret_string
 
@@ -81,6 +86,30 @@ class DataArgs(InContext):
     mysql_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     postgres_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
     redis_clients: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    dr: DataRecovery | None = None
+
+    @staticmethod
+    def of(context: Context, settings: Settings, network: Network, dr: DataRecovery | None) -> DataArgs:
+        """The stack's stores, in its network's AZs, with a user per catalog client of each database."""
+        return DataArgs(
+            context=context,
+            settings=settings.data,
+            network=network,
+            availability_zones=settings.network.availability_zones,
+            users={store: settings.platform.clients_of(store) for store in ("mysql", "postgres")},
+            dr=dr,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataRecovery:
+    """This stack's side of its global databases (components/dr makes the ids, both sides call it)."""
+
+    global_ids: Mapping[str, str]  # engine -> global cluster id
+    primary: bool
+    secret_replicas: Sequence[aws.secretsmanager.SecretReplicaArgs] = ()  # a primary's, once its standby is up
+    # A standby: the replicas of the primary's secrets in this region, {engine: {service or "master": ARN}}.
+    secrets: pulumi.Output[dict[str, dict[str, str]]] | None = None
 
 
 class Data(pulumi.ComponentResource):
@@ -118,8 +147,19 @@ class Data(pulumi.ComponentResource):
             opts=child,
         )
 
+        dr = args.dr
+
         def aurora(engine: str, clients: Mapping[str, pulumi.Input[str]]) -> AuroraCluster:
             mysql = engine == "mysql"
+            global_database = None
+            if dr is not None:
+                global_database = GlobalDatabase(
+                    identifier=dr.global_ids[engine],
+                    primary=dr.primary,
+                    random_provider=random_provider,
+                    secret_replicas=dr.secret_replicas,
+                    master_secret_arn=None if dr.secrets is None else dr.secrets.apply(lambda s: s[engine]["master"]),
+                )
             return AuroraCluster(
                 f"{env}-{engine}",
                 AuroraArgs(
@@ -134,6 +174,7 @@ class Data(pulumi.ComponentResource):
                     log_exports=["audit", "error", "slowquery"] if mysql else ["postgresql"],
                     clients=clients,
                     analytics_reader=mysql,
+                    global_database=global_database,
                 ),
                 child,
             )
@@ -155,6 +196,15 @@ class Data(pulumi.ComponentResource):
         )
 
         engines: tuple[tuple[Literal["mysql", "postgres"], AuroraCluster], ...] = (("mysql", self.mysql), ("postgres", self.postgres))
+        if dr is not None and not dr.primary:
+            # A read-only secondary: the users, their secrets and their rotation are the primary's, replicated here.
+            assert dr.secrets is not None
+            replicas = dr.secrets
+            self.rotations = {}
+            self.mysql_secret_arns = {svc: replicas.apply(lambda r, svc=svc: r["mysql"][svc]) for svc in args.users["mysql"]}
+            self.postgres_secret_arns = {svc: replicas.apply(lambda r, svc=svc: r["postgres"][svc]) for svc in args.users["postgres"]}
+            self._outputs()
+            return
         secrets = {
             engine: {service: self._user(engine, service, random_provider, args) for service in args.users[engine]} for engine, _ in engines
         }
@@ -180,7 +230,9 @@ class Data(pulumi.ComponentResource):
             self.admit(engine, {f"{engine}-rotation": rotation.security_group.id})
         self.mysql_secret_arns = {service: secret.arn for service, secret in secrets["mysql"].items()}
         self.postgres_secret_arns = {service: secret.arn for service, secret in secrets["postgres"].items()}
+        self._outputs()
 
+    def _outputs(self) -> None:
         assert self.mysql.analytics_endpoint is not None
         self.mysql_writer_endpoint = self.mysql.writer_endpoint
         self.mysql_reader_endpoint = self.mysql.reader_endpoint
@@ -267,6 +319,7 @@ class Data(pulumi.ComponentResource):
             description=f"{service}'s own {what}; its migration job creates it, rotation alternates it with a clone",
             kms_key_id=args.secrets_key_arn,
             recovery_window_in_days=30 if args.protect else 7,
+            replicas=list(args.dr.secret_replicas) if args.dr is not None else None,
             opts=pulumi.ResourceOptions(parent=self, protect=args.protect),
         )
         username = user_name(service)

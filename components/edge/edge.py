@@ -16,6 +16,16 @@ The hosted zone of the stack's domain (example.com, dev.example.com) is bootstra
 delegated before the first deploy, so that the certificates' DNS validation can resolve; the edge looks it up
 by name and only adds records to it. One certificate (the domain and one level of wildcard) covers every host, in
 the stack's region for the ALB and in us-east-1 for CloudFront.
+
+Disaster recovery (docs/disaster-recovery.md): a standby (prod-dr) has the ALB, its regional web ACL and a VPC
+origin, but no distribution of its own (an alternate domain name can be on one distribution only), no CloudFront
+certificate and none of its primary's records. Its primary's distribution carries the standby's VPC origin as a
+second origin, read from the standby's outputs, and `dr.active` says which one the requests go to: failing over
+is a settings change and an `up` of the primary (CloudFront's control plane is global, not in the lost region).
+CloudFront origin groups would fail over by themselves, but only for GET, HEAD and OPTIONS requests, and a
+behavior that allows POST can't use one
+(https://docs.aws.amazon.com/AmazonCloudFront/latest/DeveloperGuide/high_availability_origin_failover.html);
+a pilot light at zero tasks couldn't serve them anyway.
 """
 
 from __future__ import annotations
@@ -38,6 +48,22 @@ CLOUDFRONT_ZONE_ID = "Z2FDTNDATAQYW2"  # the hosted zone of every CloudFront dis
 # and the viewer's Host header reaches the ALB, whose rules route on it.
 CACHING_DISABLED = "4135ea2d-6df8-44a3-9df3-4b5a84be39ad"
 ALL_VIEWER = "216adef6-5c7f-47e4-b989-5492eafa07d3"
+PROD_LOG_DAYS = 400  # prod's ALB and CloudFront logs (and their replicas in its standby's region)
+
+
+def origin_host(domain: str, standby: str | None = None) -> str:
+    """The host CloudFront reaches an ALB at (a host of the zone, so TLS matches the ALB's certificate): the
+    primary's at origin.<domain>, a standby's at origin-<standby stack>.<domain>. Both stacks call this."""
+    return f"origin-{standby}.{domain}" if standby else f"origin.{domain}"
+
+
+@dataclass(frozen=True, kw_only=True)
+class StandbyOrigin:
+    """A primary's view of its standby's ALB: the standby's VPC origin (its output) and whether it takes the requests."""
+
+    vpc_origin_id: pulumi.Input[str]
+    host: str  # origin_host(domain, standby stack)
+    active: bool
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -49,12 +75,14 @@ class EdgeArgs(InContext):
     vpc_cidr: str
     private_subnet_ids: list[pulumi.Output[str]]  # the internal ALB's (CloudFront reaches it through a VPC origin)
     regional_acl_arn: pulumi.Input[str]
-    cloudfront_acl_arn: pulumi.Input[str]
+    cloudfront_acl_arn: pulumi.Input[str] | None  # none on a standby, which has no distribution
     global_provider: aws.Provider
     prod: bool  # the ALB's access logs are written by its region's Elastic Load Balancing account (context.region)
     internal_auth: InternalAuth | None = None  # the security baseline's Cognito pool; None: a minimal one here
     test_listener_port: int | None = None  # blue/green: CodeDeploy's test listener, reachable from the VPC only
     service_hosts: tuple[str, ...] = ()  # internal hosts of calls between services: records to the ALB, never CDN aliases
+    standby_of: str | None = None  # a standby: its primary stack, whose distribution fronts this ALB
+    standby_origin: StandbyOrigin | None = None  # a primary: its standby's ALB, once the standby is up
 
 
 class Edge(pulumi.ComponentResource):
@@ -64,7 +92,8 @@ class Edge(pulumi.ComponentResource):
     https_listener: aws.lb.Listener
     http_listener: aws.lb.Listener
     test_listener: aws.lb.Listener | None
-    distribution: aws.cloudfront.Distribution
+    distribution: aws.cloudfront.Distribution | None  # none on a standby
+    vpc_origin: aws.cloudfront.VpcOrigin
     internal_auth: InternalAuth
 
     def __init__(self, name: str, args: EdgeArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -79,9 +108,10 @@ class Edge(pulumi.ComponentResource):
         # whose certificate validation waits for a delegation that doesn't exist yet.
         zone = aws.route53.get_zone_output(name=args.domain, private_zone=False, opts=pulumi.InvokeOutputOptions(parent=self))
         self.zone_id = zone.zone_id
+        standby = args.standby_of is not None
         regional_cert = self._certificate("alb", child)
-        global_cert = self._certificate("cloudfront", us_east_1)
-        logs = self._log_bucket()
+        global_cert = None if standby else self._certificate("cloudfront", us_east_1)
+        self.log_bucket = logs = self._log_bucket()
 
         # --- the ALB: CloudFront's prefix list in, the VPC out --------------------------------------
         def group(name: str, description: str) -> aws.ec2.SecurityGroup:
@@ -189,8 +219,8 @@ class Edge(pulumi.ComponentResource):
             )
             self.test_listener = https_listener(f"{env}-alb-test", port)
         # The origin's name is a host of the zone, so TLS from CloudFront matches the ALB's certificate.
-        origin_host = f"origin.{args.domain}"
-        self._alias(origin_host, self.alb.dns_name, self.alb.zone_id)
+        origin = origin_host(args.domain, args.env if standby else None)
+        self._alias(origin, self.alb.dns_name, self.alb.zone_id)
         # Internal hosts: private addresses only (the ALB is internal); callers get them as <SERVICE>_URL.
         for host in args.service_hosts:
             self._alias(host, self.alb.dns_name, self.alb.zone_id)
@@ -198,7 +228,7 @@ class Edge(pulumi.ComponentResource):
         # --- CloudFront ------------------------------------------------------------------------------
         # A VPC origin needs an internal ALB and an internet gateway on the VPC (the network has one for NAT); the
         # origin's own traffic never uses the gateway. https-only with TLS 1.2, as the custom origin had it.
-        vpc_origin = aws.cloudfront.VpcOrigin(
+        self.vpc_origin = vpc_origin = aws.cloudfront.VpcOrigin(
             f"{env}-vpc-origin",
             vpc_origin_endpoint_config=aws.cloudfront.VpcOriginVpcOriginEndpointConfigArgs(
                 name=f"kanna-{env}-alb",
@@ -210,6 +240,29 @@ class Edge(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        self.internal_auth = args.internal_auth or self._minimal_internal_auth()
+        self.distribution = None
+        if global_cert is None:
+            self.register_outputs({"albArn": self.alb.arn, "vpcOriginId": vpc_origin.id, "zoneId": self.zone_id})
+            return
+        origins = [
+            aws.cloudfront.DistributionOriginArgs(
+                origin_id="alb",
+                domain_name=origin,
+                vpc_origin_config=aws.cloudfront.DistributionOriginVpcOriginConfigArgs(vpc_origin_id=vpc_origin.id, origin_read_timeout=60),
+            )
+        ]
+        standby_origin = args.standby_origin
+        if standby_origin is not None:
+            origins.append(
+                aws.cloudfront.DistributionOriginArgs(
+                    origin_id="standby",
+                    domain_name=standby_origin.host,
+                    vpc_origin_config=aws.cloudfront.DistributionOriginVpcOriginConfigArgs(
+                        vpc_origin_id=standby_origin.vpc_origin_id, origin_read_timeout=60
+                    ),
+                )
+            )
         self.distribution = aws.cloudfront.Distribution(
             f"{env}-cdn",
             enabled=True,
@@ -219,17 +272,10 @@ class Edge(pulumi.ComponentResource):
             is_ipv6_enabled=True,
             price_class="PriceClass_200",  # includes Japan, where the users are
             web_acl_id=args.cloudfront_acl_arn,
-            origins=[
-                aws.cloudfront.DistributionOriginArgs(
-                    origin_id="alb",
-                    domain_name=origin_host,
-                    vpc_origin_config=aws.cloudfront.DistributionOriginVpcOriginConfigArgs(
-                        vpc_origin_id=vpc_origin.id, origin_read_timeout=60
-                    ),
-                )
-            ],
+            origins=origins,
             default_cache_behavior=aws.cloudfront.DistributionDefaultCacheBehaviorArgs(
-                target_origin_id="alb",
+                # The fail-over: every request to the standby's ALB (dr.active).
+                target_origin_id="standby" if standby_origin is not None and standby_origin.active else "alb",
                 # Content is only ever served over HTTPS; plain-HTTP requests get a redirect, never content.
                 viewer_protocol_policy="redirect-to-https",
                 allowed_methods=["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"],
@@ -252,7 +298,6 @@ class Edge(pulumi.ComponentResource):
         for host in args.hosts:
             self._alias(host, self.distribution.domain_name, CLOUDFRONT_ZONE_ID)
 
-        self.internal_auth = args.internal_auth or self._minimal_internal_auth()
         self.register_outputs(
             {
                 "albArn": self.alb.arn,
@@ -274,6 +319,12 @@ class Edge(pulumi.ComponentResource):
             validation_method="DNS",
             opts=opts,
         )
+        if self._args.standby_of is not None:
+            # ACM's validation record is the same for a name in one account, in every region (it derives from the
+            # name and the account: https://dev.classmethod.jp/articles/tsnote-acm-dns-validation-cname-check/), so
+            # the primary's record validates this certificate too; a record of the standby's own would be deleted
+            # with the standby, and the primary's renewals with it.
+            return aws.acm.CertificateValidation(f"{env}-{purpose}-cert-validated", certificate_arn=cert.arn, opts=opts)
         # The domain and its wildcard share one validation record, and so do both regions' certificates:
         # the record is the same for a name in one account, hence allow_overwrite.
         option = cert.domain_validation_options.apply(lambda options: next(o for o in options if o.domain_name == domain))
@@ -320,7 +371,7 @@ class Edge(pulumi.ComponentResource):
             ],
             # CloudFront's standard logs are written through a bucket ACL, which needs ObjectWriter-or-preferred.
             object_ownership="BucketOwnerPreferred",
-            expire_days=400 if self._args.prod else 30,
+            expire_days=PROD_LOG_DAYS if self._args.prod else 30,
         )
         return logs.bucket
 

@@ -45,11 +45,12 @@ class WafArgs(InContext):
     log_retention_days: int
     global_provider: aws.Provider  # us-east-1: where CLOUDFRONT-scope ACLs and their logs live
     upload_paths: list[str]  # path prefixes where bodies over 8 KB are expected (PlatformSettings.upload_paths)
+    cloudfront: bool = True  # False on a standby, which has no distribution of its own (docs/disaster-recovery.md)
 
 
 class Waf(pulumi.ComponentResource):
     regional_acl: aws.wafv2.WebAcl
-    cloudfront_acl: aws.wafv2.WebAcl
+    cloudfront_acl: aws.wafv2.WebAcl | None
 
     def __init__(self, name: str, args: WafArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:edge:Waf", name, None, opts)
@@ -57,8 +58,9 @@ class Waf(pulumi.ComponentResource):
         self.regional_acl = self._acl("alb", "REGIONAL", args.logs_key_arn, None)
         # The logs key lives in ap-northeast-1 and KMS keys don't cross regions: the us-east-1 group uses
         # CloudWatch's own encryption. Its content is redacted of credentials, like the regional one.
-        self.cloudfront_acl = self._acl("cloudfront", "CLOUDFRONT", None, args.global_provider)
-        self.register_outputs({"regionalAclArn": self.regional_acl.arn, "cloudfrontAclArn": self.cloudfront_acl.arn})
+        self.cloudfront_acl = self._acl("cloudfront", "CLOUDFRONT", None, args.global_provider) if args.cloudfront else None
+        cloudfront_arn = self.cloudfront_acl.arn if self.cloudfront_acl else None
+        self.register_outputs({"regionalAclArn": self.regional_acl.arn, "cloudfrontAclArn": cloudfront_arn})
 
     def _rate(self, scope: str) -> aws.wafv2.WebAclRuleStatementRateBasedStatementArgs:
         """Per viewer IP. The ALB sees CloudFront's VPC-origin addresses and the calling tasks, never a viewer: its ACL

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import pulumi
 
 from components.data.data import Data
-from components.edge.edge import Edge, EdgeArgs
+from components.dr import stack_reference
+from components.edge.edge import Edge, EdgeArgs, StandbyOrigin, origin_host
 from components.edge.waf import Waf, WafArgs
 from components.lib.context import InContext
 from components.lib.contracts import Telemetry
@@ -73,6 +74,7 @@ class Platform(pulumi.ComponentResource):
                 log_retention_days=platform.log_retention_days,
                 global_provider=args.providers.global_,
                 upload_paths=platform.upload_paths(),
+                cloudfront=settings.dr.primary_stack is None,
             ),
             child,
         )
@@ -88,12 +90,14 @@ class Platform(pulumi.ComponentResource):
                 vpc_cidr=str(settings.network.vpc_cidr),
                 private_subnet_ids=network.private_subnet_ids,
                 regional_acl_arn=self.waf.regional_acl.arn,
-                cloudfront_acl_arn=self.waf.cloudfront_acl.arn,
+                cloudfront_acl_arn=self.waf.cloudfront_acl.arn if self.waf.cloudfront_acl else None,
                 global_provider=args.providers.global_,
                 prod=settings.prod,
                 internal_auth=security.internal_auth,
                 test_listener_port=settings.deploy.test_listener_port if blue_green else None,
                 service_hosts=tuple(platform.service_hosts()),
+                standby_of=settings.dr.primary_stack,
+                standby_origin=self._standby_origin(settings, child),
             ),
             child,
         )
@@ -138,7 +142,7 @@ class Platform(pulumi.ComponentResource):
         self.register_outputs(
             {
                 "clusterArn": self.cluster.cluster.arn,
-                "cdnDomainName": edge.distribution.domain_name,
+                "cdnDomainName": edge.distribution.domain_name if edge.distribution else None,
                 "taskSecurityGroupIds": {env: e.security_group_ids for env, e in self.environments.items()},
             }
         )
@@ -148,7 +152,18 @@ class Platform(pulumi.ComponentResource):
         environment and service (deploy/render.py reads it)."""
         return {
             "clusterArn": self.cluster.cluster.arn,
-            "cdnDomainName": self.edge.distribution.domain_name,
+            "cdnDomainName": self.edge.distribution.domain_name if self.edge.distribution else None,
             "taskSecurityGroupIds": {env: e.security_group_ids for env, e in self.environments.items()},
             "deploy": {env: e.deploy for env, e in self.environments.items()},
         }
+
+    @staticmethod
+    def _standby_origin(settings: Settings, opts: pulumi.ResourceOptions) -> StandbyOrigin | None:
+        """A primary's standby ALB, from the standby's outputs: only once the standby is up (`dr.standbyUp`), since a
+        reference to a stack that doesn't exist yet fails, and the standby's first deploy follows the primary's."""
+        dr = settings.dr
+        if dr.standby_stack is None or not dr.standby_up:
+            return None
+        standby = stack_reference(dr.standby_stack, opts)
+        host = origin_host(settings.platform.domain, dr.standby_stack)
+        return StandbyOrigin(vpc_origin_id=standby.require_output("vpcOriginId"), host=host, active=dr.active == "standby")

@@ -105,14 +105,17 @@ def kms_key(purpose: str, used_for: str, statements: list[dict], *, env: str, pa
         policy=json.dumps({"Version": "2012-10-17", "Statement": statements}),
         opts=pulumi.ResourceOptions(parent=parent, protect=protect),
     )
-    aws.kms.Alias(
-        f"{name}-alias", name=f"alias/kanna/{env}/{purpose}", target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=parent)
-    )
+    aws.kms.Alias(f"{name}-alias", name=key_alias(env, purpose), target_key_id=key.key_id, opts=pulumi.ResourceOptions(parent=parent))
     return key
 
 
 # The services that store data with the data key (kms:ViaService, <service>.<region>.amazonaws.com).
 DATA_SERVICES = ("rds", "elasticache", "s3", "ec2", "ecr", "dynamodb", "backup", "sqs", "sns")
+
+
+def key_alias(env: str, purpose: str) -> str:
+    """The alias of one of a stack's keys: another stack names the key by it (components/dr), since its id is random."""
+    return f"alias/kanna/{env}/{purpose}"
 
 
 class Keys(pulumi.ComponentResource):

@@ -124,4 +124,7 @@ NOT_PRICED: dict[str, str] = {
     "gcp:storage/bucket:Bucket": "storage and operations: no usage assumption yet",
     "gcp:storage/transferJob:TransferJob": "S3 egress to GCP per GB: no usage assumption yet",
     "aws:kinesis/firehoseDeliveryStream:FirehoseDeliveryStream": "ingestion per GB (in 5 KB records): no usage assumption for the export log groups yet",
+    "aws:rds/globalCluster:GlobalCluster": "replicated write I/Os and the transfer to the secondary region: no usage assumption yet",
+    "aws:s3/bucketReplicationConfig:BucketReplicationConfig": "Replication Time Control and inter-region transfer per GB: no usage assumption yet",
+    "aws:ecr/replicationConfiguration:ReplicationConfiguration": "inter-region transfer and the replicas' storage per GB: no usage assumption yet",
 }
