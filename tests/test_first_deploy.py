@@ -184,6 +184,8 @@ def _integration_policy(stack: RecordedStack, env: str) -> list[dict]:
 
 
 def test_integration_role_trusts_the_site_account_and_writes_only_the_stack_logs(prod: RecordedStack, dev: RecordedStack) -> None:
+    # The prod account runs prod (Tokyo) and its standby prod-dr (Osaka); CloudFront's logs are in us-east-1.
+    regions = {"prod": ("ap-northeast-1", "ap-northeast-3", "us-east-1"), "dev": ("ap-northeast-1", "us-east-1")}
     for stack, account in ((prod, "111111111111"), (dev, "222222222222")):
         env = stack.recording.stack
         # The integration is the account's (account/, one per AWS account); what it subscribes is the workload's.
@@ -194,7 +196,7 @@ def test_integration_role_trusts_the_site_account_and_writes_only_the_stack_logs
         assert all(s["Resource"] != "*" for s in writes.values())
         assert writes["LogAutosubscriptionBuckets"]["Resource"] == f"arn:aws:s3:::kanna-{env}-*"
         assert writes["LogAutosubscriptionLogGroups"]["Resource"] == [
-            f"arn:aws:logs:{region}:{account}:log-group:*" for region in ("ap-northeast-1", "us-east-1")
+            f"arn:aws:logs:{region}:{account}:log-group:*" for region in regions[env]
         ]
         # The edge's log bucket, which Datadog subscribes the forwarder to, is within the pattern.
         edge_logs = stack.one("aws:s3/bucket:Bucket", f"{env}-edge-logs")
