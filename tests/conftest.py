@@ -50,6 +50,12 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "records(job, ...): the test reads `recorded(job)` (recorded in a forked child)")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The tests that read a CLI run or a forked variant go last (in their order), so that this process does all
+    its own work while those run on the other core, and waits for them, if at all, only at the end."""
+    items.sort(key=lambda item: any(True for name in ("cli", "records") for _ in item.iter_markers(name)))
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the CLI runs and the variants that the selected tests read, and only those: a `-k` run of one test starts none."""
     from preflight import ROOT

@@ -13,9 +13,9 @@ import pytest
 from account.settings import load
 from policies.governance import ACCOUNT_WIDE
 from preflight import ACCOUNT, STACKS
-from preflight.program import Recording, record, stack_config
+from preflight.program import Recording, stack_config
 from settings import SettingsError, regions
-from tests.conftest import recording
+from tests.conftest import recorded, recording, variant
 from tests.kit import RecordedStack
 
 # Once per AWS account: two stacks of one account (prod and prod-dr) must not both own one of these. The pack's
@@ -75,14 +75,18 @@ def test_every_workload_stack_has_the_baseline_of_its_account() -> None:
         assert config.get("kanna-infra:homeRegion", regions.DEFAULT_REGION) == homes[account], stack
 
 
-def test_config_records_global_resource_types_in_the_home_region_only(monkeypatch: pytest.MonkeyPatch) -> None:
+# dev as a second region of its account would run it (its home elsewhere): recorded in a forked child.
+DEV_AWAY_FROM_HOME = variant(
+    "dev", "update", {**stack_config("dev")[0], "kanna-infra:homeRegion": "ap-northeast-3"}, stack_config("dev")[1]
+)
+
+
+@pytest.mark.records(DEV_AWAY_FROM_HOME)
+def test_config_records_global_resource_types_in_the_home_region_only() -> None:
     recorder = RecordedStack(recording("dev")).of_type("aws:cfg/recorder:Recorder")[0]
     assert recorder.inputs["recordingGroup"] == {"allSupported": True, "includeGlobalResourceTypes": True}
-    # A second region of the account (Osaka, as prod-dr will be) records its regional types and no IAM.
-    monkeypatch.setitem(regions.REGIONS, "ap-northeast-3", regions.REGIONS["ap-northeast-1"])
-    config, secrets = stack_config("dev")
-    away = RecordedStack(record("dev", "update", {**config, "kanna-infra:homeRegion": "ap-northeast-3"}, secrets))
-    (recorder,) = away.of_type("aws:cfg/recorder:Recorder")
+    # A second region of the account (Osaka, as prod-dr is) records its regional types and no IAM.
+    (recorder,) = RecordedStack(recorded(DEV_AWAY_FROM_HOME)).of_type("aws:cfg/recorder:Recorder")
     assert recorder.inputs["recordingGroup"] == {"allSupported": True, "includeGlobalResourceTypes": False}
 
 
