@@ -20,7 +20,7 @@ from components.security.keys import key_alias
 from preflight import ACCOUNT as ACCOUNT_PROJECT
 from preflight import STACKS
 from preflight.mocks import STACK_OUTPUTS, _stack_secrets
-from preflight.program import Registration, record, stack_config
+from preflight.program import Registration, stack_config
 from settings import of_stack, regions_in_use
 from settings.services import CATALOG
 from tests.conftest import recorded, recording, variant
@@ -75,8 +75,11 @@ def test_the_standby_clusters_are_secondaries_of_prods_global_databases(prod: Re
     assert glob.inputs["globalClusterIdentifier"] == global_cluster_id("prod", engine) == secondary.inputs["globalClusterIdentifier"]
     assert glob.protect and glob.inputs["forceDestroy"] is True and glob.inputs["deletionProtection"] is True
     assert "globalClusterIdentifier" not in primary.inputs  # the GlobalCluster adopts the existing cluster
-    for cluster in (primary, secondary):
-        assert cluster.ignore_changes == ["globalClusterIdentifier"] and cluster.protect
+    # The provider's read drops globalClusterIdentifier; RDS reports the primary's ARN as a secondary's
+    # replicationSourceIdentifier, which the program never sets (pulumi_aws GlobalCluster examples).
+    assert primary.ignore_changes == ["globalClusterIdentifier"]
+    assert secondary.ignore_changes == ["globalClusterIdentifier", "replicationSourceIdentifier"]
+    assert primary.protect and secondary.protect
     # The same engine and version (a global database's members must match).
     assert {k: secondary.inputs[k] for k in ("engine", "engineVersion")} == {k: primary.inputs[k] for k in ("engine", "engineVersion")}
     # No master user of its own, and RDS manages no password on either side (it can't, for a global database).
@@ -132,6 +135,9 @@ def test_audit_and_alb_logs_replicate_to_osaka_replicas(dr: RecordedStack) -> No
         destination = rule["destination"]
         (replica,) = dr.deps(config, "rules", "aws:s3/bucket:Bucket")
         assert replica.name == f"prod-dr-{key}-replica" and replica.protect and region_of(dr, replica) == "ap-northeast-3"
+        # Created only once the replica is versioned (PutBucketReplication rejects an unversioned destination).
+        versioning = dr.one("aws:s3/bucketVersioning:BucketVersioning", f"{replica.name}-versioning")
+        assert versioning.urn in config.dependencies and dr.deps(versioning, "bucket") == [replica]
         assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
         assert destination["metrics"]["status"] == "Enabled" and rule["deleteMarkerReplication"] == {"status": "Disabled"}
         encrypted = key == "cloudtrail"
