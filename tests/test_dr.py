@@ -271,3 +271,21 @@ def test_the_scp_allows_exactly_the_regions_the_stacks_use() -> None:
     assert regions_in_use() == sorted({of_stack(s).region for s in STACKS}) == ["ap-northeast-1", "ap-northeast-3"]
     condition: dict[str, Any] = scp("regions")["Statement"][0]["Condition"]
     assert condition == {"StringNotEquals": {"aws:RequestedRegion": [*regions_in_use(), "us-east-1"]}}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_new_user_secrets_log_rotation_in_through_our_master_secret(prod: RecordedStack, engine: str) -> None:
+    """A global database's master password is ours, not RDS's: a user secret's `masterarn` (what the multi-user
+    rotation function logs in with) names our master secret, the one the rotation is granted. Existing secrets
+    keep the RDS-managed one until the runbook re-points them (docs/disaster-recovery.md, first deploys, step 1)."""
+    master = prod.one(SECRET, f"prod-{engine}-master")
+    assert master.inputs["name"] == f"kanna/prod/{engine}/master"
+    (rotation,) = [r for r in prod.of_type("aws:serverlessrepository/cloudFormationStack:CloudFormationStack") if engine in r.name]
+    granted = rotation.inputs["parameters"]["masterSecretArn"]
+    assert granted.startswith("arn:aws:secretsmanager:ap-northeast-1:") and "rds!" not in granted
+    users = [v for v in prod.of_type("aws:secretsmanager/secretVersion:SecretVersion") if v.name.startswith(f"prod-{engine}-")]
+    users = [v for v in users if v.name != f"prod-{engine}-master"]
+    assert len(users) == 3
+    for version in users:
+        assert master in prod.deps(version, "secretString"), version.name
+        assert json.loads(version.inputs["secretString"]["value"])["masterarn"] == granted, version.name
