@@ -167,6 +167,9 @@ class CiAccess(pulumi.ComponentResource):
                     "iam:TagPolicy",
                     "iam:UntagPolicy",
                     "iam:PassRole",
+                    # The first use of a feature creates its service-linked role as the caller: ECS, ELB, RDS, ... and
+                    # prod-dr's ECR replication (AWSServiceRoleForECRReplication, replication.ecr.amazonaws.com:
+                    # https://docs.aws.amazon.com/AmazonECR/latest/userguide/slr-replication.html), deployed with prod's role.
                     "iam:CreateServiceLinkedRole",
                     "iam:List*",
                     "iam:Get*",

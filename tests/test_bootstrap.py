@@ -290,6 +290,11 @@ def test_ci_role_trust_and_permissions(stack: str, kind: str, sub: str, managed:
         assert statements["NotTheCiRoles"]["Effect"] == "Deny"
         assert f"arn:aws:iam::{ACCOUNTS[stack]}:role/kanna-{stack}-*" in statements["NotTheCiRoles"]["Resource"]
         assert statements["NoUsersOrKeys"]["Action"] == ["iam:CreateUser", "iam:CreateAccessKey", "iam:CreateLoginProfile"]
+        # Service-linked roles (prod-dr's first ECR replication creates AWSServiceRoleForECRReplication), outside the deny.
+        slr = f"arn:aws:iam::{ACCOUNTS[stack]}:role/aws-service-role/replication.ecr.amazonaws.com/AWSServiceRoleForECRReplication"
+        allowed = statements["ServiceRolesAndPolicies"]
+        assert "iam:CreateServiceLinkedRole" in allowed["Action"] and allowed["Resource"] == "*"
+        assert not any(fnmatch.fnmatchcase(slr, denied) for denied in statements["NotTheCiRoles"]["Resource"])
 
 
 def test_only_three_roles_per_stack_and_one_oidc_provider_per_account(each_mode: RecordedStack) -> None:

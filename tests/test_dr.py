@@ -1,7 +1,8 @@
 """prod-dr, prod's pilot light in Osaka: the global databases, the replication, zero tasks and the failover routing.
 
-prod and prod-dr are recorded once per session (shared with the other tests); one variant of prod (`dr.active:
-standby`) is recorded for the switch. What the first deploys need (prod before prod-dr exists) is checked on the
+prod and prod-dr are recorded once per session (shared with the other tests). prod's committed stack file has no
+`standbyUp` (prod-dr doesn't exist before its first up), so the failover wiring is read on a variant of prod with
+`standbyUp` set (recorded in a forked child), and one more (`dr.active: standby`) for the switch. What the first deploys need (prod before prod-dr exists) is checked on the
 functions that decide it, without a recording.
 """
 
@@ -19,10 +20,10 @@ from components.security.keys import key_alias
 from preflight import ACCOUNT as ACCOUNT_PROJECT
 from preflight import STACKS
 from preflight.mocks import STACK_OUTPUTS, _stack_secrets
-from preflight.program import Registration, record, stack_config
+from preflight.program import Registration, stack_config
 from settings import of_stack, regions_in_use
 from settings.services import CATALOG
-from tests.conftest import recording
+from tests.conftest import recorded, recording, variant
 from tests.kit import RecordedStack
 
 CLUSTER, GLOBAL = "aws:rds/cluster:Cluster", "aws:rds/globalCluster:GlobalCluster"
@@ -32,9 +33,24 @@ DISTRIBUTION = "aws:cloudfront/distribution:Distribution"
 ACCOUNT = "111111111111"
 
 
+def _prod_with(**dr: object) -> Any:
+    config, secret_keys = stack_config("prod")
+    return variant("prod", "update", {**config, "kanna-infra:dr": json.dumps({"standbyStack": "prod-dr", **dr})}, secret_keys)
+
+
+PROD_STANDBY_UP = _prod_with(standbyUp=True)  # runbook step 3: after prod-dr's first up
+PROD_FAILED_OVER = _prod_with(standbyUp=True, active="standby")
+standby_up = pytest.mark.records(PROD_STANDBY_UP)
+
+
 @pytest.fixture(scope="module")
 def dr() -> RecordedStack:
     return RecordedStack(recording("prod-dr"))
+
+
+@pytest.fixture(scope="module")
+def prod_up() -> RecordedStack:
+    return RecordedStack(recorded(PROD_STANDBY_UP))
 
 
 @pytest.fixture(scope="module")
@@ -59,8 +75,11 @@ def test_the_standby_clusters_are_secondaries_of_prods_global_databases(prod: Re
     assert glob.inputs["globalClusterIdentifier"] == global_cluster_id("prod", engine) == secondary.inputs["globalClusterIdentifier"]
     assert glob.protect and glob.inputs["forceDestroy"] is True and glob.inputs["deletionProtection"] is True
     assert "globalClusterIdentifier" not in primary.inputs  # the GlobalCluster adopts the existing cluster
-    for cluster in (primary, secondary):
-        assert cluster.ignore_changes == ["globalClusterIdentifier"] and cluster.protect
+    # The provider's read drops globalClusterIdentifier; RDS reports the primary's ARN as a secondary's
+    # replicationSourceIdentifier, which the program never sets (pulumi_aws GlobalCluster examples).
+    assert primary.ignore_changes == ["globalClusterIdentifier"]
+    assert secondary.ignore_changes == ["globalClusterIdentifier", "replicationSourceIdentifier"]
+    assert primary.protect and secondary.protect
     # The same engine and version (a global database's members must match).
     assert {k: secondary.inputs[k] for k in ("engine", "engineVersion")} == {k: primary.inputs[k] for k in ("engine", "engineVersion")}
     # No master user of its own, and RDS manages no password on either side (it can't, for a global database).
@@ -72,7 +91,9 @@ def test_the_standby_clusters_are_secondaries_of_prods_global_databases(prod: Re
     assert region_of(prod, primary) == "ap-northeast-1"
 
 
-def test_the_standby_makes_no_users_and_reads_the_replicas_of_prods_secrets(prod: RecordedStack, dr: RecordedStack) -> None:
+@standby_up
+def test_the_standby_makes_no_users_and_reads_the_replicas_of_prods_secrets(prod_up: RecordedStack, dr: RecordedStack) -> None:
+    prod = prod_up
     assert not dr.of_type("aws:secretsmanager/secretRotation:SecretRotation")
     assert [s.inputs["name"] for s in dr.of_type(SECRET) if "/mysql/" in s.inputs["name"] or "/postgres/" in s.inputs["name"]] == []
     # prod replicates its master and user secrets to Osaka, under the standby's secrets key, by that key's alias.
@@ -114,6 +135,9 @@ def test_audit_and_alb_logs_replicate_to_osaka_replicas(dr: RecordedStack) -> No
         destination = rule["destination"]
         (replica,) = dr.deps(config, "rules", "aws:s3/bucket:Bucket")
         assert replica.name == f"prod-dr-{key}-replica" and replica.protect and region_of(dr, replica) == "ap-northeast-3"
+        # Created only once the replica is versioned (PutBucketReplication rejects an unversioned destination).
+        versioning = dr.one("aws:s3/bucketVersioning:BucketVersioning", f"{replica.name}-versioning")
+        assert versioning.urn in config.dependencies and dr.deps(versioning, "bucket") == [replica]
         assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
         assert destination["metrics"]["status"] == "Enabled" and rule["deleteMarkerReplication"] == {"status": "Disabled"}
         encrypted = key == "cloudtrail"
@@ -160,7 +184,9 @@ def test_every_service_waits_at_zero_tasks(dr: RecordedStack) -> None:
     assert set(platform.sizes) == {"*"} and all(platform.size(name).min_tasks == 0 for name in CATALOG)
 
 
-def test_prods_distribution_fails_over_to_the_osaka_alb(prod: RecordedStack, dr: RecordedStack) -> None:
+@standby_up
+def test_prods_distribution_fails_over_to_the_osaka_alb(prod_up: RecordedStack, dr: RecordedStack) -> None:
+    prod = prod_up
     (distribution,) = prod.of_type(DISTRIBUTION)
     origins = {o["originId"]: o for o in distribution.inputs["origins"]}
     standby = origins["standby"]
@@ -183,12 +209,19 @@ def test_prods_distribution_fails_over_to_the_osaka_alb(prod: RecordedStack, dr:
     assert acl.inputs["scope"] == "REGIONAL" and region_of(dr, acl) == "ap-northeast-3"
 
 
+@pytest.mark.records(PROD_FAILED_OVER)
 def test_failing_over_is_a_setting_of_prod() -> None:
-    config, secret_keys = stack_config("prod")
-    config = {**config, "kanna-infra:dr": json.dumps({"standbyStack": "prod-dr", "standbyUp": True, "active": "standby"})}
-    failed_over = RecordedStack(record("prod", "update", config, secret_keys))
+    failed_over = RecordedStack(recorded(PROD_FAILED_OVER))
     (distribution,) = failed_over.of_type(DISTRIBUTION)
     assert distribution.inputs["defaultCacheBehavior"]["targetOriginId"] == "standby"
+
+
+def test_the_committed_prod_waits_for_the_standby(prod: RecordedStack) -> None:
+    """Runbook order: prod's committed file has no standbyUp until prod-dr's first up (docs/disaster-recovery.md)."""
+    assert of_stack("prod").dr.standby_stack == "prod-dr" and not of_stack("prod").dr.standby_up
+    (distribution,) = prod.of_type(DISTRIBUTION)
+    assert [o["originId"] for o in distribution.inputs["origins"]] == ["alb"]
+    assert all(not s.inputs.get("replicas") for s in prod.of_type(SECRET))
 
 
 def test_prods_first_deploy_needs_nothing_of_the_standby() -> None:
@@ -197,6 +230,32 @@ def test_prods_first_deploy_needs_nothing_of_the_standby() -> None:
     recovery = data_recovery("prod", before, None)
     assert recovery is not None and recovery.primary and list(recovery.secret_replicas) == []
     assert Platform._standby_origin(before, None) is None  # type: ignore[arg-type]  # returns before it makes anything
+
+
+@standby_up
+def test_service_hosts_resolve_to_the_standbys_alb_only_inside_its_vpc(prod_up: RecordedStack, dr: RecordedStack) -> None:
+    """prod owns the public records of its service hosts; inside Osaka's VPC a private zone of each host answers
+    (Resolver takes the most specific zone), with the Osaka ALB."""
+    hosts = of_stack("prod").platform.service_hosts()
+    assert hosts and hosts == of_stack("prod-dr").platform.service_hosts()  # a standby takes its primary's hosts
+    (prod_alb,), (dr_alb,) = prod_up.of_type("aws:lb/loadBalancer:LoadBalancer"), dr.of_type("aws:lb/loadBalancer:LoadBalancer")
+    (vpc,) = dr.of_type("aws:ec2/vpc:Vpc")
+    assert vpc.inputs["enableDnsSupport"] is True and vpc.inputs["enableDnsHostnames"] is True  # private zones need both
+    zones = {z.inputs["name"]: z for z in dr.of_type("aws:route53/zone:Zone")}
+    assert sorted(zones) == sorted(hosts)
+    for stack, alb in ((prod_up, prod_alb), (dr, dr_alb)):
+        for host in hosts:
+            (record_,) = [r for r in stack.of_type("aws:route53/record:Record") if r.inputs["name"] == host]
+            assert stack.deps(record_, "aliases") == [alb], host
+            if stack is prod_up:
+                assert "zoneId" in record_.inputs and not stack.deps(record_, "zoneId")  # the public zone, looked up
+            else:
+                zone = zones[host]
+                assert stack.deps(record_, "zoneId") == [zone] and len(zone.inputs["vpcs"]) == 1
+                assert stack.deps(zone, "vpcs") == [vpc] and zone.inputs["vpcs"][0]["vpcRegion"] == "ap-northeast-3"
+    # No record of prod-dr's in the public zone but its own origin host.
+    public = [r.inputs["name"] for r in dr.of_type("aws:route53/record:Record") if not dr.deps(r, "zoneId")]
+    assert public == [origin_host("example.com", "prod-dr")]
 
 
 def test_the_standby_previews_first_with_its_primarys_outputs_known(dr_first: RecordedStack) -> None:
@@ -212,3 +271,21 @@ def test_the_scp_allows_exactly_the_regions_the_stacks_use() -> None:
     assert regions_in_use() == sorted({of_stack(s).region for s in STACKS}) == ["ap-northeast-1", "ap-northeast-3"]
     condition: dict[str, Any] = scp("regions")["Statement"][0]["Condition"]
     assert condition == {"StringNotEquals": {"aws:RequestedRegion": [*regions_in_use(), "us-east-1"]}}
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_new_user_secrets_log_rotation_in_through_our_master_secret(prod: RecordedStack, engine: str) -> None:
+    """A global database's master password is ours, not RDS's: a user secret's `masterarn` (what the multi-user
+    rotation function logs in with) names our master secret, the one the rotation is granted. Existing secrets
+    keep the RDS-managed one until the runbook re-points them (docs/disaster-recovery.md, first deploys, step 1)."""
+    master = prod.one(SECRET, f"prod-{engine}-master")
+    assert master.inputs["name"] == f"kanna/prod/{engine}/master"
+    (rotation,) = [r for r in prod.of_type("aws:serverlessrepository/cloudFormationStack:CloudFormationStack") if engine in r.name]
+    granted = rotation.inputs["parameters"]["masterSecretArn"]
+    assert granted.startswith("arn:aws:secretsmanager:ap-northeast-1:") and "rds!" not in granted
+    users = [v for v in prod.of_type("aws:secretsmanager/secretVersion:SecretVersion") if v.name.startswith(f"prod-{engine}-")]
+    users = [v for v in users if v.name != f"prod-{engine}-master"]
+    assert len(users) == 3
+    for version in users:
+        assert master in prod.deps(version, "secretString"), version.name
+        assert json.loads(version.inputs["secretString"]["value"])["masterarn"] == granted, version.name

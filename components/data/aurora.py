@@ -148,8 +148,10 @@ class AuroraCluster(pulumi.ComponentResource):
             else None,
             # The provider's read leaves globalClusterIdentifier out of the state, so every later update would
             # send it empty and detach the cluster from its global database
-            # (cloudposse/terraform-aws-rds-cluster#281, terraform-aws-modules/terraform-aws-rds-aurora#162).
-            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(ignore_changes=["globalClusterIdentifier"]))
+            # (cloudposse/terraform-aws-rds-cluster#281, terraform-aws-modules/terraform-aws-rds-aurora#162). A secondary
+            # also ignores replicationSourceIdentifier: RDS reports the primary's ARN there, which the program never
+            # sets (the provider's GlobalCluster examples, pulumi_aws/rds/global_cluster.py), so every preview would diff.
+            opts=pulumi.ResourceOptions.merge(stateful, pulumi.ResourceOptions(ignore_changes=_global_ignores(g.primary)))
             if g is not None
             else stateful,
         )
@@ -282,3 +284,8 @@ class AuroraCluster(pulumi.ComponentResource):
     def admit(self, clients: Mapping[str, pulumi.Input[str]]) -> None:
         """Lets these clients (name -> task security group id) reach the store's port; nothing else can."""
         admit(self, self._base, self.security_group, self.port, clients)
+
+
+def _global_ignores(primary: bool) -> list[str]:
+    """What a member of a global database leaves to RDS (see the cluster's comment)."""
+    return ["globalClusterIdentifier"] if primary else ["globalClusterIdentifier", "replicationSourceIdentifier"]

@@ -140,7 +140,7 @@ class Replication(pulumi.ComponentResource):
         )
 
         sources = args.sources
-        self.replicas = {
+        replicas = {
             b.key: secure_bucket(
                 f"{env}-{b.key}-replica",
                 parent=self,
@@ -148,7 +148,7 @@ class Replication(pulumi.ComponentResource):
                 protect=args.protect,
                 object_lock=b.object_lock,
                 expire_days=b.expire_days,
-            ).bucket
+            )
             for b in args.buckets
         }
         self.role = aws.iam.Role(
@@ -157,7 +157,7 @@ class Replication(pulumi.ComponentResource):
             assume_role_policy=trust_policy("s3.amazonaws.com", {"StringEquals": {"aws:SourceAccount": args.account_id}}),
             opts=child,
         )
-        replica_arns = [self.replicas[b.key].arn for b in args.buckets]
+        replica_arns = [replicas[b.key].arn for b in args.buckets]
         aws.iam.RolePolicy(
             f"{env}-replication",
             role=self.role.id,
@@ -172,11 +172,16 @@ class Replication(pulumi.ComponentResource):
                 region=args.primary_region,
                 bucket=sources.apply(lambda s, key=b.key: s[key]["name"]),
                 role=self.role.arn,
-                rules=[_rule(b, self.replicas[b.key].arn, args.logs_key_arn)],
-                opts=child,
+                rules=[_rule(b, replicas[b.key].arn, args.logs_key_arn)],
+                # PutBucketReplication rejects a destination that isn't versioned yet (S3's DstBucketUnversioned), and the
+                # replica's versioning is a resource of its own: the provider's examples depend on it
+                # (pulumi_aws/s3/bucket_replication_config.py). The sources are the primary's buckets, versioned by
+                # secure_bucket in their own stacks, which exist before the standby (docs/disaster-recovery.md).
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[replicas[b.key].versioning]),
             )
             for b in args.buckets
         }
+        self.replicas = {key: replica.bucket for key, replica in replicas.items()}
         self.register_outputs({"replicas": {key: bucket.bucket for key, bucket in self.replicas.items()}, "role": self.role.arn})
 
 

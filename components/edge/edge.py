@@ -223,7 +223,10 @@ class Edge(pulumi.ComponentResource):
         self._alias(origin, self.alb.dns_name, self.alb.zone_id)
         # Internal hosts: private addresses only (the ALB is internal); callers get them as <SERVICE>_URL.
         for host in args.service_hosts:
-            self._alias(host, self.alb.dns_name, self.alb.zone_id)
+            if standby:
+                self._private_alias(host)
+            else:
+                self._alias(host, self.alb.dns_name, self.alb.zone_id)
 
         # --- CloudFront ------------------------------------------------------------------------------
         # A VPC origin needs an internal ALB and an internet gateway on the VPC (the network has one for NAT); the
@@ -349,6 +352,30 @@ class Edge(pulumi.ComponentResource):
             name=host,
             type="A",
             aliases=[aws.route53.RecordAliasArgs(name=target, zone_id=zone_id, evaluate_target_health=False)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _private_alias(self, host: str) -> None:
+        """A standby's service host: the primary owns the public record (a second CREATE of it fails, and an overwrite
+        would send the primary's calls to the standby's idle ALB), so the standby answers it only inside its own VPC,
+        from a private zone named exactly the host. Route 53 Resolver answers from the most specific matching zone
+        ("Public and private hosted zones that have overlapping namespaces",
+        https://docs.aws.amazon.com/Route53/latest/DeveloperGuide/hosted-zone-private-considerations.html; the VPC needs
+        enableDnsHostnames and enableDnsSupport, which the network sets), so the standby's tasks reach its own ALB."""
+        args = self._args
+        zone = aws.route53.Zone(
+            f"{host}-private-zone",
+            name=host,
+            comment=f"{host} inside {args.env}'s VPC only (its primary has the public record)",
+            vpcs=[aws.route53.ZoneVpcArgs(vpc_id=args.vpc_id, vpc_region=args.region)],
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        aws.route53.Record(
+            f"{host}-private-a",
+            zone_id=zone.zone_id,
+            name=host,
+            type="A",
+            aliases=[aws.route53.RecordAliasArgs(name=self.alb.dns_name, zone_id=self.alb.zone_id, evaluate_target_health=False)],
             opts=pulumi.ResourceOptions(parent=self),
         )
 

@@ -35,6 +35,7 @@ class SecureBucket:
     bucket: aws.s3.Bucket
     policy: aws.s3.BucketPolicy
     public_access_block: aws.s3.BucketPublicAccessBlock
+    versioning: aws.s3.BucketVersioning  # what waits for versioning (a replication destination) depends on this
 
     @property
     def id(self) -> pulumi.Output[str]:
@@ -200,4 +201,4 @@ def secure_bucket(
         # The public access block first: with it, a mistaken public statement is refused instead of applied.
         opts=opts(depends_on=[public_access_block, *(depends_on or [])]),
     )
-    return SecureBucket(bucket, policy, public_access_block)
+    return SecureBucket(bucket, policy, public_access_block, versioning)
