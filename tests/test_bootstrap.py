@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from bootstrap.settings import BootstrapSettingsError, load
-from bootstrap.state import admin_arns, secrets_provider, state_bucket_name
+from bootstrap.state import admin_arns, backend_url, secrets_provider, state_bucket_name
 from preflight import BOOTSTRAP, ROOT
 from preflight.analyzer import PolicyPack
 from preflight.program import Registration
@@ -403,6 +403,16 @@ def test_state_replica_policy() -> None:
     replication, *admins = others["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert replication.endswith(":role/state-replication") and admins == admin_arns(MANAGEMENT)
     assert recorded.deps(policy, "policy", ROLE) == [role]
+
+
+def test_replica_backend_url_in_docs_and_outputs() -> None:
+    """The one name of the replica (`state_bucket_name`) is what the runbook logs in to and what bootstrap exports."""
+    url = backend_url(state_bucket_name(MANAGEMENT, OSAKA), OSAKA)
+    assert management().outputs["replicaBackendUrl"] == url
+    runbook = (ROOT / "docs" / "disaster-recovery.md").read_text().replace("$MANAGEMENT", MANAGEMENT)
+    assert url.removesuffix("&awssdk=v2") + "&awssdk=v2&profile=management-admin" in runbook
+    assert "pulumi stack export -s prod-dr" in runbook and "pulumi stack import -s prod-dr" in runbook
+    assert url in (ROOT / "docs" / "state.md").read_text()
 
 
 def test_state_replication_rule(each_mode: RecordedStack) -> None:
