@@ -42,9 +42,10 @@ def standbys_in_use() -> dict[str, dict[str, str]]:
     names its primary in `dr.primaryStack`), so bootstrap types no region or stack name a second time."""
     found: dict[str, dict[str, str]] = {}
     for path in sorted(PROJECT_DIR.glob("Pulumi.*.yaml")):
-        stack = of_stack(path.name.split(".")[1])
+        name = path.name.split(".")[1]
+        stack = of_stack(name)
         if stack.dr.primary_stack is not None:
-            found.setdefault(stack.dr.primary_stack, {})[path.name.split(".")[1]] = stack.region
+            found.setdefault(stack.dr.primary_stack, {})[name] = stack.region
     return found
 
 
