@@ -16,13 +16,13 @@ import pulumi  # noqa: E402
 import pulumi_aws as aws  # noqa: E402
 import pulumi_gcp as gcp  # noqa: E402
 
-from bootstrap.ci import CiAccess, CiAccessArgs  # noqa: E402
+from bootstrap.ci import CiAccess, CiAccessArgs, standbys_in_use  # noqa: E402
 from bootstrap.dns import PublicZones, PublicZonesArgs  # noqa: E402
 from bootstrap.gcp_ci import GithubFederation, GithubFederationArgs  # noqa: E402
 from bootstrap.identity import Identity, IdentityArgs  # noqa: E402
 from bootstrap.organization import Organization, OrganizationArgs  # noqa: E402
 from bootstrap.settings import BootstrapSettingsError, from_pulumi  # noqa: E402
-from bootstrap.state import StateBackend, StateBackendArgs, StateGrant  # noqa: E402
+from bootstrap.state import StateBackend, StateBackendArgs, StateGrant, admin_arns  # noqa: E402
 from settings import regions_in_use  # noqa: E402
 
 # 1. Settings, validated before any resource.
@@ -33,11 +33,11 @@ except BootstrapSettingsError as error:
 tags = {"Project": "kanna-bootstrap", "ManagedBy": "pulumi"}
 
 
-def provider(name: str, account_id: str, assume: bool) -> aws.Provider:
+def provider(name: str, account_id: str, assume: bool, region: str | None = None) -> aws.Provider:
     # Member accounts are reached through the role Organizations creates in each of them.
     return aws.Provider(
         name,
-        region=settings.region,
+        region=region or settings.region,
         allowed_account_ids=[account_id],
         assume_roles=[
             aws.ProviderAssumeRoleArgs(
@@ -66,24 +66,50 @@ aws.guardduty.Detector(
 organization = Organization("organization", OrganizationArgs(sorted({settings.region, *regions_in_use()}), settings.accounts), management)
 
 # 3. The state backend, then each stack's CI access in its workload account, then who may use the bucket.
+# The state is replicated to the standbys' region (prod-dr's Osaka, from its stack file), so a standby can be
+# operated when the home region is lost (docs/disaster-recovery.md).
+standbys = {primary: found for primary, found in standbys_in_use().items() if primary in settings.stacks}
+replica_regions = sorted({region for found in standbys.values() for region in found.values()} - {settings.region})
+if len(replica_regions) > 1:
+    raise pulumi.RunError(f"stack 'management': the standbys are in {', '.join(replica_regions)}; allowed: one region, the state replica's")
+replica_region = replica_regions[0] if replica_regions else None
 workload_ids = sorted({settings.account_of(stack).id for stack in settings.stacks})
 state = StateBackend(
     "state",
-    StateBackendArgs(settings.management_account_id, settings.region, workload_ids, settings.state_version_retention_days),
+    StateBackendArgs(
+        settings.management_account_id,
+        settings.region,
+        workload_ids,
+        settings.state_version_retention_days,
+        replica_region=replica_region,
+        replica_provider=provider(f"management-aws-{replica_region}", settings.management_account_id, False, replica_region)
+        if replica_region
+        else None,
+    ),
     management,
 )
 workload = {stack: provider(f"{stack}-aws", settings.account_of(stack).id, assume=True) for stack in settings.stacks}
 ci = {
     stack: CiAccess(
         f"{stack}-ci",
-        CiAccessArgs(stack, settings.account_of(stack).id, settings.github.repository, state.bucket_arn, state.bucket_key.arn),
+        CiAccessArgs(
+            stack,
+            settings.account_of(stack).id,
+            settings.github.repository,
+            state.bucket_arn,
+            state.bucket_key.arn,
+            standbys={
+                standby: provider(f"{standby}-aws", settings.account_of(stack).id, True, region)
+                for standby, region in standbys.get(stack, {}).items()
+            },
+        ),
         pulumi.ResourceOptions(provider=workload[stack]),
     )
     for stack in settings.stacks
 }
 state.restrict_to(
-    [StateGrant(stack, kind, role.arn, writes=kind != "preview") for stack, access in ci.items() for kind, role in access.roles.items()],
-    admins=[f"arn:aws:iam::{settings.management_account_id}:role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_administrator_*"],
+    [StateGrant(access.stacks, kind, role.arn, writes=kind != "preview") for access in ci.values() for kind, role in access.roles.items()],
+    admins=admin_arns(settings.management_account_id),
 )
 
 # 4. The same three CI identities in GCP, through Workload Identity Federation.
@@ -117,6 +143,7 @@ Identity(
 
 pulumi.export("backendUrl", state.url)
 pulumi.export("stateBucket", state.bucket.bucket)
+pulumi.export("replicaBackendUrl", state.replica_url)
 pulumi.export("gcpWorkloadIdentityProvider", federation.provider_name)
 pulumi.export(
     "gcpServiceAccounts",

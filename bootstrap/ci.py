@@ -13,10 +13,12 @@ these roles; each role trusts exactly one kind of token, told apart by its `sub`
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_aws as aws
+
+from settings import PROJECT_DIR, of_stack
 
 from .state import MAIN_PROJECT, secrets_key, state_objects
 
@@ -35,6 +37,18 @@ def subject(repository: str, kind: str, stack: str) -> str:
     }[kind]
 
 
+def standbys_in_use() -> dict[str, dict[str, str]]:
+    """Primary stack -> {its standby stack: the standby's region}, from kanna-infra's committed stack files (a standby
+    names its primary in `dr.primaryStack`), so bootstrap types no region or stack name a second time."""
+    found: dict[str, dict[str, str]] = {}
+    for path in sorted(PROJECT_DIR.glob("Pulumi.*.yaml")):
+        name = path.name.split(".")[1]
+        stack = of_stack(name)
+        if stack.dr.primary_stack is not None:
+            found.setdefault(stack.dr.primary_stack, {})[name] = stack.region
+    return found
+
+
 @dataclass(frozen=True)
 class CiAccessArgs:
     stack: str  # the kanna-infra stack this account runs
@@ -42,16 +56,27 @@ class CiAccessArgs:
     repository: str  # owner/name
     state_bucket_arn: str
     state_bucket_key_arn: pulumi.Input[str]
+    # The stack's standbys (prod-dr for prod), run with these roles in the same account: each gets its own secrets
+    # key in its own region, through that region's provider, so its secrets survive the loss of the primary's region.
+    standbys: dict[str, pulumi.ProviderResource] = field(default_factory=dict)
+
+    @property
+    def stacks(self) -> tuple[str, ...]:
+        """Whose state these roles use: the stack's, then its standbys'."""
+        return (self.stack, *self.standbys)
 
 
 class CiAccess(pulumi.ComponentResource):
     oidc: aws.iam.OpenIdConnectProvider
     secrets_key: aws.kms.Key
+    standby_keys: dict[str, aws.kms.Key]
     roles: dict[str, aws.iam.Role]
+    stacks: tuple[str, ...]  # whose state the roles use (the stack's, then its standbys')
 
     def __init__(self, name: str, args: CiAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("kanna:bootstrap:CiAccess", name, None, opts)
         self._args = args
+        self.stacks = args.stacks
         stack = args.stack
         self.oidc = aws.iam.OpenIdConnectProvider(
             f"{stack}-github-oidc",
@@ -62,6 +87,10 @@ class CiAccess(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.secrets_key = secrets_key(f"{stack}-pulumi-state-key", stack, args.account_id, self)
+        self.standby_keys = {
+            standby: secrets_key(f"{standby}-pulumi-state-key", standby, args.account_id, self, provider=provider)
+            for standby, provider in args.standbys.items()
+        }
         self.roles = {kind: self._role(kind) for kind in KINDS}
         self.register_outputs({f"{kind}Role": role.arn for kind, role in self.roles.items()})
 
@@ -102,7 +131,7 @@ class CiAccess(pulumi.ComponentResource):
             f"{stack}-ci-{kind}-managed", role=role.name, policy_arn=POWER_USER if kind == "deploy" else READ_ONLY, opts=child
         )
         writes = kind != "preview"
-        objects = state_objects(args.state_bucket_arn, stack, MAIN_PROJECT)
+        objects = [o for s in args.stacks for o in state_objects(args.state_bucket_arn, s, MAIN_PROJECT)]
         statements: list[dict] = [
             {"Sid": "ListState", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": args.state_bucket_arn},
             {
@@ -127,7 +156,7 @@ class CiAccess(pulumi.ComponentResource):
                 "Sid": "StackSecrets",
                 "Effect": "Allow",
                 "Action": ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"] if writes else ["kms:Decrypt"],
-                "Resource": self.secrets_key.arn,
+                "Resource": [self.secrets_key.arn, *(key.arn for key in self.standby_keys.values())],
             },
         ]
         if kind == "deploy":

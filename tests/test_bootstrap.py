@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from bootstrap.settings import BootstrapSettingsError, load
+from bootstrap.state import admin_arns, backend_url, secrets_provider, state_bucket_name
 from preflight import BOOTSTRAP, ROOT
 from preflight.analyzer import PolicyPack
 from preflight.program import Registration
@@ -52,6 +53,10 @@ def doc(registration: Registration, key: str) -> dict[str, Any]:
 def provider_account(stack: RecordedStack, registration: Registration) -> str:
     provider = stack.by_urn[registration.provider.rsplit("::", 1)[0]]
     return json.loads(provider.inputs["allowedAccountIds"])[0]
+
+
+def provider_region(stack: RecordedStack, registration: Registration) -> str:
+    return stack.by_urn[registration.provider.rsplit("::", 1)[0]].inputs["region"]
 
 
 # --- SCPs ---------------------------------------------------------------------------------------------
@@ -279,7 +284,9 @@ def test_ci_role_trust_and_permissions(stack: str, kind: str, sub: str, managed:
     statements = {s["Sid"]: s for s in doc(inline, "policy")["Statement"]}
     bucket = f"arn:aws:s3:::kanna-pulumi-state-{MANAGEMENT}"
     if kind == "preview":
-        assert statements["WriteLock"]["Resource"] == [f"{bucket}/.pulumi/locks/kanna-infra/{stack}/*"]
+        # prod's roles run prod-dr as well (same account): its state too.
+        runs = [stack, "prod-dr"] if stack == "prod" else [stack]
+        assert statements["WriteLock"]["Resource"] == [f"{bucket}/.pulumi/locks/kanna-infra/{s}/*" for s in runs]
         assert statements["StackSecrets"]["Action"] == ["kms:Decrypt"]
         assert "WriteState" not in statements
     else:
@@ -298,9 +305,12 @@ def test_ci_role_trust_and_permissions(stack: str, kind: str, sub: str, managed:
 
 
 def test_only_three_roles_per_stack_and_one_oidc_provider_per_account(each_mode: RecordedStack) -> None:
-    assert sorted(r.inputs["name"] for r in each_mode.of_type(ROLE)) == sorted(
+    roles = each_mode.of_type(ROLE)
+    assert sorted(r.inputs["name"] for r in roles if provider_account(each_mode, r) != MANAGEMENT) == sorted(
         f"kanna-{s}-{k}" for s in ("dev", "prod") for k in ("preview", "drift", "deploy")
     )
+    # The management account's only role is S3's, for the state's replication.
+    assert [r.name for r in roles if provider_account(each_mode, r) == MANAGEMENT] == ["state-replication"]
     providers = each_mode.of_type("aws:iam/openIdConnectProvider:OpenIdConnectProvider")
     assert sorted(provider_account(each_mode, p) for p in providers) == sorted([ACCOUNTS["dev"], ACCOUNTS["prod"]])
 
@@ -344,21 +354,152 @@ def test_state_bucket_policy() -> None:
     allowed = others["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
     assert len(allowed) == 7 and allowed[-1].endswith(":role/aws-reserved/sso.amazonaws.com/*/AWSReservedSSO_administrator_*")
     writes = {sid: s["Resource"] for sid, s in statements.items() if sid.endswith("Write")}
-    assert writes["ProdPreviewWrite"] == [f"arn:aws:s3:::kanna-pulumi-state-{MANAGEMENT}/.pulumi/locks/kanna-infra/prod/*"]
+    # prod's roles run prod-dr too (its previews and drift checks): its state, and nothing of dev's.
+    assert writes["ProdPreviewWrite"] == [
+        f"arn:aws:s3:::kanna-pulumi-state-{MANAGEMENT}/.pulumi/locks/kanna-infra/{stack}/*" for stack in ("prod", "prod-dr")
+    ]
+    assert f"arn:aws:s3:::kanna-pulumi-state-{MANAGEMENT}/.pulumi/stacks/kanna-infra/prod-dr.json*" in writes["ProdDeployWrite"]
     assert all("/prod" not in json.dumps(r) for sid, r in writes.items() if sid.startswith("Dev"))
 
 
-def test_stack_files_use_the_secrets_keys_bootstrap_creates() -> None:
+REPLICATION = "aws:s3/bucketReplicationConfig:BucketReplicationConfig"
+OSAKA = "ap-northeast-3"
+
+
+def test_state_replica_protections(each_mode: RecordedStack) -> None:
+    """The replica in Osaka, in the management account: protected, versioned, private, SSE-KMS with its own protected key."""
+    replica = each_mode.one("aws:s3/bucket:Bucket", "state-replica")
+    assert replica.inputs["bucket"] == state_bucket_name(MANAGEMENT, OSAKA) == f"kanna-pulumi-state-{MANAGEMENT}-{OSAKA}"
+    assert replica.protect and provider_account(each_mode, replica) == MANAGEMENT and provider_region(each_mode, replica) == OSAKA
+
+    def about(type_: str) -> Registration:
+        (found,) = [r for r in each_mode.of_type(type_) if each_mode.deps(r, "bucket") == [replica]]
+        assert provider_region(each_mode, found) == OSAKA
+        return found
+
+    assert about("aws:s3/bucketVersioning:BucketVersioning").inputs["versioningConfiguration"]["status"] == "Enabled"
+    sse = about("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    (rule,) = sse.inputs["rules"]
+    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
+    (key,) = each_mode.deps(sse, "rules")
+    assert key.name == "state-replica-key" and key.protect and key.inputs["enableKeyRotation"] is True
+    assert provider_region(each_mode, key) == OSAKA
+    block = about("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").inputs
+    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+    (lifecycle,) = about("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").inputs["rules"]
+    assert lifecycle["noncurrentVersionExpiration"]["noncurrentDays"] == 90  # lifecycle rules are not replicated
+    policy = about("aws:s3/bucketPolicy:BucketPolicy")
+    assert [r.name for r in each_mode.deps(policy, "policy", ROLE)] == ["state-replication"]
+
+
+def test_state_replica_policy() -> None:
+    recorded = management()
+    policy = recorded.one("aws:s3/bucketPolicy:BucketPolicy", "state-replica-policy")
+    arn = f"arn:aws:s3:::{state_bucket_name(MANAGEMENT, OSAKA)}"
+    statements = {s["Sid"]: s for s in doc(policy, "policy")["Statement"]}
+    assert statements["TlsOnly"]["Effect"] == "Deny" and statements["TlsOnly"]["Resource"] == [arn, f"{arn}/*"]
+    assert statements["TlsOnly"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    others = statements["OnlyReplicationAndAdministrators"]
+    assert others["Effect"] == "Deny" and others["Principal"] == "*" and others["Resource"] == [arn, f"{arn}/*"]
+    role = recorded.one(ROLE, "state-replication")
+    # The same administrators as the state bucket's policy: they operate prod-dr from here when Tokyo is lost.
+    home = doc(recorded.one("aws:s3/bucketPolicy:BucketPolicy", "state-policy"), "policy")["Statement"][1]
+    assert home["Condition"]["ArnNotLike"]["aws:PrincipalArn"][-1:] == admin_arns(MANAGEMENT)
+    replication, *admins = others["Condition"]["ArnNotLike"]["aws:PrincipalArn"]
+    assert replication.endswith(":role/state-replication") and admins == admin_arns(MANAGEMENT)
+    assert recorded.deps(policy, "policy", ROLE) == [role]
+
+
+def test_replica_backend_url_in_docs_and_outputs() -> None:
+    """The one name of the replica (`state_bucket_name`) is what the runbook logs in to and what bootstrap exports."""
+    url = backend_url(state_bucket_name(MANAGEMENT, OSAKA), OSAKA)
+    assert management().outputs["replicaBackendUrl"] == url
+    runbook = (ROOT / "docs" / "disaster-recovery.md").read_text().replace("$MANAGEMENT", MANAGEMENT)
+    assert url.removesuffix("&awssdk=v2") + "&awssdk=v2&profile=management-admin" in runbook
+    assert "pulumi stack export -s prod-dr" in runbook and "pulumi stack import -s prod-dr" in runbook
+    assert url in (ROOT / "docs" / "state.md").read_text()
+
+
+def test_state_replication_rule(each_mode: RecordedStack) -> None:
+    config = each_mode.one(REPLICATION, "state-replication")
+    assert [b.name for b in each_mode.deps(config, "bucket")] == ["state"]  # the home bucket replicates
+    assert provider_region(each_mode, config) == "ap-northeast-1"
+    assert [r.name for r in each_mode.deps(config, "role")] == ["state-replication"]
+    (rule,) = config.inputs["rules"]
+    assert rule["status"] == "Enabled" and rule["filter"] == {"prefix": ""}  # every object
+    # Delete markers replicate: the backend deletes its lock files, which must not stay current in the replica.
+    assert rule["deleteMarkerReplication"] == {"status": "Enabled"}
+    assert rule["sourceSelectionCriteria"] == {"sseKmsEncryptedObjects": {"status": "Enabled"}}
+    destination = rule["destination"]
+    assert destination["replicationTime"] == {"status": "Enabled", "time": {"minutes": 15}}
+    assert destination["metrics"] == {"status": "Enabled", "eventThreshold": {"minutes": 15}}
+    assert [r.name for r in each_mode.deps(config, "rules", "aws:s3/bucket:Bucket")] == ["state-replica"]
+    assert [r.name for r in each_mode.deps(config, "rules", "aws:kms/key:Key")] == ["state-replica-key"]
+    if each_mode is management("update"):  # the mock's ARNs end with the logical name
+        assert destination["bucket"].endswith("/state-replica")
+        assert destination["encryptionConfiguration"]["replicaKmsKeyId"].endswith("key/state-replica-key")
+    # S3 refuses the configuration until both buckets are versioned.
+    assert {urn.rsplit("::", 1)[1] for urn in config.dependencies} >= {"state-versioning", "state-replica-versioning"}
+
+
+def test_replication_role_trust_and_permissions() -> None:
+    recorded = management()
+    role = recorded.one(ROLE, "state-replication")
+    assert provider_account(recorded, role) == MANAGEMENT
+    (trust,) = doc(role, "assumeRolePolicy")["Statement"]
+    assert trust["Principal"] == {"Service": "s3.amazonaws.com"} and trust["Action"] == "sts:AssumeRole"
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": MANAGEMENT}}
+    (inline,) = [p for p in recorded.of_type(ROLE_POLICY) if recorded.deps(p, "role") == [role]]
+    statements = {s["Sid"]: s for s in doc(inline, "policy")["Statement"]}
+    source, replica = f"arn:aws:s3:::{state_bucket_name(MANAGEMENT)}", f"arn:aws:s3:::{state_bucket_name(MANAGEMENT, OSAKA)}"
+    assert statements["SourceBucket"]["Action"] == ["s3:GetReplicationConfiguration", "s3:ListBucket"]
+    assert statements["SourceBucket"]["Resource"] == source
+    assert all(a.startswith("s3:GetObjectVersion") for a in statements["SourceVersions"]["Action"])
+    assert statements["SourceVersions"]["Resource"] == f"{source}/*"
+    assert all(a.startswith("s3:Replicate") for a in statements["ReplicaObjects"]["Action"])
+    assert statements["ReplicaObjects"]["Resource"] == f"{replica}/*"
+    assert sorted(k.name for k in recorded.deps(inline, "policy", "aws:kms/key:Key")) == ["state-bucket-key", "state-replica-key"]
+    decrypt, encrypt = statements["DecryptSource"], statements["EncryptReplica"]
+    assert decrypt["Action"] == "kms:Decrypt" and decrypt["Resource"].endswith("key/state-bucket-key")
+    assert decrypt["Condition"]["StringEquals"] == {"kms:ViaService": "s3.ap-northeast-1.amazonaws.com"}
+    assert "kms:Decrypt" not in encrypt["Action"] and encrypt["Resource"].endswith("key/state-replica-key")
+    assert encrypt["Condition"]["StringEquals"] == {"kms:ViaService": f"s3.{OSAKA}.amazonaws.com"}
+    # Nothing else: no wildcard action, no other bucket.
+    assert set(statements) == {"SourceBucket", "SourceVersions", "ReplicaObjects", "DecryptSource", "EncryptReplica"}
+    assert "*" not in json.dumps([s["Action"] for s in statements.values()])
+
+
+@pytest.mark.parametrize("kind", ["preview", "drift", "deploy"])
+def test_prod_ci_roles_decrypt_prod_dr_secrets(kind: str) -> None:
+    recorded = management()
+    role = recorded.one(ROLE, f"prod-ci-{kind}-role")
+    (inline,) = [p for p in recorded.of_type(ROLE_POLICY) if recorded.deps(p, "role") == [role]]
+    secrets = {s["Sid"]: s for s in doc(inline, "policy")["Statement"]}["StackSecrets"]
+    assert [arn.rsplit("/", 1)[1] for arn in secrets["Resource"]] == ["prod-pulumi-state-key", "prod-dr-pulumi-state-key"]
+    assert {k.name for k in recorded.deps(inline, "policy", "aws:kms/key:Key")} >= {"prod-pulumi-state-key", "prod-dr-pulumi-state-key"}
+    assert "kms:Decrypt" in secrets["Action"]
+
+
+@pytest.mark.parametrize(("stack", "region"), [("dev", "ap-northeast-1"), ("prod", "ap-northeast-1"), ("prod-dr", "ap-northeast-3")])
+def test_stack_files_use_the_secrets_keys_bootstrap_creates(stack: str, region: str) -> None:
+    recorded = management()
+    aliases = {(a.inputs["name"], provider_region(recorded, a)): a for a in recorded.of_type("aws:kms/alias:Alias")}
+    document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    # prod-dr's key is in Osaka, so its secrets decrypt when Tokyo is lost; prod's stays in Tokyo (KMS can't
+    # turn a key multi-Region in place).
+    assert document["secretsprovider"] == secrets_provider(stack, region) == f"awskms://alias/kanna/{stack}/pulumi-state?region={region}"
+    assert document["config"].get("kanna-infra:region", "ap-northeast-1") == region
+    alias = aliases[(f"alias/kanna/{stack}/pulumi-state", region)]
+    # The alias resolves in the account of the credentials: it must be the stack's own account.
+    assert provider_account(recorded, alias) == document["config"]["kanna-infra:awsAccountId"] == ACCOUNTS[stack.removesuffix("-dr")]
+    (key,) = recorded.deps(alias, "targetKeyId")
+    assert key.protect and key.inputs["enableKeyRotation"] is True
+    assert provider_region(recorded, key) == region and key.provider == alias.provider
+
+
+def test_bootstrap_secrets_key() -> None:
     recorded = management()
     aliases = {a.inputs["name"]: a for a in recorded.of_type("aws:kms/alias:Alias")}
-    for stack in ("dev", "prod"):
-        document = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
-        assert document["secretsprovider"] == f"awskms://alias/kanna/{stack}/pulumi-state?region=ap-northeast-1"
-        alias = aliases[f"alias/kanna/{stack}/pulumi-state"]
-        # The alias resolves in the account of the credentials: it must be the stack's own account.
-        assert provider_account(recorded, alias) == document["config"]["kanna-infra:awsAccountId"] == ACCOUNTS[stack]
-        (key,) = recorded.deps(alias, "targetKeyId")
-        assert key.protect and key.inputs["enableKeyRotation"] is True
     management_file = yaml.safe_load((BOOTSTRAP.directory / "Pulumi.management.yaml").read_text())
     assert management_file["secretsprovider"] == "awskms://alias/kanna/management/pulumi-state?region=ap-northeast-1"
     assert provider_account(recorded, aliases["alias/kanna/management/pulumi-state"]) == MANAGEMENT
