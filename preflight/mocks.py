@@ -161,6 +161,16 @@ def _arn(type_: str, name: str, account: str, region: str) -> str:
     return f"arn:aws:{service}:{region}:{account}:{kind.lower()}/{name}"
 
 
+def stack_outputs(stack: str, account: str, users: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """What a StackReference to `stack` reads in the preflight (a primary's secrets by the names its settings give them)."""
+    if stack not in STACK_OUTPUTS:
+        raise KeyError(f"the preflight has no outputs of stack {stack}; add them to preflight/mocks.py STACK_OUTPUTS")
+    outputs = _fill(STACK_OUTPUTS[stack], {"account": account})
+    if "replicatedBuckets" in outputs:
+        outputs["replicatedSecrets"] = _stack_secrets(stack, account, users)
+    return outputs
+
+
 class EngineMocks(pulumi.runtime.Mocks):
     def __init__(
         self, mode: str, account: str = ACCOUNT_FALLBACK, region: str = "ap-northeast-1", users: dict[str, list[str]] | None = None
@@ -172,12 +182,7 @@ class EngineMocks(pulumi.runtime.Mocks):
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         if args.typ == "pulumi:pulumi:StackReference":
-            stack = str(args.inputs["name"]).rsplit("/", 1)[-1]
-            if stack not in STACK_OUTPUTS:
-                raise KeyError(f"the preflight has no outputs of stack {stack}; add them to preflight/mocks.py STACK_OUTPUTS")
-            outputs = _fill(STACK_OUTPUTS[stack], {"account": self.account})
-            if "replicatedBuckets" in outputs:  # a primary: its secrets too, by the names its settings give them
-                outputs["replicatedSecrets"] = _stack_secrets(stack, self.account, self.users)
+            outputs = stack_outputs(str(args.inputs["name"]).rsplit("/", 1)[-1], self.account, self.users)
             return str(args.inputs["name"]), {"name": args.inputs["name"], "outputs": outputs, "secretOutputNames": []}
         if self.mode == "first":
             # A create in preview: the engine echoes the inputs; id and all computed outputs are unknown.

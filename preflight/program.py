@@ -81,6 +81,9 @@ class Recording:
     project: str = PROJECT
     warnings: list[str] = field(default_factory=list)  # what the program warns about (pulumi.log.warn), as `up` shows it
     calls: list[Invocation] = field(default_factory=list)  # every invoke, in the order the program made them
+    # Every resource the program reads rather than registers (ReadResource: a StackReference, a `.get`), as
+    # (type, name, id), sorted: the engine reads them from the cloud or another stack's state.
+    reads: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def stack_urn(self) -> str:
@@ -141,6 +144,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         self.mode = mocks.mode  # the base class keeps `mocks` as the plain Mocks type
         self.registrations: list[Registration] = []
         self.calls: list[Invocation] = []
+        self.reads: list[tuple[str, str, str]] = []
         self._by_urn: dict[str, Registration] = {}  # RegisterResourceOutputs finds its resource without a scan
         self._lock = threading.Lock()
 
@@ -202,6 +206,11 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
         parent = "" if spec.noParent else (spec.parentUrn or request.parent)
         stack, project = spec.stack or self.stack, spec.project or pulumi_settings.get_project()
         return _urn(stack, project, parent, spec.type or request.type, spec.name or request.name)
+
+    def ReadResource(self, request):  # noqa: N802
+        with self._lock:
+            self.reads.append((request.type, request.name, request.id))
+        return super().ReadResource(request)
 
     def GetDeploymentInfo(self, request):  # noqa: N802
         # The engine gates invokes on their dependencies (INVOKE_DEPENDS_ON), so the SDK sends `dependsOn` with each
@@ -306,7 +315,7 @@ def record(
         asyncio.set_event_loop(None)
     # The runtime registers from a thread pool, so two runs register in different orders: URN order is the same in every run.
     registrations = sorted(monitor.registrations, key=lambda r: r.urn)
-    return Recording(stack, mode, registrations, error, project.name, warnings.messages, monitor.calls)
+    return Recording(stack, mode, registrations, error, project.name, warnings.messages, monitor.calls, sorted(monitor.reads))
 
 
 class _Warnings(logging.Handler):

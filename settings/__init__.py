@@ -89,6 +89,14 @@ class Settings(Section):
     security: SecuritySettings = Field(default_factory=SecuritySettings)
     observability: ObservabilitySettings = Field(default_factory=ObservabilitySettings)
     dr: DrSettings = Field(default_factory=DrSettings, description="Disaster recovery: a primary's standby, or a standby's primary.")
+    dr_outputs: dict[str, dict[str, Any]] | None = Field(
+        default=None,
+        description=(
+            "Set only on a standby whose primary's region is lost: its primary's and that account baseline's outputs, by stack, as "
+            "the last drill captured them (deploy/dr/prod-dr-outputs.json), read instead of StackReferences, which need the "
+            "primary's secrets key in the lost region (docs/disaster-recovery.md)."
+        ),
+    )
     cost: CostSettings = Field(default_factory=CostSettings, description="Usage assumptions and budgets of the cost estimate.")
     tags: dict[str, str] = Field(default_factory=dict, description="Extra default tags on every AWS resource.")
     gcp: GcpSettings | None = Field(default=None, description="The GCP complement (Firebase, Firestore, BigQuery); none when absent.")
@@ -112,6 +120,7 @@ class Settings(Section):
             # only once a fail-over raises their sizes (docs/disaster-recovery.md).
             problems = [p for p in problems if p.path[:1] != ("platform",) or p.path[-1:] != ("onDemandBase",)]
         problems += _under("cost", self.cost.problems(self.platform.schedule is not None))
+        problems += self._captured_problems()
         problems += self._region_problems()
         web = sum(1 for service in self.platform.services.values() if service.kind == "web")
         callers = sum(1 for service in self.platform.services.values() if service.calls)
@@ -120,6 +129,33 @@ class Settings(Section):
         if problems:
             raise SettingsProblems(problems)
         return self
+
+    def _captured_problems(self) -> list[Problem]:
+        """Captured outputs stand in for a standby's two StackReferences: its primary's and that account baseline's."""
+        if self.dr_outputs is None:
+            return []
+        primary = self.dr.primary_stack
+        if primary is None:
+            return [
+                Problem(
+                    ("drOutputs",), sorted(self.dr_outputs), "only a standby reads captured outputs; allowed: unset, or set dr.primaryStack"
+                )
+            ]
+        from account.settings import SUFFIX  # here: account/ builds on settings.base
+
+        wanted = [primary, f"{primary}{SUFFIX}"]
+        missing = [stack for stack in wanted if stack not in self.dr_outputs]
+        return (
+            [
+                Problem(
+                    ("drOutputs",),
+                    sorted(self.dr_outputs),
+                    f"no outputs of {', '.join(missing)}; allowed: the outputs of {' and '.join(wanted)}",
+                )
+            ]
+            if missing
+            else []
+        )
 
     def _region_problems(self) -> list[Problem]:
         """What must lie in the stack's region: the AZs, and the log forwarder (S3 notifies only a function in its

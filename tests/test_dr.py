@@ -19,9 +19,9 @@ from components.platform.platform import Platform
 from components.security.keys import key_alias
 from preflight import ACCOUNT as ACCOUNT_PROJECT
 from preflight import STACKS
-from preflight.mocks import STACK_OUTPUTS, _stack_secrets
+from preflight.mocks import STACK_OUTPUTS, _stack_secrets, stack_outputs
 from preflight.program import Registration, stack_config
-from settings import of_stack, regions_in_use
+from settings import SettingsError, load, of_stack, regions_in_use
 from settings.services import CATALOG
 from tests.conftest import recorded, recording, variant
 from tests.kit import RecordedStack
@@ -289,3 +289,39 @@ def test_new_user_secrets_log_rotation_in_through_our_master_secret(prod: Record
     for version in users:
         assert master in prod.deps(version, "secretString"), version.name
         assert json.loads(version.inputs["secretString"]["value"])["masterarn"] == granted, version.name
+
+
+# Tokyo lost: prod's state and its secrets key with it, so no StackReference to prod or prod-account can be read.
+# The outputs the last drill captured stand in for them (runbook: "State and secrets when Tokyo is lost").
+CAPTURED = {stack: stack_outputs(stack, ACCOUNT) for stack in ("prod", "prod-account")}
+DR_DETACHED = variant("prod-dr", "update", {**stack_config("prod-dr")[0], "kanna-infra:drOutputs": json.dumps(CAPTURED)}, [])
+
+
+@pytest.mark.records(DR_DETACHED)
+def test_with_captured_outputs_the_standby_reads_no_stack_and_builds_the_same_resources(dr: RecordedStack) -> None:
+    detached = recorded(DR_DETACHED)
+    assert [read for read in detached.reads if read[0] == "pulumi:pulumi:StackReference"] == []
+    assert [(t, id_) for t, _, id_ in dr.recording.reads if t == "pulumi:pulumi:StackReference"] == [
+        ("pulumi:pulumi:StackReference", "organization/kanna-account/prod-account"),
+        ("pulumi:pulumi:StackReference", "organization/kanna-infra/prod"),
+    ]
+    # The same stack either way: the captured outputs are what the references give.
+    assert {(r.type, r.name): r.inputs for r in detached.registrations} == {(r.type, r.name): r.inputs for r in dr.registrations}
+
+
+@pytest.mark.parametrize(
+    ("stack", "captured", "expected"),
+    [
+        ("prod", {"prod-dr": {}}, 'kanna-infra:drOutputs = ["prod-dr"]: only a standby reads captured outputs'),
+        (
+            "prod-dr",
+            {"prod": {}},
+            'kanna-infra:drOutputs = ["prod"]: no outputs of prod-account; allowed: the outputs of prod and prod-account',
+        ),
+    ],
+)
+def test_captured_outputs_are_a_standbys_and_complete(stack: str, captured: dict, expected: str) -> None:
+    config = {**stack_config(stack)[0], "kanna-infra:drOutputs": json.dumps(captured)}
+    with pytest.raises(SettingsError) as error:
+        load(stack, config)
+    assert expected in str(error.value) and "\n" not in str(error.value).strip()

@@ -13,8 +13,9 @@ first deploy needs no switch. Removing the standby stack removes the replication
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pulumi
 import pulumi_aws as aws
@@ -60,6 +61,31 @@ def replica_secret_arn(arn: str, region: str) -> str:
 def stack_reference(stack: str, opts: pulumi.ResourceOptions | None = None, project: str = PROJECT) -> pulumi.StackReference:
     """The outputs of another stack, of this project or `project` (the state backend is self-managed: docs/state.md)."""
     return pulumi.StackReference(f"{stack}-stack", stack_name=f"organization/{project}/{stack}", opts=opts)
+
+
+class CapturedOutputs:
+    """Another stack's outputs as a drill captured them (`kanna-infra:drOutputs`), read as a StackReference's are.
+
+    A StackReference decrypts the other stack's state with that stack's secrets key, which for the primary is in its
+    region; when that region is lost, the standby reads what the last drill captured instead (docs/disaster-recovery.md)."""
+
+    def __init__(self, outputs: Mapping[str, Any]) -> None:
+        self._outputs = outputs
+
+    def require_output(self, name: str) -> pulumi.Output[Any]:
+        if name not in self._outputs:
+            raise pulumi.RunError(f"kanna-infra:drOutputs has no output {name!r}; capture the outputs again (docs/disaster-recovery.md)")
+        return pulumi.Output.from_input(self._outputs[name])
+
+
+Outputs = pulumi.StackReference | CapturedOutputs
+
+
+def outputs_of(stack: str, settings: Settings, project: str = PROJECT) -> Outputs:
+    """A standby's view of another stack's outputs: the StackReference, or what the last drill captured, when set."""
+    if settings.dr_outputs is not None:
+        return CapturedOutputs(settings.dr_outputs[stack])  # settings have checked both stacks are there
+    return stack_reference(stack, project=project)
 
 
 def account_stack(stack: str) -> str:
@@ -274,7 +300,7 @@ def bucket_output(bucket: aws.s3.Bucket, kms_key_arn: pulumi.Input[str] | None) 
     return {"name": bucket.bucket, "arn": bucket.arn, "kmsKeyArn": kms_key_arn}
 
 
-def data_recovery(stack: str, settings: Settings, primary: pulumi.StackReference | None) -> DataRecovery | None:
+def data_recovery(stack: str, settings: Settings, primary: Outputs | None) -> DataRecovery | None:
     """The data stores' part in disaster recovery: a primary's global databases and secret replicas, or a
     standby's secondaries and the replicas of the primary's secrets it reads (`primary`: its reference)."""
     dr = settings.dr
@@ -306,12 +332,12 @@ class Recovery:
 
     context: Context
     settings: Settings
-    primary: pulumi.StackReference | None
+    primary: Outputs | None
 
     @staticmethod
     def of(context: Context, settings: Settings) -> Recovery:
         primary = settings.dr.primary_stack
-        return Recovery(context, settings, stack_reference(primary) if primary is not None else None)
+        return Recovery(context, settings, outputs_of(primary, settings) if primary is not None else None)
 
     @property
     def data(self) -> DataRecovery | None:
@@ -331,7 +357,7 @@ class Recovery:
             return {}
         lock = trail_lock(dr.primary_stack)
         # The trail is the account's (account/, issue 17's scope split): its bucket comes from the account's baseline stack.
-        account = stack_reference(account_stack(dr.primary_stack), project=ACCOUNT_PROJECT)
+        account = outputs_of(account_stack(dr.primary_stack), self.settings, ACCOUNT_PROJECT)
         trail = {"name": "auditBucket", "arn": "auditBucketArn", "kmsKeyArn": "auditKeyArn"}
         sources = pulumi.Output.all(
             self.primary.require_output("replicatedBuckets"), *(account.require_output(o) for o in trail.values())
