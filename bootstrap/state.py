@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components.lib.buckets import replication_rule as shared_rule
+
 # Where the DIY backend keeps one stack's files, under `.pulumi/` (checkpoint, lock, history, backups).
 STATE_PREFIXES = (
     "stacks/{project}/{stack}.json*",
@@ -391,33 +393,7 @@ def replication_rule(replica_arn: pulumi.Input[str], replica_key_arn: pulumi.Inp
     (https://docs.aws.amazon.com/AmazonS3/latest/userguide/delete-marker-replication.html). Markers fall outside
     RTC's 15-minute SLA; a stale lock is removed by hand (docs/state.md).
     """
-    minutes = 15
-    return aws.s3.BucketReplicationConfigRuleArgs(
-        id="state-to-replica",
-        status="Enabled",
-        filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
-        delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Enabled"),
-        # SSE-KMS objects replicate only when the rule opts in and names the replica's key, by ARN (an alias would
-        # resolve in the requester's account) (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html).
-        source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
-            sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(status="Enabled")
-        ),
-        destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
-            bucket=replica_arn,
-            encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(
-                replica_kms_key_id=replica_key_arn
-            ),
-            # Replication Time Control: 99.99% of objects within 15 minutes, with metrics to alarm on; RTC requires
-            # metrics with the same 15-minute threshold
-            # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-time-control.html).
-            replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
-                status="Enabled", time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=minutes)
-            ),
-            metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
-                status="Enabled", event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(minutes=minutes)
-            ),
-        ),
-    )
+    return shared_rule("state-to-replica", replica_arn, replica_key_arn, delete_markers=True)
 
 
 def replication_policy(

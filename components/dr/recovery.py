@@ -25,7 +25,7 @@ from account.settings import SUFFIX as ACCOUNT_SUFFIX
 from account.settings import load as load_account
 from components.data.data import Data, DataRecovery
 from components.edge.edge import PROD_LOG_DAYS
-from components.lib.buckets import ObjectLock, secure_bucket
+from components.lib.buckets import ObjectLock, replication_rule, secure_bucket
 from components.lib.context import Context, InContext
 from components.lib.iam import trust_policy
 from components.security.keys import key_alias
@@ -212,35 +212,9 @@ class Replication(pulumi.ComponentResource):
 
 
 def _rule(bucket: ReplicatedBucket, replica_arn: pulumi.Input[str], key_arn: pulumi.Input[str]) -> aws.s3.BucketReplicationConfigRuleArgs:
-    """Every object, with Replication Time Control (99.99% within 15 minutes, and metrics to alarm on:
-    https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-time-control.html). Deletions are not
-    replicated: the replica keeps the evidence a compromised primary account might delete."""
-    minutes = 15
-    return aws.s3.BucketReplicationConfigRuleArgs(
-        id="to-standby",
-        status="Enabled",
-        filter=aws.s3.BucketReplicationConfigRuleFilterArgs(prefix=""),
-        delete_marker_replication=aws.s3.BucketReplicationConfigRuleDeleteMarkerReplicationArgs(status="Disabled"),
-        # SSE-KMS objects replicate only when the rule opts in and names the destination's key
-        # (https://docs.aws.amazon.com/AmazonS3/latest/userguide/replication-config-for-kms-objects.html).
-        source_selection_criteria=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaArgs(
-            sse_kms_encrypted_objects=aws.s3.BucketReplicationConfigRuleSourceSelectionCriteriaSseKmsEncryptedObjectsArgs(status="Enabled")
-        )
-        if bucket.encrypted
-        else None,
-        destination=aws.s3.BucketReplicationConfigRuleDestinationArgs(
-            bucket=replica_arn,
-            encryption_configuration=aws.s3.BucketReplicationConfigRuleDestinationEncryptionConfigurationArgs(replica_kms_key_id=key_arn)
-            if bucket.encrypted
-            else None,
-            replication_time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeArgs(
-                status="Enabled", time=aws.s3.BucketReplicationConfigRuleDestinationReplicationTimeTimeArgs(minutes=minutes)
-            ),
-            metrics=aws.s3.BucketReplicationConfigRuleDestinationMetricsArgs(
-                status="Enabled", event_threshold=aws.s3.BucketReplicationConfigRuleDestinationMetricsEventThresholdArgs(minutes=minutes)
-            ),
-        ),
-    )
+    """Every object, with Replication Time Control. Deletions are not replicated: the replica keeps the evidence a
+    compromised primary account might delete."""
+    return replication_rule("to-standby", replica_arn, key_arn if bucket.encrypted else None, delete_markers=False)
 
 
 def _replication_policy(sources: dict, args: ReplicationArgs, replica_key_arn: str, replica_arns: list[str]) -> dict:
