@@ -294,7 +294,8 @@ def test_new_user_secrets_log_rotation_in_through_our_master_secret(prod: Record
 # Tokyo lost: prod's state and its secrets key with it, so no StackReference to prod or prod-account can be read.
 # The outputs the last drill captured stand in for them (runbook: "State and secrets when Tokyo is lost").
 CAPTURED = {stack: stack_outputs(stack, ACCOUNT) for stack in ("prod", "prod-account")}
-DR_DETACHED = variant("prod-dr", "update", {**stack_config("prod-dr")[0], "kanna-infra:drOutputs": json.dumps(CAPTURED)}, [])
+_DR_CONFIG, _DR_SECRETS = stack_config("prod-dr")
+DR_DETACHED = variant("prod-dr", "update", {**_DR_CONFIG, "kanna-infra:drOutputs": json.dumps(CAPTURED)}, _DR_SECRETS)
 
 
 @pytest.mark.records(DR_DETACHED)

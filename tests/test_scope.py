@@ -76,9 +76,8 @@ def test_every_workload_stack_has_the_baseline_of_its_account() -> None:
 
 
 # dev as a second region of its account would run it (its home elsewhere): recorded in a forked child.
-DEV_AWAY_FROM_HOME = variant(
-    "dev", "update", {**stack_config("dev")[0], "kanna-infra:homeRegion": "ap-northeast-3"}, stack_config("dev")[1]
-)
+_DEV_CONFIG, _DEV_SECRETS = stack_config("dev")
+DEV_AWAY_FROM_HOME = variant("dev", "update", {**_DEV_CONFIG, "kanna-infra:homeRegion": "ap-northeast-3"}, _DEV_SECRETS)
 
 
 @pytest.mark.records(DEV_AWAY_FROM_HOME)
