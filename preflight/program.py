@@ -25,6 +25,7 @@ from settings import load as load_settings
 
 from . import MAIN, ROOT, Project, source
 from .mocks import EngineMocks
+from .waiting import linear_wait
 
 PROJECT = "kanna-infra"
 UNKNOWN = "04da6b54-80e4-46f7-96ec-b56ff0331ba9"  # the engine's marker for a value not known yet
@@ -228,7 +229,7 @@ class _RecordingMonitor(pulumi_mocks.MockMonitor):
             token=request.tok,
             args=json_format.MessageToDict(request.args),
             provider=request.provider,
-            depends_on=list(request.dependsOn),
+            depends_on=sorted(request.dependsOn),  # gathered from sets, like the resources' dependencies
             unknown=unknown,
         )
         with self._lock:
@@ -280,6 +281,9 @@ def record(
             dry_run=True,  # both modes are previews; `first` differs in what the engine knows
             organization="organization",
             callbacks=None,
+            # The outputs the runtime tracks are process-global and MockSettings keeps them: a failed recording
+            # leaves its failed ones there, bound to its closed loop, for the next recording to wait on.
+            outputs=set(),
         )
     )
     pulumi.runtime.set_all_config(dict(config), list(secret_keys or []))
@@ -297,7 +301,7 @@ def record(
     collecting = gc.isenabled()
     gc.disable()
     try:
-        with source.capture():  # each registration's position in this repository
+        with source.capture(), linear_wait():  # each registration's position in this repository; preflight/waiting.py
             loop.run_until_complete(run_in_stack(program))
     except pulumi.RunError as exc:
         error = str(exc)
@@ -311,6 +315,11 @@ def record(
         if collecting:
             gc.enable()
         sys.path.remove(str(ROOT))
+        # A failed program leaves tasks waiting on what failed: cancelled here, as asyncio.run does, not destroyed pending.
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
         loop.close()
         asyncio.set_event_loop(None)
     # The runtime registers from a thread pool, so two runs register in different orders: URN order is the same in every run.

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from preflight import ACCOUNT, BOOTSTRAP, MODES, PROJECTS
+from preflight import ACCOUNT, BOOTSTRAP, MODES, PROJECTS, ROOT, Project, program
 from preflight.__main__ import EXIT_PROGRAM, EXIT_VIOLATION, every_stack, exit_code, policy_config
 from preflight.analyzer import PolicyPack
 from preflight.parallel import Job, record_forked
@@ -149,3 +153,39 @@ def test_a_recording_made_in_a_forked_child_is_the_one_made_here() -> None:
     jobs = [Job(BOOTSTRAP, "management", mode, config, secrets) for mode in MODES]
     forked = {jobs[index].mode: found for index, found, _ in record_forked(jobs, workers=2)}
     assert forked == {mode: recording("management", mode, BOOTSTRAP) for mode in MODES}
+
+
+def test_the_linear_wait_records_what_the_sdks_own_wait_records(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A recording waits for the program's outputs with preflight/waiting.py's loop; with the SDK's own loop in its
+    place the program registers, invokes, reads and warns the same (the first preview: invokes answered unknown)."""
+    monkeypatch.setattr(program, "linear_wait", contextlib.nullcontext)
+    config, secrets = stack_config("management", project=BOOTSTRAP)
+    assert program.record("management", "first", config, secrets, BOOTSTRAP) == recording("management", "first", BOOTSTRAP)
+
+
+FAILING = """
+import pulumi
+
+def fail(value):
+    raise ValueError(f"no such value: {value}")
+
+pulumi.Output.from_input("a").apply(lambda a: pulumi.Output.from_input(a * 2)).apply(fail)
+pulumi.export("late", pulumi.Output.from_input("b").apply(lambda b: b))
+"""
+
+
+@pytest.mark.parametrize("wait", ["linear", "sdk"])
+def test_an_output_that_fails_fails_the_recording_under_either_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, wait: str) -> None:
+    if wait == "sdk":
+        monkeypatch.setattr(program, "linear_wait", contextlib.nullcontext)
+    (tmp_path / "__main__.py").write_text(FAILING)
+    failed = program.record("test", "update", {}, [], Project("failing", "failing", tmp_path, ("test",)))
+    assert failed.error is not None and "ValueError('no such value: aa')" in failed.error, failed.error
+
+
+def test_the_cli_exits_without_the_interpreters_teardown_yet_flushes_what_it_printed() -> None:
+    """`python -m preflight` ends with os._exit (preflight/__main__.py): its output must still all be there."""
+    from preflight.moves import runbook_block
+
+    result = subprocess.run([sys.executable, "-m", "preflight", "moves"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert (result.returncode, result.stdout, result.stderr) == (0, runbook_block() + "\n", "")
