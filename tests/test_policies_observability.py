@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -10,7 +9,7 @@ import pytest
 from components.platform.service.telemetry import AGENT_CONTAINER, container_definitions
 from preflight.analyzer import PolicyPack
 from settings.services import CATALOG
-from tests.kit import UNKNOWN, RecordedStack, deferred, judge, res, violations
+from tests.kit import UNKNOWN, RecordedStack, copied, deferred, judge, res, violations
 
 PRODUCT_WEB_SERVICES = [name for name, entry in CATALOG.items() if entry["kind"] == "web"]
 PRODUCT_WORKERS = [name for name, entry in CATALOG.items() if entry["kind"] == "worker"]
@@ -92,7 +91,7 @@ def test_unknown_values_first_preview(pack: PolicyPack) -> None:
 
 def test_removing_a_prod_services_slo_fails_the_recorded_stack(prod: RecordedStack, pack: PolicyPack) -> None:
     # The real prod stack: its ECS services are tagged kanna:service, its monitors and SLOs service:<name>.
-    registrations = copy.deepcopy(prod.registrations)
+    registrations = copied(prod.registrations)
     assert len([r for r in registrations if r.type == SERVICE]) == len(CATALOG)
     assert violations(judge(pack, registrations), "web-service-monitored") == []
     without = [r for r in registrations if r.name != "prod-payment-availability-slo"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import json
 
 import pytest
@@ -14,7 +13,7 @@ from preflight.parallel import Job
 from preflight.program import Registration, stack_config
 from settings import SettingsError, load
 from tests.conftest import recorded, recording, variant
-from tests.kit import UNKNOWN, RecordedStack, judge, mutate, violations
+from tests.kit import UNKNOWN, RecordedStack, copied, judge, mutate, violations
 
 BUCKET = "aws:s3/bucket:Bucket"
 
@@ -359,7 +358,7 @@ def _drop_public_access_block(registrations: list, env: str) -> list:
 MUTATIONS = {
     "public access block removed": (
         "s3-bucket-public-access-blocked",
-        lambda rec, env: _drop_public_access_block(copy.deepcopy(rec.registrations), env),
+        lambda rec, env: _drop_public_access_block(copied(rec.registrations), env),
         "Bucket '{env}-access-logs': has no BucketPublicAccessBlock",
     ),
     "key rotation off": (
