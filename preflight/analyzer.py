@@ -167,7 +167,7 @@ class PolicyPack:
             if r.type.startswith("pulumi:providers:")
         }
 
-        def one(registration: Registration) -> list[Diagnostic]:
+        def request_of(registration: Registration) -> Any:
             request = analyzer_pb2.AnalyzeRequest(
                 type=registration.type,
                 properties=structs[id(registration)],
@@ -178,18 +178,23 @@ class PolicyPack:
             provider = _provider(registration, providers)
             if provider is not None:
                 request.provider.CopyFrom(provider)
-            key = request.SerializeToString(deterministic=True) if memo is not None else b""
-            if memo is not None and key in memo:
-                return memo[key]
-            found = self._diagnostics(self._call(self._stub.Analyze, request), registration.urn)
-            if memo is not None:
-                memo[key] = found
-            return found
+            return request
 
-        diagnostics: list[Diagnostic] = []
-        with ThreadPoolExecutor(ANALYZE_CONCURRENCY) as pool:
-            for found in pool.map(one, registrations):
-                diagnostics += found
+        requests = [request_of(r) for r in registrations]
+        keys = [request.SerializeToString(deterministic=True) if memo is not None else b"" for request in requests]
+        answers: list[list[Diagnostic] | None] = [memo.get(key) if memo is not None else None for key in keys]
+        asked = [i for i, answer in enumerate(answers) if answer is None]  # only these go to the pack
+
+        def ask(i: int) -> list[Diagnostic]:
+            return self._diagnostics(self._call(self._stub.Analyze, requests[i]), registrations[i].urn)
+
+        if asked:
+            with ThreadPoolExecutor(min(ANALYZE_CONCURRENCY, len(asked))) as pool:
+                for i, found in zip(asked, pool.map(ask, asked), strict=True):
+                    answers[i] = found
+                    if memo is not None:
+                        memo[keys[i]] = found
+        diagnostics: list[Diagnostic] = [d for answer in answers for d in answer or ()]
         stack = analyzer_pb2.AnalyzeStackRequest()
         for registration in registrations:
             resource = stack.resources.add(
