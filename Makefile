@@ -3,8 +3,11 @@
 VENV ?= venv
 PY := $(VENV)/bin/python
 # --no-compile: pip would byte-compile all of pulumi_aws and pulumi_gcp, most of an install's CPU time
-# (about 40 of the 51 CPU seconds of an install here); Python compiles what a run imports, once, as it imports it.
+# (about 40 of the 51 CPU seconds of an install here); Python compiles what a run imports, once, as it imports it,
+# and keeps it in __pycache__, unless PYTHONDONTWRITEBYTECODE is set, as it is on some CI images and sandboxes:
+# then every run compiled its imports again (the preflight's SDK import took 21 s instead of 8). Not for our runs.
 PIP := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
+unexport PYTHONDONTWRITEBYTECODE
 
 .PHONY: preflight test setup setup-dev bench
 
