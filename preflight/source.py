@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Generator
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -102,7 +102,7 @@ def registered(type_: str, name: str, parent_urn: str) -> str | None:
 
 
 @contextmanager
-def capture() -> Iterator[SourceMap]:
+def capture() -> Generator[SourceMap]:
     """Hooks `pulumi.Resource.__init__` for the duration: each construction leaves its position behind."""
     global _active
     original = pulumi.Resource.__init__

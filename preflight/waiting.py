@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Generator
 from typing import Any
 
 from pulumi.runtime import settings as pulumi_settings
@@ -58,7 +58,7 @@ async def wait_for_rpcs(await_all_outstanding_tasks: bool = True) -> None:
 
 
 @contextlib.contextmanager
-def linear_wait() -> Iterator[None]:
+def linear_wait() -> Generator[None]:
     """Runs the block with `wait_for_rpcs` above in place of the SDK's."""
     sdk = pulumi_stack.wait_for_rpcs
     pulumi_stack.wait_for_rpcs = wait_for_rpcs
