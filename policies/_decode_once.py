@@ -8,7 +8,10 @@ policies themselves take 40 ms; and 34 decodes of each resource per Analyze.
 Here each request is decoded once, with the SDK's own functions, and then the SDK's own loop over the policies
 runs (enforcement levels, unknown values, not-applicable, async checks all stay its code) on a copy of the
 request without what it would decode; the argument objects it builds get the decoded values instead. Every
-policy of a request sees the same objects: read-only proxies, which a policy cannot change for the next one.
+policy of a request sees the same objects: the SDK's proxies, which a policy reads. They are not read-only (the
+dict proxy has a `__setitem__` that writes through), so a policy that wrote into one would change what the next
+policy of the request reads; none here writes into a resource's properties, which is also how the SDK's own loop
+is meant to be used.
 """
 
 from __future__ import annotations
