@@ -6,7 +6,7 @@ on the second core while the in-process tests use the first, and the tests that 
   imported the SDKs, as the preflight forks its recordings, so each does not import them again. `--all` (every
   stack, what CI runs) is `make preflight`: it would record again what this session records;
 - the stack variants the selected tests mark (`pytest.mark.records(job, ...)`, read with `recorded(job)`):
-  programs run with other settings, recorded in forked children one at a time.
+  programs run with other settings, recorded in forked children one at a time, two once this process waits for one.
 """
 
 from __future__ import annotations
