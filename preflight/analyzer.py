@@ -189,13 +189,19 @@ class PolicyPack:
         asked = [i for i, answer in enumerate(answers) if answer is None]  # only these go to the pack
 
         in_flight: deque[tuple[int, Any]] = deque()
-        for n, i in enumerate(asked):
+
+        def answer_oldest() -> None:
+            i, call = in_flight.popleft()
+            answers[i] = found = self._diagnostics(self._call(call.result), registrations[i].urn)
+            if memo is not None:
+                memo[keys[i]] = found
+
+        for i in asked:
             in_flight.append((i, self._stub.Analyze.future(requests[i], timeout=120)))
-            while in_flight and (len(in_flight) >= ANALYZE_IN_FLIGHT or n == len(asked) - 1):
-                j, call = in_flight.popleft()
-                answers[j] = found = self._diagnostics(self._call(call.result), registrations[j].urn)
-                if memo is not None:
-                    memo[keys[j]] = found
+            if len(in_flight) == ANALYZE_IN_FLIGHT:
+                answer_oldest()
+        while in_flight:
+            answer_oldest()
         diagnostics: list[Diagnostic] = [d for answer in answers for d in answer or ()]
         stack = analyzer_pb2.AnalyzeStackRequest()
         for registration in registrations:

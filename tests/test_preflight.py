@@ -179,8 +179,12 @@ def test_an_output_that_fails_fails_the_recording_under_either_wait(tmp_path: Pa
     if wait == "sdk":
         monkeypatch.setattr(program, "linear_wait", contextlib.nullcontext)
     (tmp_path / "__main__.py").write_text(FAILING)
-    failed = program.record("test", "update", {}, [], Project("failing", "failing", tmp_path, ("test",)))
+    project = Project("failing", "failing", tmp_path, ("test",))
+    failed = program.record("test", "update", {}, [], project)
     assert failed.error is not None and "ValueError('no such value: aa')" in failed.error, failed.error
+    # The runtime's state is process-global: the failed outputs must not be left for the next recording to wait on.
+    (tmp_path / "__main__.py").write_text('import pulumi\npulumi.export("fine", pulumi.Output.from_input(1))\n')
+    assert program.record("test", "update", {}, [], project).error is None
 
 
 def test_the_cli_exits_without_the_interpreters_teardown_yet_flushes_what_it_printed() -> None:
